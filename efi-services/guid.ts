@@ -1,0 +1,46 @@
+// EFI_GUID in its mixed-endian wire form (UEFI 2.10 Appendix A) and the GUIDs stubemu names.
+
+export function guidToBytes(text: string): Buffer {
+  const m = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/i.exec(text);
+  if (!m) throw new Error(`not a GUID: ${JSON.stringify(text)}`);
+  const b = Buffer.alloc(16);
+  b.writeUInt32LE(parseInt(m[1], 16), 0);
+  b.writeUInt16LE(parseInt(m[2], 16), 4);
+  b.writeUInt16LE(parseInt(m[3], 16), 6);
+  Buffer.from(m[4] + m[5], 'hex').copy(b, 8);
+  return b;
+}
+
+export function guidFromBytes(b: Uint8Array, offset = 0): string {
+  const v = Buffer.from(b.buffer, b.byteOffset + offset, 16);
+  const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
+  return [
+    hex(v.readUInt32LE(0), 8), hex(v.readUInt16LE(4), 4), hex(v.readUInt16LE(6), 4),
+    v.subarray(8, 10).toString('hex'), v.subarray(10, 16).toString('hex'),
+  ].join('-');
+}
+
+export const GUID = {
+  LOADED_IMAGE: '5b1b31a1-9562-11d2-8e3f-00a0c969723b',
+  LOADED_IMAGE_DEVICE_PATH: 'bc62157e-3e33-4fec-9920-2d3b36d750df',
+  DEVICE_PATH: '09576e91-6d3f-11d2-8e39-00a0c969723b',
+  SIMPLE_TEXT_OUTPUT: '387477c2-69c7-11d2-8e39-00a0c969723b',
+  SIMPLE_TEXT_INPUT: '387477c1-69c7-11d2-8e39-00a0c969723b',
+  SIMPLE_TEXT_INPUT_EX: 'dd9e7534-7762-4698-8c14-f58517a625aa',
+  SIMPLE_FILE_SYSTEM: '964e5b22-6459-11d2-8e39-00a0c969723b',
+  FILE_INFO: '09576e92-6d3f-11d2-8e39-00a0c969723b',
+  FILE_SYSTEM_INFO: '09576e93-6d3f-11d2-8e39-00a0c969723b',
+  FILE_SYSTEM_VOLUME_LABEL: 'db47d7d3-fe81-11d3-9a35-0090273fc14d',
+  LOAD_FILE: '56ec3091-954c-11d2-8e3f-00a0c969723b',
+  LOAD_FILE2: '4006c0c1-fcb3-403e-996d-4a6c8724e06d',
+  LINUX_INITRD_MEDIA: '5568e427-68fc-4f3d-ac74-ca555231cc68',
+  GLOBAL_VARIABLE: '8be4df61-93ca-11d2-aa0d-00e098032b8c',
+  EVENT_GROUP_EXIT_BOOT_SERVICES: '27abf055-b1b8-4c26-8048-748f37baa2df',
+  EVENT_GROUP_BEFORE_EXIT_BOOT_SERVICES: '8be0e274-3970-4b44-80c5-1ab9502f3bfc',
+  EVENT_GROUP_VIRTUAL_ADDRESS_CHANGE: '13fa7698-c831-49c7-87ea-8f43fcc25196',
+  EVENT_GROUP_MEMORY_MAP_CHANGE: '78bee926-692f-48fd-9edb-01422ef0d7ab',
+  EVENT_GROUP_READY_TO_BOOT: '7ce88fb3-4bd7-4679-87a8-a8d8dee50d2b',
+  ACPI_20_TABLE: '8868e871-e4f1-11d3-bc22-0080c73c8881',
+  SMBIOS3_TABLE: 'f2fd1544-9794-4a2c-992e-e5bbcf20e394',
+  VENDOR_MEDIA_STUBEMU_ESP: 'a2c9ebd0-5b5a-4f73-9e8f-2a1a0c1e5f11',
+} as const;

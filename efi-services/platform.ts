@@ -1,0 +1,11 @@
+// What the firmware model needs from the machine under it (STYLE 1): guest memory, trap slots, nested guest calls.
+import { GuestMemory } from '../emulator/guest-memory';
+import { FunctionDecl, ServiceFn } from './abi';
+
+export interface Platform {
+  readonly mem: GuestMemory;
+  /** A guest-callable address that runs `impl` when called; `owner` is the trace prefix (BootServices, ...). */
+  trap(owner: string, decl: FunctionDecl, impl: ServiceFn | undefined, runtime?: boolean): bigint;
+  /** Call a guest function with the Microsoft x64 convention from inside a service; returns RAX. */
+  callGuest(fn: bigint, args: readonly bigint[], why: string): bigint;
+}

@@ -1,0 +1,45 @@
+// The CPU seen by the rest of stubemu: registers, guest RAM mapping and "run until something happens".
+// Only emulator/cpu/unicorn*.ts knows which engine is behind it (STYLE: the firmware never imports the CPU).
+
+export type Reg =
+  | 'rax' | 'rbx' | 'rcx' | 'rdx' | 'rsi' | 'rdi' | 'rbp' | 'rsp'
+  | 'r8' | 'r9' | 'r10' | 'r11' | 'r12' | 'r13' | 'r14' | 'r15'
+  | 'rip' | 'rflags' | 'cr0' | 'cr2' | 'cr3' | 'cr4';
+
+export const GENERAL_REGS: readonly Reg[] = [
+  'rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp',
+  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags',
+];
+
+export type RegisterFile = Record<Reg, bigint>;
+
+/** Why a run of the CPU ended. */
+export type StopReason =
+  /** Execution reached an address registered with addStopRange (a firmware trap). */
+  | { kind: 'trap'; rip: bigint }
+  /** A CPU exception: vector per Intel SDM vol. 3 §6.3 (0 #DE, 3 #BP, 6 #UD, 13 #GP, 14 #PF, ...). */
+  | { kind: 'exception'; vector: number; rip: bigint; address?: bigint; access?: 'read' | 'write' | 'fetch'; detail: string }
+  /** The run executed `count` instructions without reaching a trap or raising an exception. */
+  | { kind: 'count'; rip: bigint };
+
+export interface Cpu {
+  /** Map host memory `host` (which stays owned by the caller) at guest physical `address`. */
+  mapRam(address: bigint, host: Buffer): void;
+  /** Change access rights of a mapped range (used for guard pages). */
+  protect(address: bigint, size: number, access: 'none' | 'rw' | 'rwx'): void;
+  /** Addresses in [begin, end) end a run with {kind:'trap'} before the instruction there executes. */
+  addStopRange(begin: bigint, end: bigint): void;
+  readReg(r: Reg): bigint;
+  writeReg(r: Reg, v: bigint): void;
+  readAll(): RegisterFile;
+  writeAll(regs: Partial<RegisterFile>): void;
+  /** Load GDTR/IDTR (base, limit). */
+  setDescriptorTables(gdt: { base: bigint; limit: number }, idt: { base: bigint; limit: number }): void;
+  writeMsr(index: number, value: bigint): void;
+  readMsr(index: number): bigint;
+  /** The host changed guest bytes that may hold code: drop cached translations for the range. */
+  invalidateCode(address: bigint, size: number): void;
+  /** Run from the current RIP until a trap, an exception or `count` instructions have executed. */
+  run(count: number): StopReason;
+  close(): void;
+}

@@ -1,0 +1,150 @@
+// Cpu backed by Unicorn 2.0.1: guest RAM is host memory (uc_mem_map_ptr), traps are range-bounded code hooks.
+import * as koffi from 'koffi';
+import { Cpu, GENERAL_REGS, Reg, RegisterFile, StopReason } from './cpu';
+import { UC, UC_X86_REG, unicorn } from './unicorn-ffi';
+
+/** A non-canonical address: never executed, so `until` never ends a run by itself. */
+const NEVER = 0xdead_beef_dead_0000n;
+
+export class UnicornCpu implements Cpu {
+  private readonly u = unicorn();
+  private readonly uc: unknown;
+  private readonly callbacks: bigint[] = [];
+  private readonly mapped: Buffer[] = [];
+  private pending: StopReason | undefined;
+  private readonly scratch = new BigUint64Array(1);
+  private closed = false;
+
+  constructor() {
+    const out: unknown[] = [null];
+    this.check(this.u.uc_open(UC.ARCH_X86, UC.MODE_64, out), 'uc_open');
+    this.uc = out[0];
+    this.hook(UC.HOOK_INTR, this.u.HookIntr, (_uc: unknown, intno: number) => {
+      const rip = this.readReg('rip');
+      const ex: StopReason = { kind: 'exception', vector: intno, rip, detail: 'cpu exception' };
+      if (intno === 14) ex.address = this.readReg('cr2');
+      this.pending ??= ex;
+      this.u.uc_emu_stop(this.uc);
+    });
+    this.hook(UC.HOOK_MEM_INVALID, this.u.HookMem, (_uc: unknown, type: number, address: bigint) => {
+      const access = type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_WRITE_PROT ? 'write'
+        : type === UC.MEM_FETCH_UNMAPPED || type === UC.MEM_FETCH_PROT ? 'fetch' : 'read';
+      const unmapped = type === UC.MEM_READ_UNMAPPED || type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_FETCH_UNMAPPED;
+      const a = BigInt.asUintN(64, BigInt(address));
+      const canonical = a < 0x0000_8000_0000_0000n || a >= 0xffff_8000_0000_0000n;
+      // What the identity-mapped machine would raise: #GP(0) for a non-canonical address,
+      // #PF for a page the page tables do not map (unmapped) or map without the right (guard pages).
+      this.pending ??= {
+        kind: 'exception',
+        vector: canonical ? 14 : 13,
+        rip: this.readReg('rip'),
+        address: a,
+        access,
+        detail: canonical ? (unmapped ? 'page not present' : 'access to a protected page') : 'non-canonical address',
+      };
+      return false;
+    });
+  }
+
+  private hook(type: number, proto: koffi.TypeObject, fn: (...args: any[]) => unknown, begin = 1n, end = 0n): void {
+    const cb = koffi.register(fn, koffi.pointer(proto));
+    this.callbacks.push(cb);
+    const hh = new BigUint64Array(1);
+    this.check(this.u.uc_hook_add(this.uc, hh, type, cb, null, begin, end), 'uc_hook_add');
+  }
+
+  private check(err: number, what: string): void {
+    if (err !== UC.ERR_OK) throw new Error(`${what}: ${this.u.uc_strerror(err)}`);
+  }
+
+  mapRam(address: bigint, host: Buffer): void {
+    this.mapped.push(host); // keep the backing store alive while Unicorn points into it
+    this.check(this.u.uc_mem_map_ptr(this.uc, address, host.length, UC.PROT_ALL, host), `uc_mem_map_ptr(0x${address.toString(16)})`);
+  }
+
+  protect(address: bigint, size: number, access: 'none' | 'rw' | 'rwx'): void {
+    const perms = access === 'none' ? UC.PROT_NONE : access === 'rw' ? UC.PROT_READ | UC.PROT_WRITE : UC.PROT_ALL;
+    this.check(this.u.uc_mem_protect(this.uc, address, size, perms), 'uc_mem_protect');
+  }
+
+  addStopRange(begin: bigint, end: bigint): void {
+    this.hook(UC.HOOK_CODE, this.u.HookCode, (_uc: unknown, address: bigint) => {
+      this.pending ??= { kind: 'trap', rip: BigInt(address) };
+      this.u.uc_emu_stop(this.uc);
+    }, begin, end - 1n);
+  }
+
+  readReg(r: Reg): bigint {
+    this.u.uc_reg_read(this.uc, UC_X86_REG[r], this.scratch);
+    return this.scratch[0];
+  }
+
+  writeReg(r: Reg, v: bigint): void {
+    this.check(this.u.uc_reg_write(this.uc, UC_X86_REG[r], new BigUint64Array([BigInt.asUintN(64, v)])), `write ${r}`);
+  }
+
+  readAll(): RegisterFile {
+    const out = {} as RegisterFile;
+    for (const r of [...GENERAL_REGS, 'cr0', 'cr2', 'cr3', 'cr4'] as Reg[]) out[r] = this.readReg(r);
+    return out;
+  }
+
+  writeAll(regs: Partial<RegisterFile>): void {
+    for (const [r, v] of Object.entries(regs) as [Reg, bigint][]) this.writeReg(r, v);
+  }
+
+  setDescriptorTables(gdt: { base: bigint; limit: number }, idt: { base: bigint; limit: number }): void {
+    for (const [reg, t] of [[UC_X86_REG.gdtr, gdt], [UC_X86_REG.idtr, idt]] as const) {
+      const mmr = Buffer.alloc(24); // uc_x86_mmr { u16 selector; u64 base; u32 limit; u32 flags }
+      mmr.writeBigUInt64LE(t.base, 8);
+      mmr.writeUInt32LE(t.limit, 16);
+      this.check(this.u.uc_reg_write(this.uc, reg, mmr), 'write descriptor table');
+    }
+  }
+
+  writeMsr(index: number, value: bigint): void {
+    const msr = Buffer.alloc(16); // uc_x86_msr { u32 rid; u64 value }
+    msr.writeUInt32LE(index, 0);
+    msr.writeBigUInt64LE(value, 8);
+    this.check(this.u.uc_reg_write(this.uc, UC_X86_REG.msr, msr), `wrmsr 0x${index.toString(16)}`);
+  }
+
+  readMsr(index: number): bigint {
+    const msr = Buffer.alloc(16);
+    msr.writeUInt32LE(index, 0);
+    this.check(this.u.uc_reg_read(this.uc, UC_X86_REG.msr, msr), `rdmsr 0x${index.toString(16)}`);
+    return msr.readBigUInt64LE(8);
+  }
+
+  invalidateCode(address: bigint, size: number): void {
+    if (size <= 0) return;
+    this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_REMOVE_CACHE, 'uint64_t', address, 'uint64_t', address + BigInt(size)), 'uc_ctl(TB_REMOVE_CACHE)');
+  }
+
+  run(count: number): StopReason {
+    this.pending = undefined;
+    const start = this.readReg('rip');
+    // A count makes Unicorn 2.0.1 keep RIP exact at memory faults, and is our instruction budget.
+    const err = this.u.uc_emu_start(this.uc, start, NEVER, 0, count);
+    const stop = this.pending as StopReason | undefined;
+    if (stop) return stop;
+    const rip = this.readReg('rip');
+    switch (err) {
+      case UC.ERR_OK:
+        return { kind: 'count', rip };
+      case UC.ERR_INSN_INVALID:
+        return { kind: 'exception', vector: 6, rip, detail: 'invalid opcode' };
+      case UC.ERR_EXCEPTION:
+        return { kind: 'exception', vector: 13, rip, detail: 'unhandled cpu exception' };
+      default:
+        return { kind: 'exception', vector: 13, rip, detail: `unicorn: ${this.u.uc_strerror(err)}` };
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.u.uc_close(this.uc);
+    for (const cb of this.callbacks) koffi.unregister(cb);
+  }
+}
