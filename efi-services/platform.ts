@@ -8,4 +8,6 @@ export interface Platform {
   trap(owner: string, decl: FunctionDecl, impl: ServiceFn | undefined, runtime?: boolean): bigint;
   /** Call a guest function with the Microsoft x64 convention from inside a service; returns RAX. */
   callGuest(fn: bigint, args: readonly bigint[], why: string): bigint;
+  /** Firmware-owned guest memory (zeroed, 8-byte aligned): EfiBootServicesData, or EfiRuntimeServicesData. */
+  allocate(size: number, runtime?: boolean): bigint;
 }

@@ -1,0 +1,21 @@
+// Lays a function table (a protocol interface or a services table) out in guest memory from its declaration.
+import { TableDecl, TableImpl, tableSize } from './abi';
+import { Platform } from './platform';
+
+/**
+ * Allocates `tableSize(decl) + extraBytes` bytes of firmware memory, fills each function slot with a trap
+ * that runs `impl[member]` (or reports the member as unimplemented), and returns the table's address.
+ * Data fields (a header, a Revision, a Mode pointer after the functions) are the caller's to write.
+ */
+export function buildInterface(platform: Platform, decl: TableDecl, impl: TableImpl, extraBytes = 0, runtime = false): bigint {
+  const base = platform.allocate(tableSize(decl) + extraBytes, runtime);
+  decl.members.forEach((m, i) => {
+    platform.mem.setU64(base + BigInt(decl.headerSize + 8 * i), platform.trap(decl.traceName, m, impl[m.name], runtime));
+  });
+  return base;
+}
+
+/** An interface table with no header: `Revision`-less protocols whose first field is a function. */
+export function protocolDecl(name: string, traceName: string, members: TableDecl['members'], headerSize = 0): TableDecl {
+  return { name, traceName, headerSize, members };
+}
