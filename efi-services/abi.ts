@@ -32,6 +32,8 @@ export interface FunctionDecl {
   readonly returns: ReturnType;
   /** Takes further arguments after `args` (InstallMultipleProtocolInterfaces). */
   readonly variadic?: boolean;
+  /** A pointer-sized data member between or after the functions (WaitForKey, Mode): not a function. */
+  readonly field?: boolean;
 }
 
 export interface TableDecl {
@@ -57,6 +59,11 @@ export function fnReturning(returns: ReturnType, name: string, ...args: string[]
 
 export function fnVariadic(name: string, ...args: string[]): FunctionDecl {
   return { ...decl(name, 'EFI_STATUS', args), variadic: true };
+}
+
+/** A pointer-sized data member of an interface (an EFI_EVENT, a Mode pointer), kept in its spec position. */
+export function field(name: string): FunctionDecl {
+  return { name, returns: 'VOID', args: [], field: true };
 }
 
 function decl(name: string, returns: ReturnType, args: string[]): FunctionDecl {

@@ -5,11 +5,12 @@ import { Platform } from './platform';
 /**
  * Allocates `tableSize(decl) + extraBytes` bytes of firmware memory, fills each function slot with a trap
  * that runs `impl[member]` (or reports the member as unimplemented), and returns the table's address.
- * Data fields (a header, a Revision, a Mode pointer after the functions) are the caller's to write.
+ * Data fields (a header, a Revision, `field` members such as Mode or WaitForKey) are the caller's to write.
  */
 export function buildInterface(platform: Platform, decl: TableDecl, impl: TableImpl, extraBytes = 0, runtime = false): bigint {
   const base = platform.allocate(tableSize(decl) + extraBytes, runtime);
   decl.members.forEach((m, i) => {
+    if (m.field) return;
     platform.mem.setU64(base + BigInt(decl.headerSize + 8 * i), platform.trap(decl.traceName, m, impl[m.name], runtime));
   });
   return base;
@@ -18,4 +19,11 @@ export function buildInterface(platform: Platform, decl: TableDecl, impl: TableI
 /** An interface table with no header: `Revision`-less protocols whose first field is a function. */
 export function protocolDecl(name: string, traceName: string, members: TableDecl['members'], headerSize = 0): TableDecl {
   return { name, traceName, headerSize, members };
+}
+
+/** Address of member `name` (function or field) in a table laid out by buildInterface. */
+export function memberAddress(base: bigint, decl: TableDecl, name: string): bigint {
+  const i = decl.members.findIndex((m) => m.name === name);
+  if (i < 0) throw new Error(`${decl.name} has no member ${name}`);
+  return base + BigInt(decl.headerSize + 8 * i);
 }
