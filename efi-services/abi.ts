@@ -94,6 +94,8 @@ export interface CallInfo {
   readonly name: string;
   /** Return address in the guest. */
   readonly caller: bigint;
+  /** RSP at the call (pointing at the return address); the caller resumes with RSP + 8. */
+  readonly stackPointer: bigint;
   /** Argument `args.length + i` of a variadic function (stack slots). */
   vararg(i: number): bigint;
   /** Adds a line to this call's trace entry. */

@@ -197,6 +197,7 @@ export class Machine {
     const info: CallInfo = {
       name: service,
       caller: ret,
+      stackPointer: regs.rsp,
       vararg: (i) => raw(trap.decl.args.length + i),
       note: (text) => {
         if (entry) (entry.notes ??= []).push(text);

@@ -51,6 +51,7 @@ export class FakePlatform implements Platform {
     const info: CallInfo = {
       name: `${t.owner}.${t.decl.name}`,
       caller: 0n,
+      stackPointer: 0n,
       vararg: (i) => varargs[i] ?? 0n,
       note: () => {},
     };
