@@ -1,0 +1,280 @@
+// Image services (UEFI 2.10 §7.4): LoadImage, StartImage, Exit, UnloadImage, and the registry of loaded images.
+import { createHash } from 'node:crypto';
+import { ImageExit } from '../../emulator/signals';
+import { layoutImage, parsePe, PeFormatError, PeImage, relocate } from '../../emulator/pe/pe-image';
+import { TableImpl } from '../abi';
+import { GUID } from '../guid';
+import { Platform } from '../platform';
+import { devicePathAt, DevicePathNode, serializeDevicePath } from '../protocols/device-path';
+import { devicePathToText } from '../protocols/device-path-text';
+import { LOADED_IMAGE, readLoadedImage, writeLoadedImage } from '../protocols/loaded-image';
+import {
+  EFI_INVALID_PARAMETER, EFI_LOAD_ERROR, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EFI_SUCCESS, EFI_UNSUPPORTED,
+  EfiError, EfiStatus, statusName,
+} from '../status';
+import { DeviceLocator, readImageFromDevicePath, Scratch } from './image-loader';
+import {
+  EfiBootServicesCode, EfiBootServicesData, EfiLoaderCode, EfiLoaderData, EfiRuntimeServicesCode, EfiRuntimeServicesData,
+} from './memory-types';
+
+export const EFI_IMAGE_SUBSYSTEM_EFI_APPLICATION = 10;
+export const EFI_IMAGE_SUBSYSTEM_EFI_BOOT_SERVICE_DRIVER = 11;
+export const EFI_IMAGE_SUBSYSTEM_EFI_RUNTIME_DRIVER = 12;
+
+export interface LoadedImage {
+  handle: bigint;
+  name: string;
+  pe: PeImage;
+  base: bigint;
+  size: number;
+  pages: bigint;
+  entry: bigint;
+  loadedImage: bigint;
+  parent: bigint;
+  devicePath?: string;
+  filePath?: string;
+  source: string;
+  fileSha256: string;
+  started: boolean;
+  exitStatus?: string;
+  unloaded: boolean;
+}
+
+export interface ImageHooks {
+  /** After an image is placed, before its handle is returned (measurement of PCR 4 goes here). */
+  loaded?(image: LoadedImage, file: Buffer, devicePath: readonly DevicePathNode[] | undefined): void;
+  /** Before an image's entry point runs. */
+  starting?(image: LoadedImage): void;
+}
+
+export interface ImageDeps {
+  platform: Platform;
+  systemTable: () => bigint;
+  /** Pages for an image: at `preferred` when it is free, else anywhere; undefined when out of memory. */
+  allocatePages(memType: number, pages: bigint, preferred?: bigint): bigint | undefined;
+  freePages(address: bigint, pages: bigint): void;
+  handles: DeviceLocator & {
+    install(handle: bigint, guid: string, iface: bigint): bigint;
+    uninstallAll(handle: bigint): void;
+  };
+  scratch: Scratch;
+  hooks: ImageHooks;
+  onGuestError(service: string, message: string): void;
+}
+
+export class ImageServices {
+  readonly images: LoadedImage[] = [];
+  private readonly byHandle = new Map<bigint, LoadedImage>();
+  /** Images whose entry point is running, innermost last. */
+  readonly running: LoadedImage[] = [];
+
+  constructor(private readonly d: ImageDeps) {}
+
+  get(handle: bigint): LoadedImage | undefined {
+    const i = this.byHandle.get(handle);
+    return i && !i.unloaded ? i : undefined;
+  }
+
+  /** The image containing `address`, for image+offset rendering. */
+  containing(address: bigint): LoadedImage | undefined {
+    for (let i = this.images.length - 1; i >= 0; i--) {
+      const img = this.images[i];
+      if (address >= img.base && address < img.base + BigInt(img.size)) return img;
+    }
+    return undefined;
+  }
+
+  /** Loads an image from host bytes (the image the run starts with, or a LoadImage source buffer). */
+  load(file: Buffer, o: { name: string; parent: bigint; devicePath?: readonly DevicePathNode[]; deviceHandle?: bigint; filePath?: readonly DevicePathNode[]; source: string }): LoadedImage {
+    let pe: PeImage;
+    try {
+      pe = parsePe(file, o.name);
+    } catch (e) {
+      if (e instanceof PeFormatError) {
+        // UEFI 2.10 LoadImage: EFI_UNSUPPORTED for an image type the platform does not support, EFI_LOAD_ERROR otherwise.
+        const unsupported = /Machine|Subsystem|Magic/.test(e.field ?? '');
+        throw new EfiError(unsupported ? EFI_UNSUPPORTED : EFI_LOAD_ERROR, e.message);
+      }
+      throw e;
+    }
+    const [codeType, dataType] =
+      pe.subsystem === EFI_IMAGE_SUBSYSTEM_EFI_BOOT_SERVICE_DRIVER ? [EfiBootServicesCode, EfiBootServicesData]
+      : pe.subsystem === EFI_IMAGE_SUBSYSTEM_EFI_RUNTIME_DRIVER ? [EfiRuntimeServicesCode, EfiRuntimeServicesData]
+      : [EfiLoaderCode, EfiLoaderData];
+    const align = BigInt(Math.max(pe.sectionAlignment, 0x1000));
+    const extra = align > 0x1000n ? align / 0x1000n - 1n : 0n;
+    const pages = BigInt(Math.ceil(pe.sizeOfImage / 0x1000)) + extra;
+    const preferred = pe.imageBase % align === 0n ? pe.imageBase : undefined;
+    const at = this.d.allocatePages(codeType, pages, preferred);
+    if (at === undefined) throw new EfiError(EFI_OUT_OF_RESOURCES, `no room for ${pages} pages for ${o.name}`);
+    const base = (at + align - 1n) & ~(align - 1n);
+    let image: Buffer;
+    try {
+      image = layoutImage(pe, file);
+      relocate(image, pe, base);
+    } catch (e) {
+      this.d.freePages(at, pages);
+      if (e instanceof PeFormatError) throw new EfiError(EFI_LOAD_ERROR, e.message);
+      throw e;
+    }
+    const mem = this.d.platform.mem;
+    mem.write(base, image, true);
+    const li = this.d.platform.allocate(LOADED_IMAGE.size);
+    let filePathAddr = 0n;
+    if (o.filePath) {
+      const bytes = serializeDevicePath(o.filePath);
+      filePathAddr = this.d.platform.allocate(bytes.length);
+      mem.write(filePathAddr, bytes);
+    }
+    writeLoadedImage(mem, li, {
+      parentHandle: o.parent,
+      systemTable: this.d.systemTable(),
+      deviceHandle: o.deviceHandle ?? 0n,
+      filePath: filePathAddr,
+      loadOptionsSize: 0,
+      loadOptions: 0n,
+      imageBase: base,
+      imageSize: BigInt(pe.sizeOfImage),
+      imageCodeType: codeType,
+      imageDataType: dataType,
+    });
+    const handle = this.d.handles.install(0n, GUID.LOADED_IMAGE, li);
+    // UEFI 2.10 §9.2: EFI_LOADED_IMAGE_DEVICE_PATH_PROTOCOL carries the full device path given to LoadImage (NULL if none).
+    let ldp = 0n;
+    if (o.devicePath) {
+      const bytes = serializeDevicePath(o.devicePath);
+      ldp = this.d.platform.allocate(bytes.length);
+      mem.write(ldp, bytes);
+    }
+    this.d.handles.install(handle, GUID.LOADED_IMAGE_DEVICE_PATH, ldp);
+    const img: LoadedImage = {
+      handle,
+      name: o.name,
+      pe,
+      base,
+      size: pe.sizeOfImage,
+      pages,
+      entry: base + BigInt(pe.addressOfEntryPoint),
+      loadedImage: li,
+      parent: o.parent,
+      devicePath: o.devicePath ? devicePathToText([...o.devicePath]) : undefined,
+      filePath: o.filePath ? devicePathToText([...o.filePath]) : undefined,
+      source: o.source,
+      fileSha256: createHash('sha256').update(file).digest('hex'),
+      started: false,
+      unloaded: false,
+    };
+    (img as { allocation?: bigint }).allocation = at;
+    this.images.push(img);
+    this.byHandle.set(handle, img);
+    this.d.hooks.loaded?.(img, file, o.devicePath);
+    return img;
+  }
+
+  /** Runs an image's entry point until it returns or calls Exit (StartImage, UEFI 2.10 §7.4.2). */
+  start(img: LoadedImage): { status: EfiStatus; exitDataSize: bigint; exitData: bigint; exited: boolean } {
+    img.started = true;
+    this.d.hooks.starting?.(img);
+    this.running.push(img);
+    let result: { status: EfiStatus; exitDataSize: bigint; exitData: bigint; exited: boolean };
+    try {
+      const status = this.d.platform.callGuest(img.entry, [img.handle, this.d.systemTable()], `entry point of ${img.name}`);
+      result = { status, exitDataSize: 0n, exitData: 0n, exited: false };
+    } catch (e) {
+      if (!(e instanceof ImageExit) || e.imageHandle !== img.handle) throw e;
+      result = { status: e.status, exitDataSize: e.exitDataSize, exitData: e.exitData, exited: true };
+    } finally {
+      this.running.pop();
+    }
+    img.exitStatus = statusName(result.status);
+    // An application is unloaded when it returns or exits (UEFI 2.10 §7.4.5 Exit; edk2 does the same on return).
+    if (img.pe.subsystem === EFI_IMAGE_SUBSYSTEM_EFI_APPLICATION) this.unload(img);
+    return result;
+  }
+
+  unload(img: LoadedImage): void {
+    if (img.unloaded) return;
+    img.unloaded = true;
+    this.d.handles.uninstallAll(img.handle);
+    this.d.freePages((img as { allocation?: bigint }).allocation ?? img.base, img.pages);
+  }
+
+  services(): TableImpl {
+    const mem = this.d.platform.mem;
+    return {
+      LoadImage: ([bootPolicy, parent, devicePath, sourceBuffer, sourceSize, imageHandleOut], call) => {
+        if (imageHandleOut === 0n) return EFI_INVALID_PARAMETER;
+        const parentImg = this.get(parent);
+        if (!parentImg) return EFI_INVALID_PARAMETER;
+        if (devicePath === 0n && sourceBuffer === 0n) return EFI_NOT_FOUND;
+        let nodes: DevicePathNode[] | undefined;
+        if (devicePath !== 0n) {
+          try {
+            nodes = devicePathAt(mem, devicePath).nodes;
+          } catch (e) {
+            call.note(`bad device path: ${(e as Error).message}`);
+            return EFI_INVALID_PARAMETER;
+          }
+        }
+        let file: Buffer;
+        let deviceHandle: bigint | undefined;
+        let filePath: DevicePathNode[] | undefined = nodes;
+        let source = 'buffer';
+        if (sourceBuffer !== 0n) {
+          if (sourceSize === 0n) return EFI_LOAD_ERROR;
+          file = mem.read(sourceBuffer, Number(sourceSize));
+        } else {
+          const src = readImageFromDevicePath(this.d.platform, this.d.handles, this.d.scratch, nodes!, bootPolicy !== 0n);
+          file = src.bytes;
+          deviceHandle = src.deviceHandle;
+          filePath = src.filePath;
+          source = src.via;
+        }
+        const name = (filePath && devicePathToText(filePath).split('\\').pop()) || `image${this.images.length}`;
+        try {
+          const img = this.load(file, { name, parent, devicePath: nodes, deviceHandle, filePath, source });
+          mem.setU64(imageHandleOut, img.handle);
+          call.note(`${name} at 0x${img.base.toString(16)} (${img.size} bytes, from ${source})`);
+          return EFI_SUCCESS;
+        } catch (e) {
+          if (e instanceof EfiError) call.note(e.message);
+          throw e;
+        }
+      },
+      StartImage: ([handle, exitDataSizeOut, exitDataOut]) => {
+        const img = this.get(handle);
+        if (!img || img.started) return EFI_INVALID_PARAMETER;
+        const r = this.start(img);
+        if (exitDataSizeOut !== 0n) mem.setU64(exitDataSizeOut, r.exitDataSize);
+        if (exitDataOut !== 0n) mem.setU64(exitDataOut, r.exitData);
+        return r.status;
+      },
+      Exit: ([handle, status, exitDataSize, exitData], call) => {
+        const img = this.get(handle);
+        if (!img) return EFI_INVALID_PARAMETER;
+        if (!img.started) {
+          // UEFI 2.10 §7.4.5: Exit on an image that was loaded but not started unloads it.
+          this.unload(img);
+          return EFI_SUCCESS;
+        }
+        if (this.running[this.running.length - 1] !== img) {
+          this.d.onGuestError(call.name, `Exit(${img.name}) called while ${this.running.at(-1)?.name ?? 'no image'} is the running image`);
+          return EFI_INVALID_PARAMETER;
+        }
+        throw new ImageExit(handle, status, exitDataSize, exitData);
+      },
+      UnloadImage: ([handle]) => {
+        const img = this.get(handle);
+        if (!img) return EFI_INVALID_PARAMETER;
+        if (img.started) {
+          const unloadFn = readLoadedImage(mem, img.loadedImage).unload;
+          if (unloadFn === 0n) return EFI_UNSUPPORTED;
+          const st = this.d.platform.callGuest(unloadFn, [handle], `Unload function of ${img.name}`);
+          if (st !== EFI_SUCCESS) return st;
+        }
+        this.unload(img);
+        return EFI_SUCCESS;
+      },
+    };
+  }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what stubemu needs on a Debian machine that has Node and npm, builds it and its sample programs.
+# Idempotent: a second run only rebuilds what changed. Root installs Debian packages with apt-get;
+# anyone else gets a message naming the packages to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+[ -e /usr/lib/x86_64-linux-gnu/libunicorn.so.2 ] || need_pkgs+=(libunicorn2)
+[ -e /usr/lib/crt0-efi-x86_64.o ] || need_pkgs+=(gnu-efi)
+command -v gcc >/dev/null || need_pkgs+=(gcc)
+command -v objcopy >/dev/null || need_pkgs+=(binutils)
+command -v python3 >/dev/null || need_pkgs+=(python3)
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${need_pkgs[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages: ${need_pkgs[*]}" >&2
+    echo "setup: install them as root: apt-get install ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+fi
+
+# npm dependencies, exactly as locked; skipped when node_modules is up to date with the lock file.
+if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "setup: building (tsc)"
+npx tsc -p tsconfig.json
+
+echo "setup: building samples"
+bash samples/build.sh

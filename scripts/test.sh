@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up (installs and builds what is missing), then every ava test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npx ava "$@"

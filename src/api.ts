@@ -1,0 +1,144 @@
+// Public API: run an EFI image in the emulated machine and get the report, the exit code and a summary line.
+import { UnicornCpu } from '../emulator/cpu/unicorn-cpu';
+import { GuestFault, RunEnd } from '../emulator/signals';
+import { GuestHang } from '../efi-services/boot/events';
+import { EfiBootServicesData } from '../efi-services/boot/memory-types';
+import { MemfsVolume } from '../efi-services/esp/memfs-volume';
+import { Firmware } from '../efi-services/firmware';
+import { encodeUtf16z } from '../emulator/guest-memory';
+import { filePathNode } from '../efi-services/protocols/device-path';
+import { LOADED_IMAGE } from '../efi-services/protocols/loaded-image';
+import { InputKey } from '../efi-services/protocols/simple-text-input';
+import { VariableSeed } from '../efi-services/runtime/variables-json';
+import { EfiError, isError, statusName } from '../efi-services/status';
+import { faultReport, FaultReport } from './fault-report';
+import { oneLine } from './guest-text';
+import { buildReport, Outcome } from './report';
+
+export interface RunOptions {
+  image: Buffer;
+  imageName: string;
+  loadOptions?: string;
+  variables?: readonly VariableSeed[];
+  keys?: readonly InputKey[];
+  epochSeconds?: bigint;
+  trace?: boolean;
+  /** Instructions the guest may run between two firmware calls. */
+  maxInstructions?: number;
+  timeoutSeconds?: number;
+  memoryBytes?: number;
+  onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
+}
+
+export const DEFAULTS = {
+  maxInstructions: 2_000_000_000,
+  timeoutSeconds: 60,
+  memoryBytes: 1024 * 1024 * 1024,
+} as const;
+
+/** Documented exit codes of `stubemu run`. */
+export const EXIT = { ok: 0, imageError: 1, badInput: 2, fault: 3, budget: 4 } as const;
+
+export class BadInput extends Error {}
+
+export interface RunResult {
+  report: Record<string, unknown>;
+  outcome: Outcome;
+  exitCode: number;
+  summary: string;
+  firmware: Firmware;
+}
+
+/** The path of the started image on the ESP, as a boot manager would find it (UEFI 2.10 §3.5.1.1). */
+export const DEFAULT_IMAGE_PATH = '\\EFI\\BOOT\\BOOTX64.EFI';
+
+export function runImage(o: RunOptions): RunResult {
+  const started = Date.now();
+  const cpu = new UnicornCpu();
+  try {
+    const fw = new Firmware(cpu, {
+      memoryBytes: o.memoryBytes ?? DEFAULTS.memoryBytes,
+      trace: o.trace ?? false,
+      maxInstructions: o.maxInstructions ?? DEFAULTS.maxInstructions,
+      timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
+      variables: o.variables,
+      keys: o.keys,
+      epochSeconds: o.epochSeconds,
+      esp: new MemfsVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
+      onConsole: o.onConsole,
+    });
+    let img;
+    try {
+      img = fw.images.load(o.image, {
+        name: o.imageName,
+        parent: 0n,
+        devicePath: fw.espFileDevicePath(DEFAULT_IMAGE_PATH),
+        deviceHandle: fw.espHandle,
+        filePath: [filePathNode(DEFAULT_IMAGE_PATH)],
+        source: 'command line',
+      });
+    } catch (e) {
+      if (e instanceof EfiError) throw new BadInput(`${o.imageName}: ${e.message}`);
+      throw e;
+    }
+    if (o.loadOptions !== undefined) {
+      const bytes = encodeUtf16z(o.loadOptions);
+      const buf = fw.pool.allocate(EfiBootServicesData, bytes.length, 'firmware');
+      fw.mem.write(buf, bytes);
+      fw.mem.setU32(img.loadedImage + BigInt(LOADED_IMAGE.LoadOptionsSize), bytes.length);
+      fw.mem.setU64(img.loadedImage + BigInt(LOADED_IMAGE.LoadOptions), buf);
+    }
+
+    let outcome: Outcome;
+    let fault: FaultReport | undefined;
+    try {
+      const r = fw.images.start(img);
+      outcome = { kind: r.exited ? 'exit' : 'returned', status: statusName(r.status) };
+      if (r.exited && r.exitDataSize > 0n && r.exitData !== 0n) {
+        try {
+          outcome.exitData = fw.mem.utf16z(r.exitData, Number(r.exitDataSize / 2n));
+        } catch {
+          outcome.exitData = null;
+        }
+      }
+      outcome.success = !isError(r.status);
+    } catch (e) {
+      if (e instanceof RunEnd) outcome = { kind: e.kind, ...e.details };
+      else if (e instanceof GuestFault) {
+        fault = faultReport(e, fw.mem, fw.images.images, (a) => fw.symbolize(a), fw.machine.activeCalls);
+        outcome = { kind: 'fault', reason: e.reason };
+      } else if (e instanceof GuestHang) {
+        outcome = { kind: 'budget', which: 'wait-forever', message: e.message };
+      } else throw e;
+    }
+
+    const report = buildReport(fw, {
+      imageName: o.imageName,
+      image: o.image,
+      options: {
+        loadOptions: o.loadOptions ?? null,
+        memoryBytes: o.memoryBytes ?? DEFAULTS.memoryBytes,
+        maxInstructions: o.maxInstructions ?? DEFAULTS.maxInstructions,
+        timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
+        trace: o.trace ?? false,
+      },
+      outcome,
+      fault,
+    });
+    const exitCode =
+      outcome.kind === 'fault' ? EXIT.fault
+      : outcome.kind === 'budget' ? EXIT.budget
+      : (outcome.kind === 'returned' || outcome.kind === 'exit') && outcome.success === false ? EXIT.imageError
+      : EXIT.ok;
+    const seconds = ((Date.now() - started) / 1000).toFixed(2);
+    const what = outcome.kind === 'fault' ? `fault: ${outcome.reason}`
+      : outcome.kind === 'budget' ? `budget exhausted: ${outcome.message}`
+      : outcome.kind === 'reset' ? `ResetSystem(${outcome.resetType}, ${outcome.status})`
+      : outcome.kind === 'exit-boot-services' ? `ExitBootServices succeeded (returning to ${outcome.returnAddress})`
+      : `${outcome.kind === 'exit' ? 'Exit()' : 'returned'} ${outcome.status}`;
+    const summary = `stubemu: ${oneLine(o.imageName)}: ${oneLine(what)}; ${(report.calls as { total: number }).total} service calls in ${seconds} s`;
+    return { report, outcome, exitCode, summary, firmware: fw };
+  } finally {
+    cpu.close();
+  }
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// The stubemu command line: `stubemu run IMAGE [options]`.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseKeyScript } from '../efi-services/protocols/simple-text-input';
+import { parseTimeOption } from '../efi-services/runtime/time-services';
+import { loadVariablesJson } from '../efi-services/runtime/variables-json';
+import { BadInput, DEFAULTS, EXIT, runImage } from './api';
+import { terminalSafe } from './guest-text';
+import { reportJson } from './report';
+
+const USAGE = `usage: stubemu run IMAGE [options]
+
+Runs an x86_64 EFI application in an emulated UEFI machine until it returns, calls Exit(),
+ExitBootServices() succeeds, ResetSystem() is called, it faults, or a budget runs out.
+
+options:
+  --load-options STR       LoadOptions of the image (UCS-2, NUL-terminated)
+  --vars FILE              initial UEFI variables (JSON, see README)
+  --keys STR               scripted key presses for ConIn (\\n = Enter, {esc} {up} {f1} ...)
+  --time ISO8601           what GetTime returns at start (default 2024-01-01T00:00:00Z)
+  --json FILE              write the full report (JSON) to FILE ('-' for stdout)
+  --trace                  record every service call with decoded arguments in the report
+  --max-instructions N     instructions the guest may run between firmware calls (default ${DEFAULTS.maxInstructions})
+  --timeout SECONDS        wall-clock budget of the run (default ${DEFAULTS.timeoutSeconds})
+  --memory SIZE            guest RAM, e.g. 512M, 1G (default 1G)
+  --quiet                  do not stream the guest's console output
+
+exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, ResetSystem)
+            1 the image returned or exited with an error status
+            2 bad input (not a PE, wrong machine, bad option)
+            3 guest fault          4 budget exhausted
+`;
+
+function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new BadInput(`--memory: not a size: ${text}`);
+  const mult = { '': 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Number(m[1]) * mult;
+}
+
+function parsePositive(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new BadInput(`${name}: not a positive number: ${text}`);
+  return n;
+}
+
+export function main(argv: string[]): number {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
+    process.stdout.write(USAGE);
+    return argv.length === 0 ? EXIT.badInput : EXIT.ok;
+  }
+  const [command, ...rest] = argv;
+  if (command !== 'run') {
+    process.stderr.write(`stubemu: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+    return EXIT.badInput;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        'load-options': { type: 'string' },
+        vars: { type: 'string' },
+        keys: { type: 'string' },
+        time: { type: 'string' },
+        json: { type: 'string' },
+        trace: { type: 'boolean' },
+        'max-instructions': { type: 'string' },
+        timeout: { type: 'string' },
+        memory: { type: 'string' },
+        quiet: { type: 'boolean' },
+      },
+    });
+    if (positionals.length !== 1) throw new BadInput('run takes exactly one IMAGE');
+    const path = positionals[0];
+    let image: Buffer;
+    try {
+      image = readFileSync(path);
+    } catch (e) {
+      throw new BadInput(`cannot read ${path}: ${(e as Error).message}`);
+    }
+    let variables;
+    if (values.vars !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(values.vars, 'utf8');
+      } catch (e) {
+        throw new BadInput(`cannot read ${values.vars}: ${(e as Error).message}`);
+      }
+      try {
+        variables = loadVariablesJson(text, values.vars);
+      } catch (e) {
+        throw new BadInput((e as Error).message);
+      }
+    }
+    let keys;
+    let epochSeconds;
+    try {
+      keys = values.keys !== undefined ? parseKeyScript(values.keys) : undefined;
+      epochSeconds = values.time !== undefined ? parseTimeOption(values.time) : undefined;
+    } catch (e) {
+      throw new BadInput((e as Error).message);
+    }
+    const maxInstructions = parsePositive('--max-instructions', values['max-instructions']);
+    const timeoutSeconds = parsePositive('--timeout', values.timeout);
+    const memoryBytes = values.memory !== undefined ? parseSize(values.memory) : undefined;
+    const quiet = values.quiet ?? false;
+    let result;
+    try {
+      result = runImage({
+        image,
+        imageName: basename(path),
+        loadOptions: values['load-options'],
+        variables,
+        keys,
+        epochSeconds,
+        trace: values.trace ?? false,
+        maxInstructions: maxInstructions !== undefined ? Math.floor(maxInstructions) : undefined,
+        timeoutSeconds,
+        memoryBytes,
+        onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? process.stderr : process.stdout).write(terminalSafe(text)),
+      });
+    } catch (e) {
+      if (e instanceof Error && /--memory/.test(e.message)) throw new BadInput(e.message);
+      throw e;
+    }
+    if (values.json !== undefined) {
+      const json = reportJson(result.report);
+      if (values.json === '-') process.stdout.write(json);
+      else writeFileSync(values.json, json);
+    }
+    process.stderr.write(`${result.summary}\n`);
+    if (result.outcome.kind === 'fault') {
+      const f = result.report.fault as { rip: string; instructionBytes?: string; callTrace: string[] } | undefined;
+      if (f) process.stderr.write(`stubemu: fault at ${f.rip}, bytes ${f.instructionBytes ?? '(unreadable)'}; call trace: ${f.callTrace.join(' <- ') || '(none found)'}\n`);
+    }
+    return result.exitCode;
+  } catch (e) {
+    if (e instanceof BadInput || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`stubemu: ${e.message}\n`);
+      return EXIT.badInput;
+    }
+    throw e;
+  }
+}
+
+if (require.main === module) {
+  process.exitCode = main(process.argv.slice(2));
+}

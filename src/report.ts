@@ -1,0 +1,83 @@
+// The JSON run report (version 1): built from the firmware's state after a run; deterministic for the same inputs.
+import { createHash } from 'node:crypto';
+import { Firmware } from '../efi-services/firmware';
+import { memoryTypeName } from '../efi-services/boot/memory-types';
+import { guidName } from '../efi-services/boot/protocol-db';
+import { variableChangesReport, variablesReport } from '../efi-services/runtime/variables-json';
+import { FaultReport } from './fault-report';
+
+export const REPORT_VERSION = 1;
+
+export type OutcomeKind = 'exit-boot-services' | 'returned' | 'exit' | 'reset' | 'fault' | 'budget';
+
+export interface Outcome {
+  kind: OutcomeKind;
+  /** The EFI_STATUS the image returned or passed to Exit(), by name. */
+  status?: string;
+  [detail: string]: unknown;
+}
+
+export interface ReportInput {
+  imageName: string;
+  image: Buffer;
+  options: Record<string, unknown>;
+  outcome: Outcome;
+  fault?: FaultReport;
+}
+
+const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+export function buildReport(fw: Firmware, r: ReportInput): Record<string, unknown> {
+  const counts: Record<string, number> = {};
+  for (const k of [...fw.log.counts.keys()].sort()) counts[k] = fw.log.counts.get(k)!;
+  const report: Record<string, unknown> = {
+    stubemu: { reportVersion: REPORT_VERSION },
+    image: { name: r.imageName, size: r.image.length, sha256: createHash('sha256').update(r.image).digest('hex') },
+    options: r.options,
+    outcome: r.outcome,
+    console: fw.conOut.text(),
+    stdErr: fw.stdErr.text(),
+    calls: {
+      total: [...fw.log.counts.values()].reduce((a, b) => a + b, 0),
+      counts,
+      ...(fw.log.trace ? { trace: fw.log.entries } : {}),
+    },
+    unimplemented: [...fw.log.unimplemented.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([service, calls]) => ({ service, calls })),
+    guestErrors: fw.log.guestErrors,
+    images: fw.images.images.map((i) => ({
+      name: i.name,
+      handle: hex(i.handle),
+      base: hex(i.base),
+      size: i.size,
+      entry: `${i.name}+0x${(i.entry - i.base).toString(16)}`,
+      parent: hex(i.parent),
+      source: i.source,
+      ...(i.devicePath !== undefined ? { devicePath: i.devicePath } : {}),
+      fileSha256: i.fileSha256,
+      subsystem: i.pe.subsystem,
+      started: i.started,
+      ...(i.exitStatus !== undefined ? { exitStatus: i.exitStatus } : {}),
+      unloaded: i.unloaded,
+    })),
+    memoryMap: fw.map.descriptors().map((d) => ({
+      type: memoryTypeName(d.type),
+      start: hex(d.physicalStart),
+      pages: Number(d.numberOfPages),
+      attribute: hex(d.attribute),
+    })),
+    mapKey: fw.map.mapKey,
+    variables: variablesReport(fw.variables),
+    variableChanges: variableChangesReport(fw.variables),
+    configurationTables: fw.configTables.list().map((t) => ({ guid: t.guid, name: guidName(t.guid) ?? null, address: hex(t.table) })),
+    handles: fw.db.handles(),
+    events: fw.events.eventsReport(),
+    time: { virtualMicros: fw.clock.nowMicros.toString() },
+    ...(r.fault ? { fault: r.fault } : {}),
+  };
+  return report;
+}
+
+/** JSON with bigints as hex strings, two-space indented, newline-terminated. */
+export function reportJson(report: unknown): string {
+  return JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? hex(v) : v), 2) + '\n';
+}
