@@ -138,6 +138,7 @@ export class Firmware {
     this.events = new EventSystem(p, this.clock);
     this.events.onGuestError = (m) => this.log.guestError('BootServices', '', m);
     this.db = new ProtocolDatabase(p, (e) => void this.events.signal(e), (e) => this.events.exists(e));
+    this.events.onClose((e) => this.db.unregisterNotify(e));
     this.variables = new VariableStore();
     seedVariables(this.variables, opts.variables ?? []);
     this.keys = new KeyQueue(opts.keys ?? []);

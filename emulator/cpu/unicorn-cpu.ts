@@ -22,7 +22,15 @@ export class UnicornCpu implements Cpu {
     this.hook(UC.HOOK_INTR, this.u.HookIntr, (_uc: unknown, intno: number) => {
       const rip = this.readReg('rip');
       const ex: StopReason = { kind: 'exception', vector: intno, rip, detail: 'cpu exception' };
-      if (intno === 14) ex.address = this.readReg('cr2');
+      if (intno === 14) {
+        // With paging on, Unicorn raises an instruction fetch from a page the tables do not map as #PF
+        // through the interrupt hook, with CR2 = RIP = the target.
+        ex.address = this.readReg('cr2');
+        if (ex.address === rip) {
+          ex.access = 'fetch';
+          ex.detail = 'page not present';
+        }
+      }
       this.pending ??= ex;
       this.u.uc_emu_stop(this.uc);
     });

@@ -1,0 +1,153 @@
+// The machine with the real Unicorn CPU: service-call decoding, returns, faults with precise locations, budgets.
+import test from 'ava';
+import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
+import { slotOffset } from '../efi-services/abi';
+import { ST } from '../efi-services/tables/system-table';
+import { le32, le64, runCode } from './helpers/guest-code';
+
+const TEXT = 0x1000;
+const fault = (r: ReturnType<typeof runCode>) => r.report.fault as Record<string, any>;
+
+test('an image that returns a value: outcome returned, RAX as the status', (t) => {
+  const r = runCode([0xb8, ...le32(0x1234), 0xc3]); // mov eax, 0x1234; ret
+  t.is(r.outcome.kind, 'returned');
+  t.is(r.outcome.status, '0x1234');
+  t.is(r.exitCode, 0);
+});
+
+test('an error status returned by the image gives exit code 1', (t) => {
+  const r = runCode([0x48, 0xb8, ...le64((1n << 63n) | 14n), 0xc3]); // mov rax, EFI_NOT_FOUND; ret
+  t.is(r.outcome.status, 'EFI_NOT_FOUND');
+  t.is(r.exitCode, 1);
+});
+
+test('#UD reports the faulting instruction as image+offset and its bytes', (t) => {
+  const r = runCode([0x90, 0x0f, 0x0b]); // nop; ud2
+  t.is(r.outcome.kind, 'fault');
+  t.is(r.exitCode, 3);
+  const f = fault(r);
+  t.is(f.vector, 6);
+  t.is(f.rip, `code.efi+0x${(TEXT + 1).toString(16)}`);
+  t.true(f.instructionBytes.startsWith('0f0b'));
+});
+
+test('a NULL read is a #PF with the address and a not-present read error code', (t) => {
+  const r = runCode([0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0]); // mov rax, [0]
+  const f = fault(r);
+  t.is(f.vector, 14);
+  t.is(f.address, '0x0');
+  t.is(f.access, 'read');
+  t.is(f.errorCode, 0);
+  t.is(f.rip, `code.efi+0x${TEXT.toString(16)}`);
+});
+
+test('a write beyond RAM is a #PF write at that address', (t) => {
+  // mov rax, 0x200000000; mov [rax], rax
+  const r = runCode([0x48, 0xb8, ...le64(0x2_0000_0000n), 0x48, 0x89, 0x00]);
+  const f = fault(r);
+  t.is(f.vector, 14);
+  t.is(f.address, '0x200000000');
+  t.is(f.access, 'write');
+  t.is(f.errorCode, 2);
+  t.is(f.rip, `code.efi+0x${(TEXT + 10).toString(16)}`);
+});
+
+test('divide by zero is #DE at the div instruction', (t) => {
+  const r = runCode([0x31, 0xc9, 0xf7, 0xf1]); // xor ecx, ecx; div ecx
+  const f = fault(r);
+  t.is(f.vector, 0);
+  t.is(f.rip, `code.efi+0x${(TEXT + 2).toString(16)}`);
+});
+
+test('a non-canonical address is #GP(0)', (t) => {
+  const r = runCode([0x48, 0xb8, ...le64(0x8000_0000_0000_0000n), 0x48, 0x8b, 0x00]);
+  const f = fault(r);
+  t.is(f.vector, 13);
+  t.is(f.errorCode, 0);
+  t.is(f.rip, `code.efi+0x${(TEXT + 10).toString(16)}`);
+});
+
+test('a jump to 0 is an instruction-fetch #PF at 0', (t) => {
+  const r = runCode([0x31, 0xc0, 0xff, 0xe0]); // xor eax, eax; jmp rax
+  const f = fault(r);
+  t.is(f.vector, 14);
+  t.is(f.access, 'fetch');
+  t.is(f.address, '0x0');
+  t.is(f.errorCode, 0x10);
+});
+
+test('endless recursion runs into the stack guard page', (t) => {
+  const r = runCode([0xe8, 0xfb, 0xff, 0xff, 0xff]); // call self
+  const f = fault(r);
+  t.is(f.vector, 14);
+  t.is(f.access, 'write');
+  const fw = r.firmware;
+  t.is(BigInt(f.address) >> 12n, fw.stackGuard >> 12n);
+  t.true(f.callTrace.length > 0 && f.callTrace.every((s: string) => s === `code.efi+0x${(TEXT + 5).toString(16)}`));
+});
+
+test('an endless loop ends with the instruction budget (exit code 4)', (t) => {
+  const r = runCode([0xeb, 0xfe], { maxInstructions: 1_000_000 }); // jmp $
+  t.is(r.outcome.kind, 'budget');
+  t.is(r.outcome.which, 'instructions');
+  t.is(r.outcome.rip, `code.efi+0x${TEXT.toString(16)}`);
+  t.is(r.exitCode, 4);
+});
+
+test('a fifth argument comes from the stack and UINT32 arguments ignore the upper half', (t) => {
+  const createEvent = slotOffset(EFI_BOOT_SERVICES, 'CreateEvent');
+  const code = [
+    0x48, 0x83, 0xec, 0x38,                         // sub rsp, 0x38
+    0x48, 0x8b, 0x42, ST.BootServices,              // mov rax, [rdx+BootServices]
+    0x4c, 0x8d, 0x54, 0x24, 0x30,                   // lea r10, [rsp+0x30]  (&Event)
+    0x4c, 0x89, 0x54, 0x24, 0x20,                   // mov [rsp+0x20], r10  (5th argument)
+    0x48, 0xb9, ...le64(0xdead_beef_0000_0000n),    // mov rcx, Type 0 with garbage above bit 31
+    0xba, ...le32(8),                               // mov edx, TPL_CALLBACK
+    0x45, 0x31, 0xc0,                               // xor r8d, r8d
+    0x45, 0x31, 0xc9,                               // xor r9d, r9d
+    0xff, 0x50, createEvent,                        // call [rax+CreateEvent]
+    0x48, 0x83, 0x7c, 0x24, 0x30, 0x00,             // cmp qword [rsp+0x30], 0
+    0x75, 0x05,                                     // jne done
+    0xb8, ...le32(0x77),                            // mov eax, 0x77 (no event written)
+    0x48, 0x83, 0xc4, 0x38,                         // done: add rsp, 0x38
+    0xc3,                                           // ret
+  ];
+  const r = runCode(code, { trace: true });
+  t.is(r.outcome.status, 'EFI_SUCCESS');
+  const events = r.report.events as { type: number; notifyTpl: number }[];
+  t.is(events.filter((e) => e.type === 0).length, 1);
+  const trace = (r.report.calls as { trace: { service: string; args: Record<string, string> }[] }).trace;
+  const call = trace.find((c) => c.service === 'BootServices.CreateEvent')!;
+  t.is(call.args.Type, '0');
+  t.is(call.args.NotifyTpl, '0x8');
+});
+
+test('an unimplemented member returns EFI_UNSUPPORTED and is listed', (t) => {
+  // SystemTable->RuntimeServices->SetVirtualAddressMap(0, 0, 0, 0)
+  const code = [
+    0x48, 0x83, 0xec, 0x28,                         // sub rsp, 0x28
+    0x48, 0x8b, 0x42, ST.RuntimeServices,           // mov rax, [rdx+RuntimeServices]
+    0x31, 0xc9, 0x31, 0xd2, 0x45, 0x31, 0xc0, 0x45, 0x31, 0xc9,
+    0xff, 0x50, 0x38,                               // call [rax+0x38] SetVirtualAddressMap
+    0x48, 0x83, 0xc4, 0x28, 0xc3,
+  ];
+  const r = runCode(code);
+  t.is(r.outcome.status, 'EFI_UNSUPPORTED');
+  t.deepEqual(r.report.unimplemented, [{ service: 'RuntimeServices.SetVirtualAddressMap', calls: 1 }]);
+});
+
+test('a service handed a pointer outside RAM is a fault naming the service', (t) => {
+  // BootServices->GetMemoryMap(0x200000000, ...) : MemoryMapSize points outside RAM
+  const code = [
+    0x48, 0x83, 0xec, 0x38,
+    0x48, 0x8b, 0x42, ST.BootServices,
+    0x48, 0xb9, ...le64(0x2_0000_0000n),            // mov rcx, bad pointer
+    0x31, 0xd2, 0x45, 0x31, 0xc0, 0x45, 0x31, 0xc9,
+    0x48, 0xc7, 0x44, 0x24, 0x20, 0, 0, 0, 0,       // mov qword [rsp+0x20], 0
+    0xff, 0x50, slotOffset(EFI_BOOT_SERVICES, 'GetMemoryMap'),
+    0x48, 0x83, 0xc4, 0x38, 0xc3,
+  ];
+  const r = runCode(code);
+  t.is(r.outcome.kind, 'fault');
+  t.regex(String(r.outcome.reason), /BootServices\.GetMemoryMap called from code\.efi\+0x[0-9a-f]+ with a pointer outside guest RAM/);
+});
