@@ -3,10 +3,14 @@
 import { Cpu } from './cpu/cpu';
 import { GuestMemory, Range } from './guest-memory';
 
-/** OVMF's X64 values: CR0 = PG|WP|NE|ET|MP|PE, CR4 = OSXMMEXCPT|OSFXSR|MCE|PAE|DE, EFER = NXE|LMA|LME. */
+/** OVMF's X64 values: CR0 = PG|WP|NE|ET|MP|PE, CR4 = OSXMMEXCPT|OSFXSR|MCE|PAE|DE. */
 export const CR0 = 0x8001_0033n;
 export const CR4 = 0x668n;
-export const EFER = 0xd00n;
+/**
+ * EFER = LMA|LME. OVMF also sets NXE (0xD00), but no CPU model of Unicorn 2.0.1 offers NX, so the bit does not
+ * stick; no page here is execute-disabled, which is what OVMF's default (no NX protection policy) gives anyway.
+ */
+export const EFER = 0x500n;
 const MSR_EFER = 0xc000_0080;
 
 /** GDT selectors as OVMF uses them: 0x30 data, 0x38 64-bit code. */

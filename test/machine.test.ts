@@ -151,3 +151,32 @@ test('a service handed a pointer outside RAM is a fault naming the service', (t)
   t.is(r.outcome.kind, 'fault');
   t.regex(String(r.outcome.reason), /BootServices\.GetMemoryMap called from code\.efi\+0x[0-9a-f]+ with a pointer outside guest RAM/);
 });
+
+test('entry state: RSP is 8 mod 16 at the entry point (UEFI 2.10 §2.3.4.1), inside the stack region', (t) => {
+  const r = runCode([0x48, 0x89, 0xe0, 0xc3]); // mov rax, rsp; ret
+  const rsp = BigInt(r.outcome.status as string);
+  t.is(rsp % 16n, 8n);
+  t.true(rsp < r.firmware.stackTop && rsp > r.firmware.stackGuard + 4096n + 128n * 1024n);
+});
+
+test('entry state: CR0 and CR4 as OVMF sets them, EFER long mode (NXE: see machine-state.ts); interrupts off', (t) => {
+  t.is(runCode([0x0f, 0x20, 0xc0, 0xc3]).outcome.status, '0x80010033'); // mov rax, cr0
+  t.is(runCode([0x0f, 0x20, 0xe0, 0xc3]).outcome.status, '0x668'); // mov rax, cr4
+  // mov ecx, IA32_EFER; rdmsr; ret  (EDX:EAX, EDX is 0)
+  t.is(runCode([0xb9, ...le32(0xc0000080), 0x0f, 0x32, 0xc3]).outcome.status, '0x500');
+  const flags = BigInt(runCode([0x9c, 0x58, 0xc3]).outcome.status as string); // pushfq; pop rax
+  t.is(flags & 0x200n, 0n);
+});
+
+test('entry state: CR3 points at identity page tables the memory map describes as boot services data', (t) => {
+  const r = runCode([0x0f, 0x20, 0xd8, 0xc3]); // mov rax, cr3
+  const cr3 = BigInt(r.outcome.status as string);
+  const fw = r.firmware;
+  const pml4e = fw.mem.u64(cr3);
+  const pdpte = fw.mem.u64(pml4e & ~0xfffn);
+  const pde1 = fw.mem.u64((pdpte & ~0xfffn) + 8n); // 2 MiB .. 4 MiB
+  t.is(pde1 & ~0xfffn, 0x200000n); // identity
+  t.is(pde1 & 0x81n, 0x81n); // present, 2 MiB page
+  const d = fw.map.descriptors().find((x) => cr3 >= x.physicalStart && cr3 < x.physicalStart + x.numberOfPages * 4096n)!;
+  t.is(d.type, 4);
+});
