@@ -27,6 +27,7 @@ import { Volume } from './esp/volume';
 import { MemfsVolume } from './esp/memfs-volume';
 import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, parseDevicePath, pciNode, pciRootNode, serializeDevicePath, isPrefixOf } from './protocols/device-path';
 import { simpleFileSystem } from './protocols/simple-file-system';
+import { DeterministicRandom, EFI_RNG_PROTOCOL_GUID, rngProtocol } from './protocols/rng';
 import { InputKey, KeyQueue, simpleTextInput } from './protocols/simple-text-input';
 import { simpleTextOutput, TextOutput } from './protocols/simple-text-output';
 import { miscRuntimeServices } from './runtime/misc-runtime-services';
@@ -56,6 +57,10 @@ export interface FirmwareOptions {
   /** The ESP; by default an in-memory volume holding the started image. */
   esp?: Volume;
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
+  /** Seed of EFI_RNG_PROTOCOL's deterministic stream; undefined = the protocol is installed with seed "stubemu". */
+  rngSeed?: string;
+  /** Leave EFI_RNG_PROTOCOL out. */
+  noRng?: boolean;
   imageHooks?: ImageHooks;
 }
 
@@ -88,6 +93,7 @@ export class Firmware {
   readonly ebs: ExitBootServicesState = { exited: false, failedAttempts: 0 };
   readonly misc: MiscState = { monotonic: 0n };
   handOff?: HandOff;
+  readonly random: DeterministicRandom;
   private readonly platform: Platform;
 
   constructor(readonly cpu: Cpu, readonly opts: FirmwareOptions) {
@@ -248,7 +254,11 @@ export class Firmware {
     this.espHandle = this.db.install(0n, GUID.DEVICE_PATH, dp);
     this.db.install(this.espHandle, GUID.SIMPLE_FILE_SYSTEM, simpleFileSystem(p, this.esp).protocol);
 
-    // 7. Calls: the clock moves 1 µs per call; after ExitBootServices only runtime services may be called.
+    // 7. Platform protocols a boot loader and the Linux EFI stub look for.
+    this.random = new DeterministicRandom(opts.rngSeed ?? 'stubemu');
+    if (!opts.noRng) this.db.install(0n, EFI_RNG_PROTOCOL_GUID, rngProtocol(p, this.random));
+
+    // 8. Calls: the clock moves 1 µs per call; after ExitBootServices only runtime services may be called.
     this.machine.symbolize = (a) => this.symbolize(a);
     this.machine.beforeCall = (_service, runtime) => {
       this.clock.advance(1n);

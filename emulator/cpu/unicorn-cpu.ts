@@ -1,5 +1,6 @@
 // Cpu backed by Unicorn 2.0.1: guest RAM is host memory (uc_mem_map_ptr), traps are range-bounded code hooks.
 import * as koffi from 'koffi';
+import { cpuid } from '../cpuid';
 import { Cpu, GENERAL_REGS, Reg, RegisterFile, StopReason } from './cpu';
 import { UC, UC_X86_REG, unicorn } from './unicorn-ffi';
 
@@ -34,6 +35,17 @@ export class UnicornCpu implements Cpu {
       this.pending ??= ex;
       this.u.uc_emu_stop(this.uc);
     });
+    // CPUID answers come from emulator/cpuid.ts, not from the engine's CPU model (returning 1 replaces the instruction).
+    const cpuidCb = koffi.register(() => {
+      const [a, b, c, d] = cpuid(Number(this.readReg('rax') & 0xffffffffn), Number(this.readReg('rcx') & 0xffffffffn));
+      this.writeReg('rax', BigInt(a));
+      this.writeReg('rbx', BigInt(b));
+      this.writeReg('rcx', BigInt(c));
+      this.writeReg('rdx', BigInt(d));
+      return 1;
+    }, koffi.pointer(this.u.HookCpuid));
+    this.callbacks.push(cpuidCb);
+    this.check(this.u.uc_hook_add(this.uc, new BigUint64Array(1), UC.HOOK_INSN, cpuidCb, null, 1n, 0n, 'int', UC.X86_INS_CPUID), 'uc_hook_add(CPUID)');
     this.hook(UC.HOOK_MEM_INVALID, this.u.HookMem, (_uc: unknown, type: number, address: bigint) => {
       const access = type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_WRITE_PROT ? 'write'
         : type === UC.MEM_FETCH_UNMAPPED || type === UC.MEM_FETCH_PROT ? 'fetch' : 'read';

@@ -10,6 +10,7 @@ export const UC = {
   PROT_EXEC: 4,
   PROT_ALL: 7,
   HOOK_INTR: 1,
+  HOOK_INSN: 2,
   HOOK_CODE: 4,
   HOOK_INSN_INVALID: 16384,
   HOOK_MEM_INVALID: 1008,
@@ -30,6 +31,7 @@ export const UC = {
   MEM_FETCH_PROT: 24,
   CTL_TB_REMOVE_CACHE: 1207959561, // UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2)
   QUERY_TIMEOUT: 4,
+  X86_INS_CPUID: 113,
 } as const;
 
 export const UC_X86_REG = {
@@ -69,6 +71,7 @@ function bind() {
     ),
     uc_ctl: lib.func('int uc_ctl(uc_engine *uc, int ctl, ...)'),
     HookCode: koffi.proto('void stubemu_hook_code(uc_engine *uc, uint64_t address, uint32_t size, void *user)'),
+    HookCpuid: koffi.proto('int stubemu_hook_cpuid(uc_engine *uc, void *user)'),
     HookIntr: koffi.proto('void stubemu_hook_intr(uc_engine *uc, uint32_t intno, void *user)'),
     HookInsnInvalid: koffi.proto('bool stubemu_hook_insn_invalid(uc_engine *uc, void *user)'),
     HookMem: koffi.proto('bool stubemu_hook_mem(uc_engine *uc, int type, uint64_t address, int size, int64_t value, void *user)'),
