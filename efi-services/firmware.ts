@@ -35,6 +35,7 @@ import { timeServices } from './runtime/time-services';
 import { variableServices } from './runtime/variable-services';
 import { VariableStore } from './runtime/variable-store';
 import { seedVariables, VariableSeed } from './runtime/variables-json';
+import { defineFirmwareVariables } from './runtime/firmware-variables';
 import { EFI_BOOT_SERVICES } from './tables/boot-services-decl';
 import { EFI_RUNTIME_SERVICES } from './tables/runtime-services-decl';
 import { ConfigurationTables, EFI_SYSTEM_TABLE_SIGNATURE, ST, updateTableCrc, writeTableHeader } from './tables/system-table';
@@ -59,6 +60,8 @@ export interface FirmwareOptions {
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
   /** Seed of EFI_RNG_PROTOCOL's deterministic stream; undefined = the protocol is installed with seed "stubemu". */
   rngSeed?: string;
+  /** Report Secure Boot as enabled (SecureBoot=1, SetupMode=0); no signature checking is done. */
+  secureBoot?: boolean;
   /** Leave EFI_RNG_PROTOCOL out. */
   noRng?: boolean;
   imageHooks?: ImageHooks;
@@ -146,6 +149,7 @@ export class Firmware {
     this.db = new ProtocolDatabase(p, (e) => void this.events.signal(e), (e) => this.events.exists(e));
     this.events.onClose((e) => this.db.unregisterNotify(e));
     this.variables = new VariableStore();
+    defineFirmwareVariables(this.variables, { secureBoot: opts.secureBoot });
     seedVariables(this.variables, opts.variables ?? []);
     this.keys = new KeyQueue(opts.keys ?? []);
 

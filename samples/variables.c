@@ -80,7 +80,7 @@ static VOID SetGetAppend(VOID)
 /* Parameter checks, UEFI 2.10 §8.2.1 and §8.2.3. */
 static VOID Invalid(VOID)
 {
-	UINT8 Data[8];
+	UINT8 Data[64]; /* large enough for every variable, so only the NULL pointer is wrong */
 	UINTN Size;
 	UINT32 Attributes;
 	UINT8 One = 1;

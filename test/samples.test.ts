@@ -1,0 +1,148 @@
+// End to end: the gnu-efi samples (samples/*.c, built by scripts/setup.sh) run through the CLI and the API.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runImage } from '../src/api';
+import { crc32 } from '../efi-services/crc32';
+
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const sample = (name: string) => join(ROOT, 'samples', 'build', `${name}.efi`);
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The guest's own summary line: "<sample>: N passed, M failed". */
+function guestTally(console: string, name: string): { passed: number; failed: number } {
+  const m = new RegExp(`^${name}: (\\d+) passed, (\\d+) failed`, 'm').exec(console);
+  if (!m) throw new Error(`no tally line for ${name} in:\n${console}`);
+  return { passed: Number(m[1]), failed: Number(m[2]) };
+}
+
+test.before(() => {
+  for (const s of ['hello', 'memory', 'images', 'child']) {
+    if (!existsSync(sample(s))) throw new Error(`${sample(s)} is missing: run scripts/setup.sh (npm test does)`);
+  }
+});
+
+test('hello: prints, returns EFI_SUCCESS, and the table CRCs it prints match the tables in memory', (t) => {
+  const file = readFileSync(sample('hello'));
+  const r = runImage({ image: file, imageName: 'hello.efi' });
+  const out = r.report.console as string;
+  t.true(out.startsWith('Hello from stubemu sample\r\n'));
+  t.regex(out, /^FirmwareVendor stubemu\r?$/m);
+  t.deepEqual(guestTally(out, 'hello').failed, 0);
+  t.deepEqual(r.outcome, { kind: 'returned', status: 'EFI_SUCCESS', success: true });
+  t.is((r.report.image as { sha256: string }).sha256, createHash('sha256').update(file).digest('hex'));
+  // The CRC the guest printed for the system table equals one computed here over the bytes in guest memory.
+  const m = /^ST revision 0x[0-9A-F]+ header-size 0x([0-9A-F]+) crc32 0x([0-9A-F]+)/m.exec(out)!;
+  const st = r.firmware.mem.read(r.firmware.systemTable, parseInt(m[1], 16));
+  const printed = parseInt(m[2], 16);
+  st.writeUInt32LE(0, 16);
+  t.is(crc32(st), printed);
+  t.true(((r.report.calls as { counts: Record<string, number> }).counts['ConOut.OutputString'] ?? 0) > 0);
+});
+
+test('hello through the CLI: live console on stdout, one summary line on stderr, exit 0, the JSON report', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stubemu-'));
+  const json = join(dir, 'r.json');
+  const r = cli(['run', sample('hello'), '--json', json]);
+  t.is(r.code, 0, r.stderr);
+  t.true(r.stdout.startsWith('Hello from stubemu sample\n'));
+  t.regex(r.stderr, /^stubemu: hello\.efi: returned EFI_SUCCESS; \d+ service calls in [\d.]+ s\n$/);
+  const report = JSON.parse(readFileSync(json, 'utf8'));
+  t.is(report.stubemu.reportVersion, 1);
+  t.is(report.outcome.kind, 'returned');
+  t.is(report.console.replace(/\r\n/g, '\n'), r.stdout);
+});
+
+test('memory: pages, pool, memory map, a stale then a fresh MapKey ends the run at ExitBootServices', (t) => {
+  const r = runImage({ image: readFileSync(sample('memory')), imageName: 'memory.efi' });
+  const out = r.report.console as string;
+  t.is(guestTally(out, 'memory').failed, 0);
+  t.true(guestTally(out, 'memory').passed > 10);
+  t.regex(out, /^mapkey-stale status 0x8000000000000002\r?$/m);
+  t.is(r.outcome.kind, 'exit-boot-services');
+  t.regex(String(r.outcome.returnAddress), /^memory\.efi\+0x[0-9a-f]+$/);
+  t.is(r.firmware.ebs.failedAttempts, 1);
+  t.true(r.firmware.ebs.exited);
+  t.is(r.exitCode, 0);
+  // The descriptor size the guest saw is the one GetMemoryMap documents.
+  t.regex(out, /descriptor-size 0x30|DescriptorSize 0x30|desc-size 0x30/i);
+});
+
+test('images: LoadImage from a buffer, StartImage, the child Exit()s with exit data the parent prints', (t) => {
+  const r = runImage({ image: readFileSync(sample('images')), imageName: 'images.efi' });
+  const out = r.report.console as string;
+  t.is(guestTally(out, 'images').failed, 0);
+  t.regex(out, /exit-data "child exit data"/);
+  t.is(r.outcome.status, 'EFI_SUCCESS');
+  const images = r.report.images as { name: string; source: string; started: boolean; unloaded: boolean; exitStatus?: string; fileSha256: string }[];
+  const children = images.filter((i) => i.source === 'buffer');
+  t.true(children.length >= 1);
+  const child = children[0];
+  t.true(child.started);
+  t.true(child.unloaded);
+  t.is(child.fileSha256, createHash('sha256').update(readFileSync(sample('child'))).digest('hex'));
+  t.not(child.exitStatus, undefined);
+});
+
+for (const name of ['events', 'protocols', 'variables', 'textio']) {
+  test(`${name}: every check inside the guest passes`, (t) => {
+    if (!existsSync(sample(name))) return t.fail(`${sample(name)} was not built`);
+    const r = runImage({ image: readFileSync(sample(name)), imageName: `${name}.efi`, keys: name === 'textio' ? [{ scanCode: 0, unicodeChar: 0x61 }, { scanCode: 0x17, unicodeChar: 0 }] : undefined });
+    const tally = guestTally(r.report.console as string, name);
+    t.is(tally.failed, 0, r.report.console as string);
+    t.true(tally.passed > 0);
+    t.not(r.outcome.kind, 'fault');
+  });
+}
+
+test('the same inputs give a byte-identical report', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stubemu-'));
+  const a = join(dir, 'a.json');
+  const b = join(dir, 'b.json');
+  t.is(cli(['run', sample('images'), '--trace', '--json', a, '--quiet']).code, 0);
+  t.is(cli(['run', sample('images'), '--trace', '--json', b, '--quiet']).code, 0);
+  t.true(readFileSync(a).equals(readFileSync(b)));
+});
+
+test('bad inputs: exit code 2 and one line naming the problem and where', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stubemu-'));
+  const text = join(dir, 'notpe.efi');
+  writeFileSync(text, 'this is not a PE file at all, just text'.repeat(4));
+  let r = cli(['run', text]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^stubemu: notpe\.efi: .*IMAGE_DOS_HEADER.*file offset 0x0/m);
+
+  const arm = Buffer.from(readFileSync(sample('hello')));
+  const peOffset = arm.readUInt32LE(0x3c);
+  arm.writeUInt16LE(0xaa64, peOffset + 4);
+  const armPath = join(dir, 'arm.efi');
+  writeFileSync(armPath, arm);
+  r = cli(['run', armPath]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, new RegExp(`Machine at file offset 0x${(peOffset + 4).toString(16)}`));
+
+  r = cli(['run', join(dir, 'missing.efi')]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /cannot read/);
+  r = cli(['run', sample('hello'), '--memory', 'lots']);
+  t.is(r.code, 2);
+  r = cli(['frobnicate']);
+  t.is(r.code, 2);
+});
+
+test('--load-options reach LoadedImage.LoadOptions as UCS-2 (the child prints its options)', (t) => {
+  const r = runImage({ image: readFileSync(sample('images')), imageName: 'images.efi', loadOptions: 'parent-options' });
+  t.regex(r.report.console as string, /child-options/);
+  const li = r.firmware.images.images[0].loadedImage;
+  const size = r.firmware.mem.u32(li + 48n);
+  t.is(size, ('parent-options'.length + 1) * 2);
+  t.is(r.firmware.mem.utf16z(r.firmware.mem.u64(li + 56n)), 'parent-options');
+});
