@@ -145,7 +145,7 @@ export class Firmware {
     // 3. Services and their models.
     this.clock = new VirtualClock(opts.epochSeconds);
     this.events = new EventSystem(p, this.clock);
-    this.events.onGuestError = (m) => this.log.guestError('BootServices', '', m);
+    this.events.onGuestError = (m) => this.log.guestError(undefined, undefined, m);
     this.db = new ProtocolDatabase(p, (e) => void this.events.signal(e), (e) => this.events.exists(e));
     this.events.onClose((e) => this.db.unregisterNotify(e));
     this.variables = new VariableStore();
@@ -185,10 +185,10 @@ export class Firmware {
         free: (a) => void this.pool.free(a, 'firmware'),
       },
       hooks: opts.imageHooks ?? {},
-      onGuestError: (service, m) => this.log.guestError(service, '', m),
+      onGuestError: (service, m) => this.log.guestError(service, undefined, m),
     });
     const bs = buildInterface(p, EFI_BOOT_SERVICES, {
-      ...memoryServices(p, this.map, this.pool, (m) => this.log.guestError('BootServices', '', m)),
+      ...memoryServices(p, this.map, this.pool, (m) => this.log.guestError(undefined, undefined, m)),
       ...eventServices(p, this.events),
       ...protocolServices(p, this.db, {
         allocatePool: (n) => this.pool.allocate(EfiBootServicesData, n, 'guest'),

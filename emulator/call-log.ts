@@ -16,6 +16,8 @@ export class CallLog {
   readonly unimplemented = new Map<string, number>();
   readonly guestErrors: { seq: number; service: string; caller: string; message: string }[] = [];
   private seq = 0;
+  /** The service being dispatched and its caller, so models can report guest errors without knowing them. */
+  private active: { service: string; caller: string }[] = [];
 
   constructor(readonly trace: boolean) {}
 
@@ -36,7 +38,17 @@ export class CallLog {
     this.unimplemented.set(service, (this.unimplemented.get(service) ?? 0) + 1);
   }
 
-  guestError(service: string, caller: string, message: string): void {
-    this.guestErrors.push({ seq: this.seq, service, caller, message });
+  enter(service: string, caller: string): void {
+    this.active.push({ service, caller });
+  }
+
+  leave(): void {
+    this.active.pop();
+  }
+
+  /** Records guest misuse; service and caller default to the call being dispatched. */
+  guestError(service: string | undefined, caller: string | undefined, message: string): void {
+    const cur = this.active[this.active.length - 1];
+    this.guestErrors.push({ seq: this.seq, service: service ?? cur?.service ?? '', caller: caller ?? cur?.caller ?? '', message });
   }
 }

@@ -206,6 +206,7 @@ export class Machine {
     const refused = this.beforeCall(service, trap.owner === 'RuntimeServices');
     let status: bigint | undefined;
     this.activeCalls.push(`${service} from ${caller}`);
+    this.log.enter(service, caller);
     try {
       if (refused !== undefined) {
         this.log.guestError(service, caller, refused);
@@ -227,6 +228,7 @@ export class Machine {
       } else throw e;
     } finally {
       this.activeCalls.pop();
+      this.log.leave();
     }
     if (entry && trap.decl.returns !== 'VOID') entry.status = trap.decl.returns === 'EFI_STATUS' ? statusName(status ?? 0n) : `0x${(status ?? 0n).toString(16)}`;
     // Return to the caller as its `call` expects: RAX = result, pop the return address.

@@ -12,6 +12,8 @@ import { InputKey } from '../efi-services/protocols/simple-text-input';
 import { VariableSeed } from '../efi-services/runtime/variables-json';
 import { EfiError, isError, statusName } from '../efi-services/status';
 import { faultReport, FaultReport } from './fault-report';
+import { captureHandoff } from './handoff';
+import { HostVolume } from '../efi-services/esp/host-volume';
 import { oneLine } from './guest-text';
 import { buildReport, Outcome } from './report';
 
@@ -27,6 +29,13 @@ export interface RunOptions {
   maxInstructions?: number;
   timeoutSeconds?: number;
   memoryBytes?: number;
+  /** A host directory as the ESP (read-only, guest writes in memory unless espWritable); IMAGE must be inside it. */
+  espDir?: string;
+  espWritable?: boolean;
+  /** Where IMAGE is on the ESP (backslashes); default \EFI\BOOT\BOOTX64.EFI, or its place inside espDir. */
+  imagePath?: string;
+  rngSeed?: string;
+  noRng?: boolean;
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
 }
 
@@ -47,6 +56,8 @@ export interface RunResult {
   exitCode: number;
   summary: string;
   firmware: Firmware;
+  /** Present when ExitBootServices succeeded. */
+  handoff?: ReturnType<typeof captureHandoff>;
 }
 
 /** The path of the started image on the ESP, as a boot manager would find it (UEFI 2.10 §3.5.1.1). */
@@ -64,17 +75,20 @@ export function runImage(o: RunOptions): RunResult {
       variables: o.variables,
       keys: o.keys,
       epochSeconds: o.epochSeconds,
-      esp: new MemfsVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
+      esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemfsVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
+      rngSeed: o.rngSeed,
+      noRng: o.noRng,
       onConsole: o.onConsole,
     });
     let img;
+    const imagePath = o.imagePath ?? DEFAULT_IMAGE_PATH;
     try {
       img = fw.images.load(o.image, {
         name: o.imageName,
         parent: 0n,
-        devicePath: fw.espFileDevicePath(DEFAULT_IMAGE_PATH),
+        devicePath: fw.espFileDevicePath(imagePath),
         deviceHandle: fw.espHandle,
-        filePath: [filePathNode(DEFAULT_IMAGE_PATH)],
+        filePath: [filePathNode(imagePath)],
         source: 'command line',
       });
     } catch (e) {
@@ -112,6 +126,7 @@ export function runImage(o: RunOptions): RunResult {
       } else throw e;
     }
 
+    const handoff = outcome.kind === 'exit-boot-services' ? captureHandoff(fw) : undefined;
     const report = buildReport(fw, {
       imageName: o.imageName,
       image: o.image,
@@ -121,9 +136,13 @@ export function runImage(o: RunOptions): RunResult {
         maxInstructions: o.maxInstructions ?? DEFAULTS.maxInstructions,
         timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
         trace: o.trace ?? false,
+        imagePath,
+        esp: o.espDir !== undefined ? (o.espWritable ? 'host directory, writable' : 'host directory, read-only with overlay') : 'memory',
+        rng: o.noRng ? null : (o.rngSeed ?? 'stubemu'),
       },
       outcome,
       fault,
+      handoff: handoff?.report,
     });
     const exitCode =
       outcome.kind === 'fault' ? EXIT.fault
@@ -137,7 +156,7 @@ export function runImage(o: RunOptions): RunResult {
       : outcome.kind === 'exit-boot-services' ? `ExitBootServices succeeded (returning to ${outcome.returnAddress})`
       : `${outcome.kind === 'exit' ? 'Exit()' : 'returned'} ${outcome.status}`;
     const summary = `stubemu: ${oneLine(o.imageName)}: ${oneLine(what)}; ${(report.calls as { total: number }).total} service calls in ${seconds} s`;
-    return { report, outcome, exitCode, summary, firmware: fw };
+    return { report, outcome, exitCode, summary, firmware: fw, handoff };
   } finally {
     cpu.close();
   }

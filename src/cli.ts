@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The stubemu command line: `stubemu run IMAGE [options]`.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, isAbsolute, relative, sep } from 'node:path';
+import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseKeyScript } from '../efi-services/protocols/simple-text-input';
 import { parseTimeOption } from '../efi-services/runtime/time-services';
@@ -9,6 +10,15 @@ import { loadVariablesJson } from '../efi-services/runtime/variables-json';
 import { BadInput, DEFAULTS, EXIT, runImage } from './api';
 import { terminalSafe } from './guest-text';
 import { reportJson } from './report';
+import { writeKexecOut } from './kexec-out';
+
+function realpathOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch (e) {
+    throw new BadInput(`cannot resolve ${p}: ${(e as Error).message}`);
+  }
+}
 
 const USAGE = `usage: stubemu run IMAGE [options]
 
@@ -25,6 +35,12 @@ options:
   --max-instructions N     instructions the guest may run between firmware calls (default ${DEFAULTS.maxInstructions})
   --timeout SECONDS        wall-clock budget of the run (default ${DEFAULTS.timeoutSeconds})
   --memory SIZE            guest RAM, e.g. 512M, 1G (default 1G)
+  --esp DIR                a host directory as the ESP (read-only; guest writes stay in memory); IMAGE must be in it
+  --esp-writable           let guest writes reach the --esp directory
+  --kexec-out DIR          after ExitBootServices: write kernel, initrd, cmdline, boot_params.bin, memmap.json,
+                           segments.json and handoff.json to DIR
+  --rng-seed STR           seed of EFI_RNG_PROTOCOL's deterministic stream (default "stubemu")
+  --no-rng                 do not install EFI_RNG_PROTOCOL
   --quiet                  do not stream the guest's console output
 
 exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, ResetSystem)
@@ -72,6 +88,11 @@ export function main(argv: string[]): number {
         timeout: { type: 'string' },
         memory: { type: 'string' },
         quiet: { type: 'boolean' },
+        esp: { type: 'string' },
+        'esp-writable': { type: 'boolean' },
+        'kexec-out': { type: 'string' },
+        'rng-seed': { type: 'string' },
+        'no-rng': { type: 'boolean' },
       },
     });
     if (positionals.length !== 1) throw new BadInput('run takes exactly one IMAGE');
@@ -108,6 +129,13 @@ export function main(argv: string[]): number {
     const timeoutSeconds = parsePositive('--timeout', values.timeout);
     const memoryBytes = values.memory !== undefined ? parseSize(values.memory) : undefined;
     const quiet = values.quiet ?? false;
+    let imagePath: string | undefined;
+    if (values.esp !== undefined) {
+      const root = realpathOr(values.esp);
+      const rel = relative(root, realpathOr(path));
+      if (rel.startsWith('..') || isAbsolute(rel)) throw new BadInput(`${path} is not inside the --esp directory ${values.esp}`);
+      imagePath = '\\' + rel.split(sep).join('\\');
+    }
     let result;
     try {
       result = runImage({
@@ -121,6 +149,11 @@ export function main(argv: string[]): number {
         maxInstructions: maxInstructions !== undefined ? Math.floor(maxInstructions) : undefined,
         timeoutSeconds,
         memoryBytes,
+        espDir: values.esp,
+        espWritable: values['esp-writable'],
+        imagePath,
+        rngSeed: values['rng-seed'],
+        noRng: values['no-rng'],
         onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? process.stderr : process.stdout).write(terminalSafe(text)),
       });
     } catch (e) {
@@ -131,6 +164,13 @@ export function main(argv: string[]): number {
       const json = reportJson(result.report);
       if (values.json === '-') process.stdout.write(json);
       else writeFileSync(values.json, json);
+    }
+    if (values['kexec-out'] !== undefined) {
+      if (!result.handoff) process.stderr.write(`stubemu: --kexec-out: nothing written, the run did not reach ExitBootServices\n`);
+      else {
+        const files = writeKexecOut(values['kexec-out'], result.firmware, result.handoff);
+        process.stderr.write(`stubemu: kexec hand-off in ${values['kexec-out']}: ${files.join(', ')}\n`);
+      }
     }
     process.stderr.write(`${result.summary}\n`);
     if (result.outcome.kind === 'fault') {

@@ -5,6 +5,7 @@ import { memoryTypeName } from '../efi-services/boot/memory-types';
 import { guidName } from '../efi-services/boot/protocol-db';
 import { variableChangesReport, variablesReport } from '../efi-services/runtime/variables-json';
 import { FaultReport } from './fault-report';
+import { HandoffReport } from './handoff';
 
 export const REPORT_VERSION = 1;
 
@@ -23,6 +24,7 @@ export interface ReportInput {
   options: Record<string, unknown>;
   outcome: Outcome;
   fault?: FaultReport;
+  handoff?: HandoffReport;
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -72,6 +74,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Record<string, unknow
     handles: fw.db.handles(),
     events: fw.events.eventsReport(),
     time: { virtualMicros: fw.clock.nowMicros.toString() },
+    ...(r.handoff ? { handoff: r.handoff } : {}),
     ...(r.fault ? { fault: r.fault } : {}),
   };
   return report;

@@ -35,6 +35,8 @@ export interface LoadedImage {
   filePath?: string;
   source: string;
   fileSha256: string;
+  /** The PE file as LoadImage received it (a kernel's bzImage bytes, for the hand-off). */
+  file: Buffer;
   started: boolean;
   exitStatus?: string;
   unloaded: boolean;
@@ -161,6 +163,7 @@ export class ImageServices {
       filePath: o.filePath ? devicePathToText([...o.filePath]) : undefined,
       source: o.source,
       fileSha256: createHash('sha256').update(file).digest('hex'),
+      file,
       started: false,
       unloaded: false,
     };
@@ -199,6 +202,27 @@ export class ImageServices {
     this.d.freePages((img as { allocation?: bigint }).allocation ?? img.base, img.pages);
   }
 
+  /**
+   * A readable name for an image LoadImage loads: `uki.efi:.linux` when the source buffer is a section of a
+   * loaded image (a UKI's kernel), the file name of a file path, else `image<N>`.
+   */
+  private nameFor(sourceBuffer: bigint, filePath: readonly DevicePathNode[] | undefined): string {
+    if (sourceBuffer !== 0n) {
+      const host = this.containing(sourceBuffer);
+      if (host) {
+        const rva = Number(sourceBuffer - host.base);
+        const sec = host.pe.sections.find((s) => rva >= s.virtualAddress && rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData));
+        if (sec) return rva === sec.virtualAddress ? `${host.name}:${sec.name}` : `${host.name}:${sec.name}+0x${(rva - sec.virtualAddress).toString(16)}`;
+      }
+    }
+    const file = filePath?.filter((n) => n.type === 4 && n.subType === 4);
+    if (file && file.length > 0) {
+      const last = devicePathToText(file).split('\\').filter(Boolean).pop();
+      if (last) return last;
+    }
+    return `image${this.images.length}`;
+  }
+
   services(): TableImpl {
     const mem = this.d.platform.mem;
     return {
@@ -230,7 +254,7 @@ export class ImageServices {
           filePath = src.filePath;
           source = src.via;
         }
-        const name = (filePath && devicePathToText(filePath).split('\\').pop()) || `image${this.images.length}`;
+        const name = this.nameFor(sourceBuffer, filePath);
         try {
           const img = this.load(file, { name, parent, devicePath: nodes, deviceHandle, filePath, source });
           mem.setU64(imageHandleOut, img.handle);
