@@ -42,6 +42,8 @@ export class Machine {
   symbolize: (address: bigint) => string = (a) => `0x${a.toString(16)}`;
   /** Called before every service call (the firmware advances its clock, rejects calls after ExitBootServices). */
   beforeCall: (service: string, runtime: boolean) => string | undefined = () => undefined;
+  /** Sees every service call's decoded arguments before it runs (pointer tracking for the report). */
+  onCall: (service: string, decl: FunctionDecl, args: readonly bigint[]) => void = () => {};
   /** Stack of the services currently being executed (outermost first), for fault reports. */
   readonly activeCalls: string[] = [];
 
@@ -203,6 +205,7 @@ export class Machine {
         if (entry) (entry.notes ??= []).push(text);
       },
     };
+    this.onCall(service, trap.decl, args);
     const refused = this.beforeCall(service, trap.owner === 'RuntimeServices');
     let status: bigint | undefined;
     this.activeCalls.push(`${service} from ${caller}`);

@@ -13,6 +13,7 @@ import { VariableSeed } from '../efi-services/runtime/variables-json';
 import { EfiError, isError, statusName } from '../efi-services/status';
 import { faultReport, FaultReport } from './fault-report';
 import { captureHandoff } from './handoff';
+import { SectionTracker } from './section-usage';
 import { HostVolume } from '../efi-services/esp/host-volume';
 import { oneLine } from './guest-text';
 import { buildReport, Outcome } from './report';
@@ -95,6 +96,8 @@ export function runImage(o: RunOptions): RunResult {
       if (e instanceof EfiError) throw new BadInput(`${o.imageName}: ${e.message}`);
       throw e;
     }
+    const sections = new SectionTracker(fw, cpu, img);
+    fw.machine.onCall = (service, decl, args) => sections.onCall(service, decl, args);
     if (o.loadOptions !== undefined) {
       const bytes = encodeUtf16z(o.loadOptions);
       const buf = fw.pool.allocate(EfiBootServicesData, bytes.length, 'firmware');
@@ -143,6 +146,7 @@ export function runImage(o: RunOptions): RunResult {
       outcome,
       fault,
       handoff: handoff?.report,
+      imageSections: sections.finish(),
     });
     const exitCode =
       outcome.kind === 'fault' ? EXIT.fault

@@ -6,6 +6,7 @@ import { guidName } from '../efi-services/boot/protocol-db';
 import { variableChangesReport, variablesReport } from '../efi-services/runtime/variables-json';
 import { FaultReport } from './fault-report';
 import { HandoffReport } from './handoff';
+import { SectionUsage } from './section-usage';
 
 export const REPORT_VERSION = 1;
 
@@ -25,6 +26,7 @@ export interface ReportInput {
   outcome: Outcome;
   fault?: FaultReport;
   handoff?: HandoffReport;
+  imageSections?: SectionUsage[];
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -74,6 +76,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Record<string, unknow
     handles: fw.db.handles(),
     events: fw.events.eventsReport(),
     time: { virtualMicros: fw.clock.nowMicros.toString() },
+    ...(r.imageSections ? { imageSections: r.imageSections } : {}),
     ...(r.handoff ? { handoff: r.handoff } : {}),
     ...(r.fault ? { fault: r.fault } : {}),
   };

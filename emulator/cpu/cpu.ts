@@ -27,6 +27,11 @@ export interface Cpu {
   mapRam(address: bigint, host: Buffer): void;
   /** Change access rights of a mapped range (used for guard pages). */
   protect(address: bigint, size: number, access: 'none' | 'rw' | 'rwx'): void;
+  /**
+   * Reports the first guest access to [address, address+size) (page-aligned) and then lets it proceed: the pages
+   * are made inaccessible until touched. Used to learn which parts of an image the guest reads.
+   */
+  watch(address: bigint, size: number, onFirstAccess: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void): void;
   /** Addresses in [begin, end) end a run with {kind:'trap'} before the instruction there executes. */
   addStopRange(begin: bigint, end: bigint): void;
   readReg(r: Reg): bigint;

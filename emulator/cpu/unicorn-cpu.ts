@@ -15,6 +15,7 @@ export class UnicornCpu implements Cpu {
   private pending: StopReason | undefined;
   private readonly scratch = new BigUint64Array(1);
   private closed = false;
+  private watches: { start: bigint; end: bigint; cb: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void }[] = [];
 
   constructor() {
     const out: unknown[] = [null];
@@ -51,6 +52,16 @@ export class UnicornCpu implements Cpu {
         : type === UC.MEM_FETCH_UNMAPPED || type === UC.MEM_FETCH_PROT ? 'fetch' : 'read';
       const unmapped = type === UC.MEM_READ_UNMAPPED || type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_FETCH_UNMAPPED;
       const a = BigInt.asUintN(64, BigInt(address));
+      if (!unmapped) {
+        const w = this.watches.find((x) => a >= x.start && a < x.end);
+        if (w) {
+          // A watched range: note the first access, open the pages and let the instruction run.
+          this.watches = this.watches.filter((x) => x !== w);
+          this.protect(w.start, Number(w.end - w.start), 'rwx');
+          w.cb(access, a, this.readReg('rip'));
+          return true;
+        }
+      }
       const canonical = a < 0x0000_8000_0000_0000n || a >= 0xffff_8000_0000_0000n;
       // What the identity-mapped machine would raise: #GP(0) for a non-canonical address,
       // #PF for a page the page tables do not map (unmapped) or map without the right (guard pages).
@@ -85,6 +96,13 @@ export class UnicornCpu implements Cpu {
   protect(address: bigint, size: number, access: 'none' | 'rw' | 'rwx'): void {
     const perms = access === 'none' ? UC.PROT_NONE : access === 'rw' ? UC.PROT_READ | UC.PROT_WRITE : UC.PROT_ALL;
     this.check(this.u.uc_mem_protect(this.uc, address, size, perms), 'uc_mem_protect');
+  }
+
+  watch(address: bigint, size: number, onFirstAccess: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void): void {
+    const start = address & ~0xfffn;
+    const end = (address + BigInt(size) + 0xfffn) & ~0xfffn;
+    this.protect(start, Number(end - start), 'none');
+    this.watches.push({ start, end, cb: onFirstAccess });
   }
 
   addStopRange(begin: bigint, end: bigint): void {
