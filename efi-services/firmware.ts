@@ -4,6 +4,7 @@ import { CallLog } from '../emulator/call-log';
 import { Cpu } from '../emulator/cpu/cpu';
 import { GuestMemory, Range, encodeUtf16z } from '../emulator/guest-memory';
 import { Machine } from '../emulator/machine';
+import { rdtscCandidates } from '../emulator/rdtsc-sites';
 import { initMachineState, pageTablePages, GDT_BYTES, IDT_BYTES } from '../emulator/machine-state';
 import { buildInterface } from './interface';
 import { VirtualClock } from './clock';
@@ -184,7 +185,13 @@ export class Firmware {
         allocate: (n) => this.pool.allocate(EfiBootServicesData, n, 'firmware'),
         free: (a) => void this.pool.free(a, 'firmware'),
       },
-      hooks: opts.imageHooks ?? {},
+      hooks: {
+        loaded: (img, file, dp) => {
+          this.machine.trapRdtsc(img.base, rdtscCandidates(img.pe, this.mem.view(img.base, img.size)));
+          opts.imageHooks?.loaded?.(img, file, dp);
+        },
+        starting: (img) => opts.imageHooks?.starting?.(img),
+      },
       onGuestError: (service, m) => this.log.guestError(service, undefined, m),
     });
     const bs = buildInterface(p, EFI_BOOT_SERVICES, {
@@ -264,6 +271,10 @@ export class Firmware {
 
     // 8. Calls: the clock moves 1 µs per call; after ExitBootServices only runtime services may be called.
     this.machine.symbolize = (a) => this.symbolize(a);
+    // The TSC runs at a nominal 1 GHz on the virtual clock, and moves by 1000 cycles per read so that
+    // back-to-back reads differ.
+    let tscReads = 0n;
+    this.machine.rdtsc = () => this.clock.nowMicros * 1000n + 1000n * ++tscReads;
     this.machine.beforeCall = (_service, runtime) => {
       this.clock.advance(1n);
       if (this.ebs.exited && !runtime) return 'boot service called after ExitBootServices';

@@ -44,6 +44,10 @@ export class Machine {
   beforeCall: (service: string, runtime: boolean) => string | undefined = () => undefined;
   /** Sees every service call's decoded arguments before it runs (pointer tracking for the report). */
   onCall: (service: string, decl: FunctionDecl, args: readonly bigint[]) => void = () => {};
+  /** RDTSC sites (found by scanning loaded images) and the removers of their stop points. */
+  private readonly rdtscSites = new Map<bigint, () => void>();
+  /** The time stamp counter RDTSC reads: virtual, so runs are reproducible (Unicorn's own follows the host). */
+  rdtsc: () => bigint = () => 0n;
   /** Stack of the services currently being executed (outermost first), for fault reports. */
   readonly activeCalls: string[] = [];
 
@@ -131,9 +135,37 @@ export class Machine {
           this.cpu.readAll(),
         );
       }
-      this.dispatch(stop.rip);
+      if (this.rdtscSites.has(stop.rip)) this.emulateRdtsc(stop.rip);
+      else this.dispatch(stop.rip);
       this.checkTime(stop.rip);
     }
+  }
+
+  /** Makes the `rdtsc` candidates at these offsets from `base` stop the CPU so the machine answers them. */
+  trapRdtsc(base: bigint, offsets: readonly number[]): number {
+    let n = 0;
+    for (const off of offsets) {
+      const a = base + BigInt(off);
+      if (!this.rdtscSites.has(a)) {
+        this.rdtscSites.set(a, this.cpu.addStopRange(a, a + 1n));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** RDTSC (Intel SDM vol. 2B): EDX:EAX = the counter; the stop hook fires before the instruction runs. */
+  private emulateRdtsc(rip: bigint): void {
+    if (!this.mem.isMapped(rip, 2) || this.mem.u16(rip) !== 0x310f) {
+      // The bytes changed since the scan: not an rdtsc any more, let the instruction run.
+      this.rdtscSites.get(rip)!();
+      this.rdtscSites.delete(rip);
+      return;
+    }
+    const tsc = this.rdtsc();
+    this.cpu.writeReg('rax', tsc & 0xffff_ffffn);
+    this.cpu.writeReg('rdx', (tsc >> 32n) & 0xffff_ffffn);
+    this.cpu.writeReg('rip', rip + 2n);
   }
 
   private checkTime(rip: bigint): void {

@@ -36,3 +36,6 @@ npx tsc -p tsconfig.json
 
 echo "setup: building samples"
 bash samples/build.sh
+
+echo "setup: fixtures (Debian's systemd-boot-efi and Linux 6.1 cloud kernel)"
+bash scripts/fetch-fixtures.sh

@@ -32,8 +32,8 @@ export interface Cpu {
    * are made inaccessible until touched. Used to learn which parts of an image the guest reads.
    */
   watch(address: bigint, size: number, onFirstAccess: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void): void;
-  /** Addresses in [begin, end) end a run with {kind:'trap'} before the instruction there executes. */
-  addStopRange(begin: bigint, end: bigint): void;
+  /** Addresses in [begin, end) end a run with {kind:'trap'} before the instruction there executes; returns a remover. */
+  addStopRange(begin: bigint, end: bigint): () => void;
   readReg(r: Reg): bigint;
   writeReg(r: Reg, v: bigint): void;
   readAll(): RegisterFile;

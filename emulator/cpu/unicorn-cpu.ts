@@ -105,11 +105,26 @@ export class UnicornCpu implements Cpu {
     this.watches.push({ start, end, cb: onFirstAccess });
   }
 
-  addStopRange(begin: bigint, end: bigint): void {
-    this.hook(UC.HOOK_CODE, this.u.HookCode, (_uc: unknown, address: bigint) => {
-      this.pending ??= { kind: 'trap', rip: BigInt(address) };
-      this.u.uc_emu_stop(this.uc);
-    }, begin, end - 1n);
+  /** One registered callback serves every stop range (koffi callbacks are a limited resource). */
+  private stopCallback?: bigint;
+
+  addStopRange(begin: bigint, end: bigint): () => void {
+    this.stopCallback ??= (() => {
+      const cb = koffi.register((_uc: unknown, address: bigint) => {
+        this.pending ??= { kind: 'trap', rip: BigInt(address) };
+        this.u.uc_emu_stop(this.uc);
+      }, koffi.pointer(this.u.HookCode));
+      this.callbacks.push(cb);
+      return cb;
+    })();
+    const hh = new BigUint64Array(1);
+    this.check(this.u.uc_hook_add(this.uc, hh, UC.HOOK_CODE, this.stopCallback, null, begin, end - 1n), 'uc_hook_add(stop range)');
+    this.invalidateCode(begin, Number(end - begin));
+    const handle = hh[0];
+    return () => {
+      this.check(this.u.uc_hook_del(this.uc, handle), 'uc_hook_del');
+      this.invalidateCode(begin, Number(end - begin));
+    };
   }
 
   readReg(r: Reg): bigint {

@@ -69,6 +69,7 @@ function bind() {
     uc_hook_add: lib.func(
       'int uc_hook_add(uc_engine *uc, _Out_ uint64_t *hh, int type, void *cb, void *user, uint64_t begin, uint64_t end, ...)',
     ),
+    uc_hook_del: lib.func('int uc_hook_del(uc_engine *uc, uint64_t hh)'),
     uc_ctl: lib.func('int uc_ctl(uc_engine *uc, int ctl, ...)'),
     HookCode: koffi.proto('void stubemu_hook_code(uc_engine *uc, uint64_t address, uint32_t size, void *user)'),
     HookCpuid: koffi.proto('int stubemu_hook_cpuid(uc_engine *uc, void *user)'),
