@@ -29,6 +29,12 @@ import { MemfsVolume } from './esp/memfs-volume';
 import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, parseDevicePath, pciNode, pciRootNode, serializeDevicePath, isPrefixOf } from './protocols/device-path';
 import { simpleFileSystem } from './protocols/simple-file-system';
 import { DeterministicRandom, EFI_RNG_PROTOCOL_GUID, rngProtocol } from './protocols/rng';
+import { buildAcpiTables } from './tables/acpi';
+import { buildSmbiosTables } from './tables/smbios';
+import { installMemoryAttributeProtocol, MemoryAttributeProtocol } from './protocols/memory-attribute';
+import { installSecurityArchProtocols, SecurityArchProtocols, securityCheck } from './protocols/security-arch';
+import { GraphicsOutput, installGraphicsOutput } from './protocols/graphics-output';
+import { InitrdLoadFile2, installInitrdLoadFile2 } from './protocols/initrd-load-file2';
 import { InputKey, KeyQueue, simpleTextInput } from './protocols/simple-text-input';
 import { simpleTextOutput, TextOutput } from './protocols/simple-text-output';
 import { miscRuntimeServices } from './runtime/misc-runtime-services';
@@ -65,6 +71,12 @@ export interface FirmwareOptions {
   secureBoot?: boolean;
   /** Leave EFI_RNG_PROTOCOL out. */
   noRng?: boolean;
+  /** A Linux initrd offered through LoadFile2 on the initrd media device path (what OVMF does for -initrd). */
+  initrd?: Uint8Array;
+  /** A GOP framebuffer of this size. */
+  gop?: { width: number; height: number };
+  /** SMBIOS type 11 (OEM strings), e.g. io.systemd.credential:name=value. */
+  smbiosOemStrings?: readonly string[];
   imageHooks?: ImageHooks;
 }
 
@@ -98,6 +110,10 @@ export class Firmware {
   readonly misc: MiscState = { monotonic: 0n };
   handOff?: HandOff;
   readonly random: DeterministicRandom;
+  readonly memoryAttributes: MemoryAttributeProtocol;
+  readonly security: SecurityArchProtocols;
+  readonly gop?: GraphicsOutput;
+  readonly initrd?: InitrdLoadFile2;
   private readonly platform: Platform;
 
   constructor(readonly cpu: Cpu, readonly opts: FirmwareOptions) {
@@ -193,6 +209,7 @@ export class Firmware {
         starting: (img) => opts.imageHooks?.starting?.(img),
       },
       onGuestError: (service, m) => this.log.guestError(service, undefined, m),
+      authenticate: (dp, buffer, n, bootPolicy) => securityCheck(p, this.security, dp, buffer, n, bootPolicy),
     });
     const bs = buildInterface(p, EFI_BOOT_SERVICES, {
       ...memoryServices(p, this.map, this.pool, (m) => this.log.guestError(undefined, undefined, m)),
@@ -250,7 +267,6 @@ export class Firmware {
     m.setU64(this.systemTable + BigInt(ST.RuntimeServices), rt);
     m.setU64(this.systemTable + BigInt(ST.BootServices), bs);
     writeTableHeader(this.mem, this.systemTable, EFI_SYSTEM_TABLE_SIGNATURE, ST.size);
-    this.configTables.install(GUID.ACPI_20_TABLE, 0n); // no-op: keeps the array allocated; ACPI arrives with the UKI work
 
     // 6. The ESP: a GPT partition on a PCI disk, with EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (UEFI 2.10 §13.4).
     this.esp = opts.esp ?? new MemfsVolume({});
@@ -268,6 +284,24 @@ export class Firmware {
     // 7. Platform protocols a boot loader and the Linux EFI stub look for.
     this.random = new DeterministicRandom(opts.rngSeed ?? 'stubemu');
     if (!opts.noRng) this.db.install(0n, EFI_RNG_PROTOCOL_GUID, rngProtocol(p, this.random));
+
+    // ACPI 2.0+ and SMBIOS 3.0, as configuration tables (UEFI 2.10 §4.6).
+    const tablePages = (n: number, type: number) => this.map.allocatePages(AllocateAnyPages, type, BigInt(Math.ceil(n / 4096)), undefined, 'firmware');
+    this.configTables.install(GUID.ACPI_20_TABLE, buildAcpiTables(p, tablePages).rsdp);
+    const smbiosOptions = { memoryBytes: size, ...(opts.smbiosOemStrings ? { type11Strings: [...opts.smbiosOemStrings] } : {}) };
+    this.configTables.install(GUID.SMBIOS3_TABLE, buildSmbiosTables(p, tablePages, smbiosOptions).entryPoint);
+    this.memoryAttributes = installMemoryAttributeProtocol(p, this.db, {
+      isSystemMemory: (base, length) => this.mem.isMapped(base, Number(length)),
+    });
+    this.security = installSecurityArchProtocols(p, this.db);
+    if (opts.gop) {
+      this.gop = installGraphicsOutput(p, this.db, {
+        ...opts.gop,
+        allocate: tablePages,
+        allocatePool: (n) => this.pool.allocate(EfiBootServicesData, n, 'guest'),
+      });
+    }
+    if (opts.initrd) this.initrd = installInitrdLoadFile2(p, this.db, opts.initrd);
 
     // 8. Calls: the clock moves 1 µs per call; after ExitBootServices only runtime services may be called.
     this.machine.symbolize = (a) => this.symbolize(a);

@@ -1,4 +1,5 @@
 // Public API: run an EFI image in the emulated machine and get the report, the exit code and a summary line.
+import { createHash } from 'node:crypto';
 import { UnicornCpu } from '../emulator/cpu/unicorn-cpu';
 import { GuestFault, RunEnd } from '../emulator/signals';
 import { GuestHang } from '../efi-services/boot/events';
@@ -37,6 +38,10 @@ export interface RunOptions {
   imagePath?: string;
   rngSeed?: string;
   noRng?: boolean;
+  /** Bare kernels: the initrd the firmware offers through LoadFile2 (several are concatenated, 4-byte aligned). */
+  initrds?: readonly Buffer[];
+  gop?: { width: number; height: number };
+  smbiosOemStrings?: readonly string[];
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
 }
 
@@ -50,6 +55,11 @@ export const DEFAULTS = {
 export const EXIT = { ok: 0, imageError: 1, badInput: 2, fault: 3, budget: 4 } as const;
 
 export class BadInput extends Error {}
+
+/** Concatenated initrds, each padded to 4 bytes (the cpio newc alignment the kernel's unpacker expects). */
+export function concatInitrds(parts: readonly Buffer[]): Buffer {
+  return Buffer.concat(parts.flatMap((p) => [p, Buffer.alloc((4 - (p.length % 4)) % 4)]));
+}
 
 export interface RunResult {
   report: Record<string, unknown>;
@@ -79,6 +89,9 @@ export function runImage(o: RunOptions): RunResult {
       esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemfsVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
       rngSeed: o.rngSeed,
       noRng: o.noRng,
+      initrd: o.initrds && o.initrds.length > 0 ? concatInitrds(o.initrds) : undefined,
+      gop: o.gop,
+      smbiosOemStrings: o.smbiosOemStrings,
       onConsole: o.onConsole,
     });
     let img;
@@ -142,6 +155,9 @@ export function runImage(o: RunOptions): RunResult {
         imagePath,
         esp: o.espDir !== undefined ? (o.espWritable ? 'host directory, writable' : 'host directory, read-only with overlay') : 'memory',
         rng: o.noRng ? null : (o.rngSeed ?? 'stubemu'),
+        initrds: (o.initrds ?? []).map((b) => ({ size: b.length, sha256: createHash('sha256').update(b).digest('hex') })),
+        gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
+        smbiosOemStrings: o.smbiosOemStrings ?? [],
       },
       outcome,
       fault,

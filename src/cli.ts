@@ -41,6 +41,9 @@ options:
                            segments.json and handoff.json to DIR
   --rng-seed STR           seed of EFI_RNG_PROTOCOL's deterministic stream (default "stubemu")
   --no-rng                 do not install EFI_RNG_PROTOCOL
+  --initrd FILE            offer FILE as the Linux initrd through LoadFile2 (bare kernels; repeatable)
+  --gop WxH                a graphics output framebuffer, e.g. 1024x768
+  --smbios-oem STR         an SMBIOS type 11 string (repeatable), e.g. io.systemd.credential:x=y
   --quiet                  do not stream the guest's console output
 
 exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, ResetSystem)
@@ -93,6 +96,9 @@ export function main(argv: string[]): number {
         'kexec-out': { type: 'string' },
         'rng-seed': { type: 'string' },
         'no-rng': { type: 'boolean' },
+        initrd: { type: 'string', multiple: true },
+        gop: { type: 'string' },
+        'smbios-oem': { type: 'string', multiple: true },
       },
     });
     if (positionals.length !== 1) throw new BadInput('run takes exactly one IMAGE');
@@ -129,6 +135,19 @@ export function main(argv: string[]): number {
     const timeoutSeconds = parsePositive('--timeout', values.timeout);
     const memoryBytes = values.memory !== undefined ? parseSize(values.memory) : undefined;
     const quiet = values.quiet ?? false;
+    const initrds = (values.initrd ?? []).map((f) => {
+      try {
+        return readFileSync(f);
+      } catch (e) {
+        throw new BadInput(`cannot read --initrd ${f}: ${(e as Error).message}`);
+      }
+    });
+    let gop: { width: number; height: number } | undefined;
+    if (values.gop !== undefined) {
+      const m = /^(\d+)x(\d+)$/.exec(values.gop);
+      if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[1]) * Number(m[2]) > 16384 * 16384) throw new BadInput(`--gop: expected WIDTHxHEIGHT, got ${values.gop}`);
+      gop = { width: Number(m[1]), height: Number(m[2]) };
+    }
     let imagePath: string | undefined;
     if (values.esp !== undefined) {
       const root = realpathOr(values.esp);
@@ -154,6 +173,9 @@ export function main(argv: string[]): number {
         imagePath,
         rngSeed: values['rng-seed'],
         noRng: values['no-rng'],
+        initrds,
+        gop,
+        smbiosOemStrings: values['smbios-oem'],
         onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? process.stderr : process.stdout).write(terminalSafe(text)),
       });
     } catch (e) {

@@ -51,3 +51,30 @@ test('two runs of the kernel give the same report', (t) => {
   const b = runImage({ image: vmlinuz, imageName: 'vmlinuz', loadOptions: 'quiet' });
   t.is(reportJson(a.report), reportJson(b.report));
 });
+
+test('bare vmlinuz with --initrd: the firmware LoadFile2 hands the kernel exactly those bytes', (t) => {
+  const vmlinuz = fixture('vmlinuz');
+  const a = Buffer.from('first initrd part'); // 17 bytes: padded to 20 before the next part
+  const b = Buffer.from('second');
+  const r = runImage({ image: vmlinuz, imageName: 'vmlinuz', loadOptions: 'console=ttyS0', initrds: [a, b] });
+  t.is(r.outcome.kind, 'exit-boot-services');
+  const expected = Buffer.concat([a, Buffer.alloc(3), b, Buffer.alloc(2)]);
+  const h = r.handoff!.report;
+  t.is(h.initrd!.size, expected.length);
+  t.is(h.initrd!.sha256, sha256(expected));
+  t.true(r.handoff!.blobs.initrd!.equals(expected));
+  t.regex(r.report.console as string, /EFI stub: Loaded initrd from LINUX_EFI_INITRD_MEDIA_GUID device path/);
+  const counts = (r.report.calls as { counts: Record<string, number> }).counts;
+  t.true(counts['InitrdLoadFile2.LoadFile'] >= 1);
+});
+
+test('--gop: the stub describes the framebuffer in screen_info', (t) => {
+  const r = runImage({ image: fixture('vmlinuz'), imageName: 'vmlinuz', gop: { width: 800, height: 600 } });
+  t.is(r.outcome.kind, 'exit-boot-services');
+  const si = r.handoff!.report.bootParams!.screenInfo;
+  t.is(si.lfb_width, '800');
+  t.is(si.lfb_height, '600');
+  t.is(si.lfb_depth, '32');
+  t.is(BigInt(si.lfb_base), r.firmware.gop!.frameBufferBase);
+  t.is(si.lfb_linelength, String(800 * 4));
+});

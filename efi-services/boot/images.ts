@@ -9,8 +9,8 @@ import { devicePathAt, DevicePathNode, serializeDevicePath } from '../protocols/
 import { devicePathToText } from '../protocols/device-path-text';
 import { LOADED_IMAGE, readLoadedImage, writeLoadedImage } from '../protocols/loaded-image';
 import {
-  EFI_INVALID_PARAMETER, EFI_LOAD_ERROR, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EFI_SUCCESS, EFI_UNSUPPORTED,
-  EfiError, EfiStatus, statusName,
+  EFI_INVALID_PARAMETER, EFI_LOAD_ERROR, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EFI_SECURITY_VIOLATION, EFI_SUCCESS,
+  EFI_UNSUPPORTED, EfiError, EfiStatus, isError, statusName,
 } from '../status';
 import { DeviceLocator, readImageFromDevicePath, Scratch } from './image-loader';
 import {
@@ -38,6 +38,8 @@ export interface LoadedImage {
   /** The PE file as LoadImage received it (a kernel's bzImage bytes, for the hand-off). */
   file: Buffer;
   started: boolean;
+  /** The security check answered EFI_SECURITY_VIOLATION: loaded, but StartImage refuses it. */
+  securityViolation?: boolean;
   exitStatus?: string;
   unloaded: boolean;
 }
@@ -62,6 +64,11 @@ export interface ImageDeps {
   scratch: Scratch;
   hooks: ImageHooks;
   onGuestError(service: string, message: string): void;
+  /**
+   * The security architecture check LoadImage makes before loading (PI vol. 2 §12.9, edk2 CoreLoadImageCommon):
+   * through the Security2/Security protocols' current function pointers, so a guest override runs.
+   */
+  authenticate?(devicePath: bigint, buffer: bigint, size: bigint, bootPolicy: boolean): EfiStatus;
 }
 
 export class ImageServices {
@@ -255,10 +262,29 @@ export class ImageServices {
           source = src.via;
         }
         const name = this.nameFor(sourceBuffer, filePath);
+        let auth: EfiStatus = EFI_SUCCESS;
+        if (this.d.authenticate) {
+          const copy = sourceBuffer !== 0n ? 0n : this.d.scratch.allocate(file.length || 1);
+          try {
+            if (copy !== 0n) mem.write(copy, file);
+            auth = this.d.authenticate(devicePath, copy !== 0n ? copy : sourceBuffer, BigInt(file.length), bootPolicy !== 0n);
+          } finally {
+            if (copy !== 0n) this.d.scratch.free(copy);
+          }
+          if (isError(auth) && auth !== EFI_SECURITY_VIOLATION) {
+            call.note(`refused by the security architecture protocols: ${statusName(auth)}`);
+            return auth;
+          }
+        }
         try {
           const img = this.load(file, { name, parent, devicePath: nodes, deviceHandle, filePath, source });
           mem.setU64(imageHandleOut, img.handle);
           call.note(`${name} at 0x${img.base.toString(16)} (${img.size} bytes, from ${source})`);
+          if (auth === EFI_SECURITY_VIOLATION) {
+            // UEFI 2.10 LoadImage: the image is loaded and a handle returned, but it may not be started.
+            img.securityViolation = true;
+            return EFI_SECURITY_VIOLATION;
+          }
           return EFI_SUCCESS;
         } catch (e) {
           if (e instanceof EfiError) call.note(e.message);
@@ -268,6 +294,7 @@ export class ImageServices {
       StartImage: ([handle, exitDataSizeOut, exitDataOut]) => {
         const img = this.get(handle);
         if (!img || img.started) return EFI_INVALID_PARAMETER;
+        if (img.securityViolation) return EFI_SECURITY_VIOLATION;
         const r = this.start(img);
         if (exitDataSizeOut !== 0n) mem.setU64(exitDataSizeOut, r.exitDataSize);
         if (exitDataOut !== 0n) mem.setU64(exitDataOut, r.exitData);

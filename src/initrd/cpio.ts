@@ -123,11 +123,11 @@ export function readCpio(buf: Buffer, offset = 0, what = 'initrd'): CpioArchive 
   const entries: CpioEntry[] = [];
   let at = offset;
   for (;;) {
-    if (at + NEWC_HEADER_SIZE > buf.length) throw new CpioFormatError(what, at, `truncated header (needs ${NEWC_HEADER_SIZE} bytes, ${buf.length - at} left)`);
-    const magic = buf.toString('latin1', at, at + 6);
+    const magic = buf.toString('latin1', at, Math.min(at + 6, buf.length));
     if (magic !== NEWC_MAGIC && magic !== NEWC_CRC_MAGIC) {
       throw new CpioFormatError(what, at, `magic ${JSON.stringify(magic)} is not newc (${NEWC_MAGIC} or ${NEWC_CRC_MAGIC})`);
     }
+    if (at + NEWC_HEADER_SIZE > buf.length) throw new CpioFormatError(what, at, `truncated header (needs ${NEWC_HEADER_SIZE} bytes, ${buf.length - at} left)`);
     const f = {} as Record<HeaderField, number>;
     HEADER_FIELDS.forEach((name, i) => {
       const text = buf.toString('latin1', at + 6 + i * 8, at + 14 + i * 8);
@@ -153,18 +153,31 @@ export function readCpio(buf: Buffer, offset = 0, what = 'initrd'): CpioArchive 
 
 /**
  * Reads concatenated archives the way the kernel unpacks an initrd: zero bytes between archives are skipped
- * (systemd-stub pads each part to 4 bytes before appending the next).
+ * (systemd-stub pads each part to 4 bytes before appending the next). Stops at the first malformed archive and
+ * returns it as `error` beside the archives read before it.
  */
-export function readCpioArchives(buf: Buffer, what = 'initrd'): CpioArchive[] {
+export function listCpioArchives(buf: Buffer, what = 'initrd'): { archives: CpioArchive[]; error: CpioFormatError | undefined } {
   const archives: CpioArchive[] = [];
   let at = 0;
   for (;;) {
     while (at < buf.length && buf[at] === 0) at++;
-    if (at >= buf.length) return archives;
-    const a = readCpio(buf, at, what);
-    archives.push(a);
-    at = a.end;
+    if (at >= buf.length) return { archives, error: undefined };
+    try {
+      const a = readCpio(buf, at, what);
+      archives.push(a);
+      at = a.end;
+    } catch (e) {
+      if (!(e instanceof CpioFormatError)) throw e;
+      return { archives, error: e };
+    }
   }
+}
+
+/** listCpioArchives, throwing CpioFormatError on the first malformed archive. */
+export function readCpioArchives(buf: Buffer, what = 'initrd'): CpioArchive[] {
+  const { archives, error } = listCpioArchives(buf, what);
+  if (error) throw error;
+  return archives;
 }
 
 /** "drwxr-xr-x"-style type and permission text for listings. */

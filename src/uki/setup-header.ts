@@ -87,11 +87,11 @@ export function parseSetupHeader(file: Buffer, what = 'kernel'): SetupHeader {
   }
   const raw = SETUP_HEADER.parse(file, SETUP_HEADER_OFFSET);
   const fields: { [K in FieldName]?: number | bigint } = {};
-  for (const [name] of SETUP_HEADER.fields) {
-    const since = SINCE[name] ?? 0;
-    const fieldEnd = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf(name);
-    if (version >= since && fieldEnd < end) fields[name] = raw[name] as number | bigint;
-  }
+  SETUP_HEADER.fields.forEach(([name], i) => {
+    const next = SETUP_HEADER.fields[i + 1];
+    const fieldEnd = SETUP_HEADER_OFFSET + (next ? SETUP_HEADER.offsetOf(next[0]) : SETUP_HEADER.size);
+    if (version >= (SINCE[name] ?? 0) && fieldEnd <= end) fields[name] = raw[name] as number | bigint;
+  });
   const setupSects = raw.setup_sects === 0 ? 4 : raw.setup_sects;
   let kernelVersion: string | undefined;
   if (raw.kernel_version !== 0) {
@@ -109,7 +109,8 @@ export function parseSetupHeader(file: Buffer, what = 'kernel'): SetupHeader {
 }
 
 /**
- * The release ("uname -r") at the start of kernel_version, as ukify scrapes it for .uname: "RELEASE (BUILDER) #...".
+ * The release ("uname -r") at the start of kernel_version, as ukify scrapes it for .uname: "RELEASE (BUILDER) #..."
+ * (ukify's pattern, also accepting '+' and capitals, which local kernel builds use).
  * Undefined when the string does not have that shape.
  */
 export function unameFromKernelVersion(kernelVersion: string | undefined): string | undefined {
