@@ -42,6 +42,8 @@ export interface RunOptions {
   initrds?: readonly Buffer[];
   gop?: { width: number; height: number };
   smbiosOemStrings?: readonly string[];
+  /** Report Secure Boot as enabled (SecureBoot=1, SetupMode=0). Nothing is verified: stubs change their rules. */
+  secureBoot?: boolean;
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
 }
 
@@ -92,6 +94,7 @@ export function runImage(o: RunOptions): RunResult {
       initrd: o.initrds && o.initrds.length > 0 ? concatInitrds(o.initrds) : undefined,
       gop: o.gop,
       smbiosOemStrings: o.smbiosOemStrings,
+      secureBoot: o.secureBoot,
       onConsole: o.onConsole,
     });
     let img;
@@ -158,6 +161,7 @@ export function runImage(o: RunOptions): RunResult {
         initrds: (o.initrds ?? []).map((b) => ({ size: b.length, sha256: createHash('sha256').update(b).digest('hex') })),
         gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
         smbiosOemStrings: o.smbiosOemStrings ?? [],
+        secureBoot: o.secureBoot ?? false,
       },
       outcome,
       fault,

@@ -11,6 +11,7 @@ import { BadInput, DEFAULTS, EXIT, runImage } from './api';
 import { terminalSafe } from './guest-text';
 import { reportJson } from './report';
 import { writeKexecOut } from './kexec-out';
+import { ukiMain } from './cli-uki';
 
 function realpathOr(p: string): string {
   try {
@@ -21,6 +22,7 @@ function realpathOr(p: string): string {
 }
 
 const USAGE = `usage: stubemu run IMAGE [options]
+       stubemu uki build|inspect ...   (stubemu uki --help)
 
 Runs an x86_64 EFI application in an emulated UEFI machine until it returns, calls Exit(),
 ExitBootServices() succeeds, ResetSystem() is called, it faults, or a budget runs out.
@@ -44,6 +46,7 @@ options:
   --initrd FILE            offer FILE as the Linux initrd through LoadFile2 (bare kernels; repeatable)
   --gop WxH                a graphics output framebuffer, e.g. 1024x768
   --smbios-oem STR         an SMBIOS type 11 string (repeatable), e.g. io.systemd.credential:x=y
+  --secure-boot            report Secure Boot enabled (SecureBoot=1); no signature is checked
   --quiet                  do not stream the guest's console output
 
 exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, ResetSystem)
@@ -72,6 +75,7 @@ export function main(argv: string[]): number {
     return argv.length === 0 ? EXIT.badInput : EXIT.ok;
   }
   const [command, ...rest] = argv;
+  if (command === 'uki') return ukiMain(rest);
   if (command !== 'run') {
     process.stderr.write(`stubemu: unknown command ${JSON.stringify(command)}\n${USAGE}`);
     return EXIT.badInput;
@@ -99,6 +103,7 @@ export function main(argv: string[]): number {
         initrd: { type: 'string', multiple: true },
         gop: { type: 'string' },
         'smbios-oem': { type: 'string', multiple: true },
+        'secure-boot': { type: 'boolean' },
       },
     });
     if (positionals.length !== 1) throw new BadInput('run takes exactly one IMAGE');
@@ -176,6 +181,7 @@ export function main(argv: string[]): number {
         initrds,
         gop,
         smbiosOemStrings: values['smbios-oem'],
+        secureBoot: values['secure-boot'],
         onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? process.stderr : process.stdout).write(terminalSafe(text)),
       });
     } catch (e) {

@@ -1,23 +1,7 @@
 // struct boot_params, the x86 "zero page" (Linux Documentation/arch/x86/zero-page.rst, boot.rst), decoded
 // from guest memory: the setup header, command line, initrd, e820, efi_info, screen_info, setup_data.
 import { GuestMemory } from '../../emulator/guest-memory';
-
-type Width = 1 | 2 | 4 | 8;
-/** [name, offset in boot_params, width]: one table gives both the layout and the decoding. */
-export const SETUP_HEADER_FIELDS: readonly (readonly [string, number, Width])[] = [
-  ['setup_sects', 0x1f1, 1], ['root_flags', 0x1f2, 2], ['syssize', 0x1f4, 4], ['ram_size', 0x1f8, 2],
-  ['vid_mode', 0x1fa, 2], ['root_dev', 0x1fc, 2], ['boot_flag', 0x1fe, 2], ['jump', 0x200, 2],
-  ['header', 0x202, 4], ['version', 0x206, 2], ['realmode_swtch', 0x208, 4], ['start_sys_seg', 0x20c, 2],
-  ['kernel_version', 0x20e, 2], ['type_of_loader', 0x210, 1], ['loadflags', 0x211, 1],
-  ['setup_move_size', 0x212, 2], ['code32_start', 0x214, 4], ['ramdisk_image', 0x218, 4],
-  ['ramdisk_size', 0x21c, 4], ['bootsect_kludge', 0x220, 4], ['heap_end_ptr', 0x224, 2],
-  ['ext_loader_ver', 0x226, 1], ['ext_loader_type', 0x227, 1], ['cmd_line_ptr', 0x228, 4],
-  ['initrd_addr_max', 0x22c, 4], ['kernel_alignment', 0x230, 4], ['relocatable_kernel', 0x234, 1],
-  ['min_alignment', 0x235, 1], ['xloadflags', 0x236, 2], ['cmdline_size', 0x238, 4],
-  ['hardware_subarch', 0x23c, 4], ['hardware_subarch_data', 0x240, 8], ['payload_offset', 0x248, 4],
-  ['payload_length', 0x24c, 4], ['setup_data', 0x250, 8], ['pref_address', 0x258, 8], ['init_size', 0x260, 4],
-  ['handover_offset', 0x264, 4], ['kernel_info_offset', 0x268, 4],
-];
+import { SETUP_HEADER, SETUP_HEADER_OFFSET } from '../uki/setup-header';
 
 export const BOOT_PARAMS = {
   screen_info: 0x000,
@@ -33,8 +17,7 @@ export const BOOT_PARAMS = {
   size: 0x1000,
 } as const;
 
-/** "HdrS" at 0x202; "EL64" in efi_info.efi_loader_signature once an x86_64 EFI loader filled it. */
-export const HDRS_MAGIC = 0x53726448;
+/** "EL64" in efi_info.efi_loader_signature once an x86_64 EFI loader filled it. */
 export const EFI64_LOADER_SIGNATURE = 0x34364c45;
 
 const E820_TYPES: Record<number, string> = { 1: 'RAM', 2: 'RESERVED', 3: 'ACPI', 4: 'NVS', 5: 'UNUSABLE', 7: 'PMEM', 12: 'PRAM', 0xefffffff: 'SOFT_RESERVED' };
@@ -42,18 +25,9 @@ const SETUP_DATA_TYPES: Record<number, string> = { 1: 'SETUP_E820_EXT', 2: 'SETU
 
 const hex = (v: number | bigint) => `0x${v.toString(16)}`;
 
-function read(b: Buffer, off: number, w: Width): bigint {
-  return w === 1 ? BigInt(b[off]) : w === 2 ? BigInt(b.readUInt16LE(off)) : w === 4 ? BigInt(b.readUInt32LE(off)) : b.readBigUInt64LE(off);
-}
-
-/** The setup header fields of a boot_params page (or of a bzImage's first page: same offsets). */
+/** The setup header fields of a boot_params page (the same layout as in a bzImage's first sectors). */
 export function decodeSetupHeader(page: Buffer): Record<string, number | bigint> {
-  const out: Record<string, number | bigint> = {};
-  for (const [name, off, w] of SETUP_HEADER_FIELDS) {
-    const v = read(page, off, w);
-    out[name] = w === 8 ? v : Number(v);
-  }
-  return out;
+  return { ...SETUP_HEADER.parse(page, SETUP_HEADER_OFFSET) } as Record<string, number | bigint>;
 }
 
 export interface BootParamsReport {

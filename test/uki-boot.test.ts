@@ -1,0 +1,82 @@
+// Debian's systemd-stub 252 in a UKI built by `stubemu uki build`, with Debian's Linux 6.1 kernel and a generated
+// initrd, run to ExitBootServices; the hand-off is checked against the inputs with hashes computed here.
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { runImage, RunResult } from '../src/api';
+import { buildUki } from '../src/uki/build';
+import { makeTestInitrd } from '../src/initrd/cpio';
+import { ESP_PARTITION_GUID } from '../efi-services/firmware';
+import { fixture, fixturePath } from './helpers/fixtures';
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f';
+
+function uki(cmdline?: string): Buffer {
+  return buildUki({
+    stub: fixture('linuxx64.efi.stub'),
+    stubName: 'linuxx64.efi.stub',
+    linux: fixture('vmlinuz'),
+    linuxName: 'vmlinuz',
+    initrds: [{ name: 'initrd', data: makeTestInitrd() }],
+    cmdline: cmdline === undefined ? undefined : Buffer.from(cmdline),
+    osRelease: Buffer.from('ID=debian\nVERSION_ID=12\n'),
+  }).image;
+}
+
+function variable(r: RunResult, name: string): { utf16?: string; data: string } | undefined {
+  return (r.report.variables as { guid: string; name: string; utf16?: string; data: string }[]).find((v) => v.guid === LOADER_GUID && v.name === name);
+}
+
+const CMDLINE = 'console=ttyS0 root=/dev/vda1 stubemu=uki';
+
+test('the Debian UKI reaches ExitBootServices; cmdline, initrd and kernel are the UKI sections', (t) => {
+  const r = runImage({ image: uki(CMDLINE), imageName: 'debian-uki.efi' });
+  t.is(r.outcome.kind, 'exit-boot-services', JSON.stringify(r.outcome));
+  const h = r.handoff!.report;
+  t.is(h.cmdline, CMDLINE);
+  const initrd = makeTestInitrd();
+  t.is(h.initrd!.sha256, sha256(initrd));
+  t.is(h.initrd!.size, initrd.length);
+  // systemd-stub 252 started the kernel with LoadImage from its .linux section (kernel PE version >= 1).
+  t.is(h.kernel!.image, 'debian-uki.efi:.linux');
+  t.is(h.kernel!.fileSha256, sha256(fixture('vmlinuz')));
+  t.true(r.handoff!.blobs.kernel!.equals(fixture('vmlinuz')));
+  const images = r.report.images as { name: string; source: string; started: boolean }[];
+  t.deepEqual(images.map((i) => [i.name, i.source, i.started]), [['debian-uki.efi', 'command line', true], ['debian-uki.efi:.linux', 'buffer', true]]);
+  // Where the stub copied its sections: .initrd and .cmdline bytes sit at the ramdisk and cmd_line_ptr addresses.
+  const sections = r.report.imageSections as { name: string; copies: { address: string }[]; passedTo: { service: string; argument: string }[] }[];
+  t.true(sections.find((s) => s.name === '.initrd')!.copies.some((c) => c.address === h.initrd!.address));
+  // LoadImage got a pointer to .linux, and handed the same buffer to the security architecture check (as edk2).
+  t.deepEqual(sections.find((s) => s.name === '.linux')!.passedTo.map((p) => [p.service, p.argument]), [
+    ['BootServices.LoadImage', 'SourceBuffer'],
+    ['Security2.FileAuthentication', 'FileBuffer'],
+  ]);
+});
+
+test('variables the stub sets, as systemd 252 src/boot/efi/stub.c writes them', (t) => {
+  const r = runImage({ image: uki(CMDLINE), imageName: 'debian-uki.efi' });
+  const version = readFileSync(fixturePath('systemd-version'), 'utf8').trim();
+  t.is(variable(r, 'StubInfo')!.utf16, `systemd-stub ${version}`);
+  t.is(variable(r, 'LoaderDevicePartUUID')!.utf16, ESP_PARTITION_GUID.toUpperCase());
+  t.is(variable(r, 'LoaderImageIdentifier')!.utf16, '\\EFI\\BOOT\\BOOTX64.EFI');
+  t.is(variable(r, 'LoaderFirmwareInfo')!.utf16, 'stubemu 1.00');
+  t.is(variable(r, 'LoaderFirmwareType')!.utf16, 'UEFI 2.100');
+  t.is(variable(r, 'StubPcrKernelParameters')!.utf16, '12');
+  t.is(variable(r, 'StubPcrInitRDSysExts')!.utf16, '13');
+  t.not(variable(r, 'StubFeatures'), undefined);
+});
+
+test('a UKI without .cmdline takes the command line from LoadOptions', (t) => {
+  const r = runImage({ image: uki(), imageName: 'uki.efi', loadOptions: 'from-load-options quiet' });
+  t.is(r.outcome.kind, 'exit-boot-services');
+  t.is(r.handoff!.report.cmdline, 'from-load-options quiet');
+});
+
+test('LoadOptions override .cmdline without Secure Boot, not with it (systemd 252 stub rule)', (t) => {
+  const off = runImage({ image: uki(CMDLINE), imageName: 'uki.efi', loadOptions: 'override' });
+  t.is(off.handoff!.report.cmdline, 'override');
+  const on = runImage({ image: uki(CMDLINE), imageName: 'uki.efi', loadOptions: 'override', secureBoot: true });
+  t.is(on.outcome.kind, 'exit-boot-services', JSON.stringify(on.outcome));
+  t.is(on.handoff!.report.cmdline, CMDLINE);
+});
