@@ -48,6 +48,8 @@ export class Machine {
   private readonly rdtscSites = new Map<bigint, () => void>();
   /** The time stamp counter RDTSC reads: virtual, so runs are reproducible (Unicorn's own follows the host). */
   rdtsc: () => bigint = () => 0n;
+  /** Where the run's wall time went: inside Unicorn, or in firmware services (host side). */
+  readonly stats = { emulationMs: 0, serviceMs: 0, stops: 0 };
   /** Stack of the services currently being executed (outermost first), for fault reports. */
   readonly activeCalls: string[] = [];
 
@@ -110,7 +112,10 @@ export class Machine {
   private runUntilReturn(expectedRsp: bigint): bigint {
     let executed = 0;
     for (;;) {
+      const t0 = performance.now();
       const stop = this.cpu.run(Math.min(CHUNK, this.budget.maxInstructions - executed));
+      this.stats.emulationMs += performance.now() - t0;
+      this.stats.stops++;
       if (stop.kind === 'count') {
         executed += Math.min(CHUNK, this.budget.maxInstructions - executed);
         if (executed >= this.budget.maxInstructions) {
@@ -135,8 +140,12 @@ export class Machine {
           this.cpu.readAll(),
         );
       }
+      const t1 = performance.now();
+      const before = this.stats.emulationMs + this.stats.serviceMs;
       if (this.rdtscSites.has(stop.rip)) this.emulateRdtsc(stop.rip);
       else this.dispatch(stop.rip);
+      // Time of nested guest runs (and of the services they call) is already counted where it happened.
+      this.stats.serviceMs += performance.now() - t1 - (this.stats.emulationMs + this.stats.serviceMs - before);
       this.checkTime(stop.rip);
     }
   }
