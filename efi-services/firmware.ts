@@ -319,7 +319,13 @@ export class Firmware {
   /** `image+0xoffset` for addresses inside a loaded image, `firmware:Service` for traps, else hex. */
   symbolize(a: bigint): string {
     const img = this.images.containing(a);
-    if (img) return `${img.name}+0x${(a - img.base).toString(16)}`;
+    if (img) {
+      // A kernel run in place from a UKI's .linux (the EFI handover path) reads better relative to that section.
+      const rva = Number(a - img.base);
+      const linux = img.pe.sections.find((s) => s.name === '.linux' && rva >= s.virtualAddress && rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData));
+      if (linux) return `${img.name}:.linux+0x${(rva - linux.virtualAddress).toString(16)}`;
+      return `${img.name}+0x${(a - img.base).toString(16)}`;
+    }
     return `0x${a.toString(16)}`;
   }
 

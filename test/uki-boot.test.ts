@@ -80,3 +80,25 @@ test('LoadOptions override .cmdline without Secure Boot, not with it (systemd 25
   t.is(on.outcome.kind, 'exit-boot-services', JSON.stringify(on.outcome));
   t.is(on.handoff!.report.cmdline, CMDLINE);
 });
+
+test('a kernel with PE image version 0 boots through the EFI handover entry, in place in .linux', (t) => {
+  const kernel = Buffer.from(fixture('vmlinuz'));
+  const opt = kernel.readUInt32LE(0x3c) + 24;
+  kernel.writeUInt16LE(0, opt + 44); // MajorImageVersion: systemd-stub 252 then uses linux_exec_efi_handover()
+  const built = buildUki({
+    stub: fixture('linuxx64.efi.stub'), stubName: 'stub', linux: kernel, linuxName: 'vmlinuz-v0',
+    initrds: [{ name: 'initrd', data: makeTestInitrd() }], cmdline: Buffer.from('console=ttyS0 handover'),
+  });
+  const r = runImage({ image: built.image, imageName: 'uki-v0.efi' });
+  t.is(r.outcome.kind, 'exit-boot-services', JSON.stringify(r.outcome));
+  const h = r.handoff!.report;
+  t.deepEqual((r.report.images as { name: string }[]).map((i) => i.name), ['uki-v0.efi']); // no LoadImage
+  t.is(h.kernel!.source, 'in place');
+  t.is(h.kernel!.section, '.linux');
+  t.is(h.kernel!.fileSha256, sha256(kernel));
+  t.regex(h.cpu.returnAddress, /^uki-v0\.efi:\.linux\+0x[0-9a-f]+$/);
+  t.is(h.cmdline, 'console=ttyS0 handover');
+  t.is(h.initrd!.sha256, sha256(makeTestInitrd()));
+  // The stub filled boot_params itself: type_of_loader 0xff as linux_x86.c sets it.
+  t.is(h.bootParams!.setupHeader.type_of_loader, '0xff');
+});

@@ -183,7 +183,15 @@ export function buildUki(i: UkiInputs): UkiBuild {
     if (extra.data.length) added.push({ name: extra.name, data: extra.data, characteristics: UKI_DATA_CHARACTERISTICS });
   }
   if (i.pcrsig?.length) added.push({ name: '.pcrsig', data: i.pcrsig, characteristics: UKI_DATA_CHARACTERISTICS });
-  added.push({ name: '.linux', data: i.linux, characteristics: UKI_LINUX_CHARACTERISTICS });
+  // The EFI handover path runs the kernel in place inside .linux, and its handover entry clears the kernel's BSS
+  // (Linux 6.8, backported to 6.1.y: "x86/efistub: Clear BSS in EFI handover protocol entrypoint"), which lies past
+  // the file data up to the kernel's own SizeOfImage. Without room for it the kernel overwrites whatever memory
+  // follows the UKI (stubemu catches this as a fault), so .linux gets the kernel's SizeOfImage as VirtualSize.
+  const handover = kernelPe.majorImageVersion < 1;
+  if (handover && kernelPe.sizeOfImage > i.linux.length) {
+    warnings.push(`${i.linuxName}: .linux VirtualSize set to the kernel's SizeOfImage 0x${kernelPe.sizeOfImage.toString(16)} so the in-place handover boot has room for its BSS`);
+  }
+  added.push({ name: '.linux', data: i.linux, characteristics: UKI_LINUX_CHARACTERISTICS, ...(handover ? { virtualSize: kernelPe.sizeOfImage } : {}) });
 
   const stubIdentity = checkStub(stubPe, i, added.map((s) => s.name), warnings);
   const stripped = stripTrailingSymbolTable(i.stub, i.stubName);

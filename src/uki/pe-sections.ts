@@ -18,6 +18,8 @@ export interface NewSection {
   readonly name: string;
   readonly data: Buffer;
   readonly characteristics: number;
+  /** VirtualSize when it must exceed the data (the loader zero-fills the rest); default: the data length. */
+  readonly virtualSize?: number;
 }
 
 /** Where an appended section landed. */
@@ -158,11 +160,12 @@ export function appendSections(input: Buffer, sections: readonly NewSection[], w
   let fileEnd = roundUp(grown.file.length, pe.fileAlignment);
   const placed: PlacedSection[] = [];
   for (const s of sections) {
+    const virtualSize = Math.max(s.data.length, s.virtualSize ?? 0);
     placed.push({
-      name: s.name, virtualAddress: nextVa, virtualSize: s.data.length, pointerToRawData: fileEnd,
+      name: s.name, virtualAddress: nextVa, virtualSize, pointerToRawData: fileEnd,
       sizeOfRawData: roundUp(s.data.length, pe.fileAlignment), characteristics: s.characteristics,
     });
-    nextVa = roundUp(nextVa + s.data.length, pe.sectionAlignment);
+    nextVa = roundUp(nextVa + virtualSize, pe.sectionAlignment);
     fileEnd += roundUp(s.data.length, pe.fileAlignment);
   }
   const sizeOfImage = nextVa;
