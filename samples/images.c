@@ -159,6 +159,40 @@ static VOID LoadInvalid(EFI_HANDLE ImageHandle)
 	CheckStatus(L"load-null-handle", Status, EFI_INVALID_PARAMETER);
 }
 
+/* LoadImage from a device path (UEFI 2.10 §7.4.1): \EFI\stubemu\child.efi on the ESP this image came from,
+ * read by the firmware through EFI_SIMPLE_FILE_SYSTEM_PROTOCOL. Only when that file is there (stubemu run
+ * --esp DIR with the child in it); otherwise one informational line. */
+static VOID LoadFromPath(EFI_HANDLE ImageHandle)
+{
+	EFI_LOADED_IMAGE *Self = NULL;
+	EFI_DEVICE_PATH *Path;
+	EFI_HANDLE Child = NULL;
+	UINTN ExitDataSize = 0;
+	CHAR16 *ExitData = NULL;
+	EFI_STATUS Status;
+
+	Status = uefi_call_wrapper(BS->HandleProtocol, 3, ImageHandle, &LoadedImageProtocol, (VOID **)&Self);
+	if (!CheckStatus(L"self-loaded-image", Status, EFI_SUCCESS) || Self == NULL)
+		return;
+	Path = FileDevicePath(Self->DeviceHandle, L"\\EFI\\stubemu\\child.efi");
+	if (!Check(Path != NULL, L"file-device-path", L"FileDevicePath returned NULL"))
+		return;
+	Status = uefi_call_wrapper(BS->LoadImage, 6, FALSE, ImageHandle, Path, NULL, 0, &Child);
+	FreePool(Path);
+	if (Status == EFI_NOT_FOUND) {
+		Print(L"load-from-path: no \\EFI\\stubemu\\child.efi on this ESP\n");
+		return;
+	}
+	if (!CheckStatus(L"load-from-path", Status, EFI_SUCCESS))
+		return;
+	Status = uefi_call_wrapper(BS->StartImage, 3, Child, &ExitDataSize, &ExitData);
+	CheckStatus(L"start-from-path", Status, CHILD_EXIT_STATUS);
+	if (ExitData != NULL) {
+		Print(L"exit-data-from-path \"%s\"\n", ExitData);
+		uefi_call_wrapper(BS->FreePool, 1, ExitData);
+	}
+}
+
 EFI_STATUS efi_main(EFI_HANDLE ImageHandle, EFI_SYSTEM_TABLE *SystemTable)
 {
 	FILE_FACTS Facts = { 0, 0, 0, 0 };
@@ -172,6 +206,7 @@ EFI_STATUS efi_main(EFI_HANDLE ImageHandle, EFI_SYSTEM_TABLE *SystemTable)
 		UnloadNotStarted(ImageHandle);
 	}
 	LoadInvalid(ImageHandle);
+	LoadFromPath(ImageHandle);
 
 	SampleSummary();
 	return EFI_SUCCESS;

@@ -2,11 +2,13 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runImage } from '../src/api';
+import { concatInitrds, runImage } from '../src/api';
 import { crc32 } from '../efi-services/crc32';
+import { guidToBytes } from '../efi-services/guid';
+import { runCode } from './helpers/guest-code';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -145,4 +147,48 @@ test('--load-options reach LoadedImage.LoadOptions as UCS-2 (the child prints it
   const size = r.firmware.mem.u32(li + 48n);
   t.is(size, ('parent-options'.length + 1) * 2);
   t.is(r.firmware.mem.utf16z(r.firmware.mem.u64(li + 56n)), 'parent-options');
+});
+
+test('LoadImage from a device path through EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (--esp with the child on it)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stubemu-esp-'));
+  mkdirSync(join(dir, 'EFI', 'stubemu'), { recursive: true });
+  mkdirSync(join(dir, 'EFI', 'BOOT'), { recursive: true });
+  copyFileSync(sample('child'), join(dir, 'EFI', 'stubemu', 'child.efi'));
+  copyFileSync(sample('images'), join(dir, 'EFI', 'BOOT', 'BOOTX64.EFI'));
+  const r = runImage({ image: readFileSync(sample('images')), imageName: 'BOOTX64.EFI', espDir: dir, imagePath: '\\EFI\\BOOT\\BOOTX64.EFI' });
+  const out = r.report.console as string;
+  t.regex(out, /exit-data-from-path "child exit data"/);
+  t.is(guestTally(out, 'images').failed, 0);
+  const fromPath = (r.report.images as { name: string; source: string; devicePath?: string; fileSha256: string }[]).find((i) => i.source === 'SimpleFileSystem')!;
+  t.is(fromPath.name, 'child.efi');
+  t.regex(fromPath.devicePath!, /^PciRoot\(0x0\)\/Pci\(0x1,0x1\)\/HD\(1,GPT,[0-9A-F-]+,0x800,0x100000\)\/\\EFI\\stubemu\\child\.efi$/);
+  t.is(fromPath.fileSha256, createHash('sha256').update(readFileSync(sample('child'))).digest('hex'));
+});
+
+test('LoadImage from a device path through EFI_LOAD_FILE2_PROTOCOL (the initrd media path serving a PE)', (t) => {
+  const guid = guidToBytes('5568e427-68fc-4f3d-ac74-ca555231cc68');
+  const dp = [0x04, 0x03, 0x14, 0x00, ...guid, 0x7f, 0xff, 0x04, 0x00];
+  const code = [
+    0x48, 0x83, 0xec, 0x48,                   // sub rsp, 0x48
+    0x48, 0x8b, 0x42, 0x60,                   // mov rax, [rdx+BootServices]
+    0x4c, 0x8d, 0x05, 0, 0, 0, 0,             // lea r8, [rip+dp]   (patched below)
+    0x48, 0x89, 0xca,                         // mov rdx, rcx       ParentImageHandle
+    0x31, 0xc9,                               // xor ecx, ecx       BootPolicy FALSE
+    0x45, 0x31, 0xc9,                         // xor r9d, r9d       SourceBuffer NULL
+    0x48, 0xc7, 0x44, 0x24, 0x20, 0, 0, 0, 0, // mov qword [rsp+0x20], 0   SourceSize
+    0x4c, 0x8d, 0x54, 0x24, 0x40,             // lea r10, [rsp+0x40]
+    0x4c, 0x89, 0x54, 0x24, 0x28,             // mov [rsp+0x28], r10       &ImageHandle
+    0xff, 0x90, 0xc8, 0x00, 0x00, 0x00,       // call [rax+LoadImage]
+    0x48, 0x83, 0xc4, 0x48,                   // add rsp, 0x48
+    0xc3,                                     // ret
+  ];
+  const leaEnd = 15;
+  const disp = code.length - leaEnd;
+  code.splice(11, 4, disp & 0xff, (disp >> 8) & 0xff, 0, 0);
+  const child = readFileSync(sample('child'));
+  const r = runCode([...code, ...dp], { initrds: [child] });
+  t.is(r.outcome.status, 'EFI_SUCCESS');
+  const loaded = (r.report.images as { source: string; fileSha256: string }[]).find((i) => i.source === 'LoadFile2')!;
+  // What LoadFile2 served is the initrd as the firmware assembled it: the file padded to 4 bytes.
+  t.is(loaded.fileSha256, createHash('sha256').update(concatInitrds([child])).digest('hex'));
 });
