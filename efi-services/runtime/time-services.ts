@@ -1,5 +1,5 @@
 // EFI_RUNTIME_SERVICES time members (UEFI 2.10 §8.3) over the deterministic VirtualClock, and the --time option.
-import { TableImpl } from '../abi';
+import { CallInfo, TableImpl } from '../abi';
 import { VirtualClock } from '../clock';
 import { Platform } from '../platform';
 import { EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../status';
@@ -165,6 +165,13 @@ export function timeServices(platform: Platform, clock: VirtualClock, options: T
   if (initialProblem) throw new Error(`time services: ${initialProblem}`);
   const nowSeconds = () => clock.epochSeconds + clock.nowMicros / 1_000_000n;
   const wakeup = { enabled: false, time: efiTimeFromSeconds(nowSeconds(), timeZone, daylight) };
+  /** The EFI_TIME at `ptr`, or undefined (with the reason in the trace) when a field is out of range. */
+  const readValidTime = (ptr: bigint, call: CallInfo) => {
+    const t = readEfiTime(mem, ptr);
+    const problem = efiTimeProblem(t);
+    if (problem) call.note(problem);
+    return problem ? undefined : t;
+  };
 
   return {
     /** UEFI 2.10 §8.3.1; Capabilities is optional. */
@@ -183,12 +190,8 @@ export function timeServices(platform: Platform, clock: VirtualClock, options: T
     /** UEFI 2.10 §8.3.2: every field is checked; the clock's epoch moves so GetTime reads the new time. */
     SetTime: ([timePtr], call) => {
       if (timePtr === 0n) return EFI_INVALID_PARAMETER;
-      const t = readEfiTime(mem, timePtr);
-      const problem = efiTimeProblem(t);
-      if (problem) {
-        call.note(problem);
-        return EFI_INVALID_PARAMETER;
-      }
+      const t = readValidTime(timePtr, call);
+      if (!t) return EFI_INVALID_PARAMETER;
       // The 1 Hz clock keeps no sub-second part: Nanosecond is checked but not stored.
       clock.epochSeconds = secondsFromEfiTime(t) - clock.nowMicros / 1_000_000n;
       timeZone = t.timeZone;
@@ -213,12 +216,8 @@ export function timeServices(platform: Platform, clock: VirtualClock, options: T
         return EFI_SUCCESS;
       }
       if (timePtr === 0n) return EFI_INVALID_PARAMETER;
-      const t = readEfiTime(mem, timePtr);
-      const problem = efiTimeProblem(t);
-      if (problem) {
-        call.note(problem);
-        return EFI_INVALID_PARAMETER;
-      }
+      const t = readValidTime(timePtr, call);
+      if (!t) return EFI_INVALID_PARAMETER;
       wakeup.enabled = true;
       wakeup.time = t;
       return EFI_SUCCESS;
