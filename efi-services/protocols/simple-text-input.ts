@@ -92,7 +92,7 @@ export function simpleTextInput(platform: Platform, keys: KeyQueue, events: KeyE
     Reset: () => EFI_SUCCESS,
     ReadKeyStroke: ([, key]) => {
       if (key === 0n) return EFI_INVALID_PARAMETER;
-      const k = keys.take();
+      const k = take();
       if (!k) return EFI_NOT_READY;
       writeKey(key, k);
       return EFI_SUCCESS;
@@ -102,11 +102,28 @@ export function simpleTextInput(platform: Platform, keys: KeyQueue, events: KeyE
 
   const toggleState = { value: 0 };
   const notifies = new Map<bigint, { key: InputKey; fn: bigint }>();
+  const notifyKeyData = platform.allocate(12);
+  /**
+   * A key is "pressed" when the guest reads it: KeyNotificationFunctions registered for it run first
+   * (UEFI 2.10 §12.2.5 RegisterKeyNotify), with the key data in firmware memory.
+   */
+  const take = (): InputKey | undefined => {
+    const k = keys.take();
+    if (!k) return undefined;
+    for (const n of notifies.values()) {
+      if (n.key.scanCode !== k.scanCode || n.key.unicodeChar !== k.unicodeChar) continue;
+      writeKey(notifyKeyData, k);
+      mem.setU32(notifyKeyData + 4n, 0);
+      mem.setU8(notifyKeyData + 8n, toggleState.value);
+      platform.callGuest(n.fn, [notifyKeyData], 'ConInEx key notification');
+    }
+    return k;
+  };
   const ex = buildInterface(platform, EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL, {
     Reset: () => EFI_SUCCESS,
     ReadKeyStrokeEx: ([, keyData]) => {
       if (keyData === 0n) return EFI_INVALID_PARAMETER;
-      const k = keys.take();
+      const k = take();
       if (!k) return EFI_NOT_READY;
       // EFI_KEY_DATA: Key, then EFI_KEY_STATE { UINT32 KeyShiftState; EFI_KEY_TOGGLE_STATE KeyToggleState }.
       writeKey(keyData, k);
