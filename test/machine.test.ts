@@ -3,6 +3,7 @@ import test from 'ava';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { slotOffset } from '../efi-services/abi';
 import { ST } from '../efi-services/tables/system-table';
+import { guidToBytes } from '../efi-services/guid';
 import { le32, le64, runCode } from './helpers/guest-code';
 
 const TEXT = 0x1000;
@@ -179,4 +180,45 @@ test('entry state: CR3 points at identity page tables the memory map describes a
   t.is(pde1 & 0x81n, 0x81n); // present, 2 MiB page
   const d = fw.map.descriptors().find((x) => cr3 >= x.physicalStart && cr3 < x.physicalStart + x.numberOfPages * 4096n)!;
   t.is(d.type, 4);
+});
+
+test('ConInEx.RegisterKeyNotify: the notification function runs when its key is read', (t) => {
+  // KeyData {ScanCode 0, UnicodeChar 'a'} at [rsp+0x40]; the notify function stores 0x55 at [rip+flag].
+  const code = [
+    0x48, 0x83, 0xec, 0x58,                         // sub rsp, 0x58
+    0x48, 0x89, 0xd3,                               // mov rbx, rdx (ST)
+    0x48, 0x8b, 0x43, ST.BootServices,              // mov rax, [rbx+BootServices]
+    0x48, 0x8d, 0x0d, 0, 0, 0, 0,                   // lea rcx, [rip+guid]          (patched)
+    0x31, 0xd2,                                     // xor edx, edx
+    0x4c, 0x8d, 0x44, 0x24, 0x50,                   // lea r8, [rsp+0x50]           &Interface
+    0xff, 0x90, ...le32(0x140),                     // call [rax+LocateProtocol]
+    0x48, 0x8b, 0x4c, 0x24, 0x50,                   // mov rcx, [rsp+0x50]          This
+    0xc7, 0x44, 0x24, 0x40, 0x00, 0x00, 0x61, 0x00, // mov dword [rsp+0x40], 'a'<<16
+    0x48, 0x8d, 0x54, 0x24, 0x40,                   // lea rdx, [rsp+0x40]          KeyData
+    0x4c, 0x8d, 0x05, 0, 0, 0, 0,                   // lea r8, [rip+notify]         (patched)
+    0x4c, 0x8d, 0x4c, 0x24, 0x48,                   // lea r9, [rsp+0x48]           &NotifyHandle
+    0xff, 0x51, 0x20,                               // call [rcx+RegisterKeyNotify] (offset 0x20)
+    0x48, 0x8b, 0x4c, 0x24, 0x50,                   // mov rcx, [rsp+0x50]
+    0x48, 0x8d, 0x54, 0x24, 0x30,                   // lea rdx, [rsp+0x30]          KeyData out
+    0xff, 0x51, 0x08,                               // call [rcx+ReadKeyStrokeEx]
+    0x0f, 0xb6, 0x05, 0, 0, 0, 0,                   // movzx eax, byte [rip+flag]   (patched)
+    0x48, 0x83, 0xc4, 0x58,                         // add rsp, 0x58
+    0xc3,                                           // ret
+  ];
+  const notify = [0xc6, 0x05, 0, 0, 0, 0, 0x55, 0xc3]; // mov byte [rip+flag], 0x55; ret   (patched)
+  const guidBytes = [...guidToBytes('dd9e7534-7762-4698-8c14-f58517a625aa')];
+  const all = [...code, ...notify, ...guidBytes, 0 /* flag */];
+  const notifyAt = code.length;
+  const guidAt = notifyAt + notify.length;
+  const flagAt = guidAt + guidBytes.length;
+  const patch = (at: number, end: number, target: number) => {
+    const d = target - end;
+    all.splice(at, 4, d & 0xff, (d >> 8) & 0xff, (d >> 16) & 0xff, (d >>> 24) & 0xff);
+  };
+  patch(14, 18, guidAt);
+  patch(52, 56, notifyAt);
+  patch(80, 84, flagAt);
+  patch(notifyAt + 2, notifyAt + 7, flagAt); // rip-relative from the end of the 7-byte mov
+  const r = runCode(all, { keys: [{ scanCode: 0, unicodeChar: 0x61 }] });
+  t.is(r.outcome.status, '0x55');
 });
