@@ -11,6 +11,10 @@ need_pkgs=()
 command -v gcc >/dev/null || need_pkgs+=(gcc)
 command -v objcopy >/dev/null || need_pkgs+=(binutils)
 command -v python3 >/dev/null || need_pkgs+=(python3)
+# Independent checkers the tests compare against: tpm2_eventlog, pesign's Authenticode hash, systemd-measure.
+command -v tpm2_eventlog >/dev/null || need_pkgs+=(tpm2-tools)
+command -v pesign >/dev/null || need_pkgs+=(pesign)
+[ -x /usr/lib/systemd/systemd-measure ] || [ -x /lib/systemd/systemd-measure ] || need_pkgs+=(systemd)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -82,10 +82,11 @@ function bytesOf(file: Buffer, pe: PeImage, name: string): Buffer | undefined {
   return s && file.subarray(s.pointerToRawData, s.pointerToRawData + sectionCopySize(s));
 }
 
-/** systemd-stub 252: xstrn8_to_16 stops at a NUL, then mangle_stub_cmdline turns every char ≤ 0x1F into a space. */
+/** systemd-stub 252: xstrn8_to_16 stops at a NUL, then mangle_stub_cmdline turns every char ≤ 0x1F into a space (and, since 252.6, drops trailing spaces). */
 export function stubEffectiveCmdline(raw: Buffer): string {
   const nul = raw.indexOf(0);
-  return raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8').replace(/[\x00-\x1f]/g, ' ');
+  // systemd-stub 252.6+ (Debian's 252.39 included) also drops trailing spaces after turning controls into spaces.
+  return raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8').replace(/[\x00-\x1f]/g, ' ').replace(/ +$/, '');
 }
 
 function describeInitrd(data: Buffer): InitrdInfo {
