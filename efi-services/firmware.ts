@@ -35,6 +35,9 @@ import { installMemoryAttributeProtocol, MemoryAttributeProtocol } from './proto
 import { installSecurityArchProtocols, SecurityArchProtocols, securityCheck } from './protocols/security-arch';
 import { GraphicsOutput, installGraphicsOutput } from './protocols/graphics-output';
 import { InitrdLoadFile2, installInitrdLoadFile2 } from './protocols/initrd-load-file2';
+import { installTcg2, Tcg2 } from './tcg/tcg2-protocol';
+import { FirmwareMeasurements, startFirmwareMeasurements } from './tcg/firmware-measurements';
+import { HashAlgorithmName } from './tcg/pcr-banks';
 import { InputKey, KeyQueue, simpleTextInput } from './protocols/simple-text-input';
 import { simpleTextOutput, TextOutput } from './protocols/simple-text-output';
 import { miscRuntimeServices } from './runtime/misc-runtime-services';
@@ -77,6 +80,8 @@ export interface FirmwareOptions {
   gop?: { width: number; height: number };
   /** SMBIOS type 11 (OEM strings), e.g. io.systemd.credential:name=value. */
   smbiosOemStrings?: readonly string[];
+  /** Active PCR banks of the emulated TPM 2.0 (default sha1 + sha256, as OVMF with swtpm); null: no TPM. */
+  pcrBanks?: readonly HashAlgorithmName[] | null;
   imageHooks?: ImageHooks;
 }
 
@@ -114,6 +119,9 @@ export class Firmware {
   readonly security: SecurityArchProtocols;
   readonly gop?: GraphicsOutput;
   readonly initrd?: InitrdLoadFile2;
+  readonly tcg2?: Tcg2;
+  measurements?: FirmwareMeasurements;
+  private startedAny = false;
   private readonly platform: Platform;
 
   constructor(readonly cpu: Cpu, readonly opts: FirmwareOptions) {
@@ -204,9 +212,22 @@ export class Firmware {
       hooks: {
         loaded: (img, file, dp) => {
           this.machine.trapRdtsc(img.base, rdtscCandidates(img.pe, this.mem.view(img.base, img.size)));
+          // PCR 4: EV_EFI_BOOT_SERVICES_APPLICATION with the Authenticode digest of the file (TCG PFP §10.4.4).
+          this.measurements?.onImageLoaded({
+            file,
+            base: img.base,
+            size: BigInt(img.size),
+            linkTimeAddress: img.pe.imageBase,
+            devicePathBytes: dp ? serializeDevicePath(dp) : Buffer.alloc(0),
+            subsystem: img.pe.subsystem,
+          });
           opts.imageHooks?.loaded?.(img, file, dp);
         },
-        starting: (img) => opts.imageHooks?.starting?.(img),
+        starting: (img) => {
+          this.measurements?.onStartImage(!this.startedAny);
+          this.startedAny = true;
+          opts.imageHooks?.starting?.(img);
+        },
       },
       onGuestError: (service, m) => this.log.guestError(service, undefined, m),
       authenticate: (dp, buffer, n, bootPolicy) => securityCheck(p, this.security, dp, buffer, n, bootPolicy),
@@ -220,7 +241,7 @@ export class Firmware {
       }),
       ...this.images.services(),
       ...miscServices(p, this.clock, this.configTables, this.misc, (h) => this.db.isHandle(h)),
-      ...exitBootServicesService(this.map, this.events, this.ebs, (h) => {
+      ...exitBootServicesService(this.map, this.events, this.ebs, (ok) => this.measurements?.onExitBootServices(ok), (h) => {
         this.handOff = h;
         this.variables.exitBootServices();
         return { mapKey: `0x${h.mapKey.toString(16)}`, returnAddress: this.symbolize(h.returnAddress) };
@@ -302,6 +323,22 @@ export class Firmware {
       });
     }
     if (opts.initrd) this.initrd = installInitrdLoadFile2(p, this.db, opts.initrd);
+    // A TPM 2.0 behind EFI_TCG2_PROTOCOL, and the measurements a PC client firmware makes before the boot
+    // application (TCG PFP: CRTM version in PCR 0, the Secure Boot policy in PCR 7).
+    if (opts.pcrBanks !== null) {
+      this.tcg2 = installTcg2(p, {
+        banks: opts.pcrBanks ?? ['sha1', 'sha256'],
+        installConfigTable: (guid, address) => void this.configTables.install(guid, address),
+        random: (n) => this.random.bytes(n),
+      });
+      this.db.install(0n, GUID.TCG2_PROTOCOL, this.tcg2.protocol);
+      this.measurements = startFirmwareMeasurements(this.tcg2.measuredBoot, {
+        readVariable: (guid, name) => {
+          const v = this.variables.get(guid, name);
+          return typeof v === 'bigint' ? undefined : Buffer.from(v.data);
+        },
+      });
+    }
 
     // 8. Calls: the clock moves 1 µs per call; after ExitBootServices only runtime services may be called.
     this.machine.symbolize = (a) => this.symbolize(a);

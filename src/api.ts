@@ -16,6 +16,7 @@ import { faultReport, FaultReport } from './fault-report';
 import { captureHandoff } from './handoff';
 import { SectionTracker } from './section-usage';
 import { HostVolume } from '../efi-services/esp/host-volume';
+import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { oneLine } from './guest-text';
 import { buildReport, Outcome } from './report';
 
@@ -44,6 +45,8 @@ export interface RunOptions {
   smbiosOemStrings?: readonly string[];
   /** Report Secure Boot as enabled (SecureBoot=1, SetupMode=0). Nothing is verified: stubs change their rules. */
   secureBoot?: boolean;
+  /** Active PCR banks (default sha1 + sha256); null: no TPM (EFI_TCG2_PROTOCOL absent). */
+  pcrBanks?: readonly HashAlgorithmName[] | null;
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
 }
 
@@ -95,6 +98,7 @@ export function runImage(o: RunOptions): RunResult {
       gop: o.gop,
       smbiosOemStrings: o.smbiosOemStrings,
       secureBoot: o.secureBoot,
+      pcrBanks: o.pcrBanks,
       onConsole: o.onConsole,
     });
     let img;
@@ -162,6 +166,7 @@ export function runImage(o: RunOptions): RunResult {
         gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
         smbiosOemStrings: o.smbiosOemStrings ?? [],
         secureBoot: o.secureBoot ?? false,
+        pcrBanks: o.pcrBanks === null ? null : (o.pcrBanks ?? ['sha1', 'sha256']),
       },
       outcome,
       fault,

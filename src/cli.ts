@@ -12,6 +12,9 @@ import { terminalSafe } from './guest-text';
 import { reportJson } from './report';
 import { writeKexecOut } from './kexec-out';
 import { ukiMain } from './cli-uki';
+import { pcrMain } from './cli-pcr';
+import { verifyMain } from './cli-verify';
+import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 
 function realpathOr(p: string): string {
   try {
@@ -23,6 +26,8 @@ function realpathOr(p: string): string {
 
 const USAGE = `usage: stubemu run IMAGE [options]
        stubemu uki build|inspect ...   (stubemu uki --help)
+       stubemu pcr predict UKI ...     (stubemu pcr --help)
+       stubemu verify UKI ...          (stubemu verify --help)
 
 Runs an x86_64 EFI application in an emulated UEFI machine until it returns, calls Exit(),
 ExitBootServices() succeeds, ResetSystem() is called, it faults, or a budget runs out.
@@ -47,6 +52,9 @@ options:
   --gop WxH                a graphics output framebuffer, e.g. 1024x768
   --smbios-oem STR         an SMBIOS type 11 string (repeatable), e.g. io.systemd.credential:x=y
   --secure-boot            report Secure Boot enabled (SecureBoot=1); no signature is checked
+  --pcr-banks LIST         active PCR banks of the TPM: sha1,sha256,sha384,sha512 (default sha1,sha256)
+  --no-tpm                 no TPM: EFI_TCG2_PROTOCOL is not installed
+  --eventlog FILE          write the TCG event log (binary_bios_measurements format) to FILE
   --quiet                  do not stream the guest's console output
 
 exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, ResetSystem)
@@ -60,6 +68,15 @@ function parseSize(text: string): number {
   if (!m) throw new BadInput(`--memory: not a size: ${text}`);
   const mult = { '': 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
   return Number(m[1]) * mult;
+}
+
+const BANK_NAMES = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
+
+export function parseBanks(text: string): HashAlgorithmName[] {
+  const banks = text.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
+  const bad = banks.find((b) => !(BANK_NAMES as readonly string[]).includes(b));
+  if (bad !== undefined || banks.length === 0) throw new BadInput(`--pcr-banks: ${bad ?? '(empty)'} is not one of ${BANK_NAMES.join(', ')}`);
+  return [...new Set(banks)] as HashAlgorithmName[];
 }
 
 function parsePositive(name: string, text: string | undefined): number | undefined {
@@ -76,6 +93,18 @@ export function main(argv: string[]): number {
   }
   const [command, ...rest] = argv;
   if (command === 'uki') return ukiMain(rest);
+  if (command === 'pcr') return pcrMain(rest);
+  if (command === 'verify') {
+    try {
+      return verifyMain(rest, parseBanks);
+    } catch (e) {
+      if (e instanceof BadInput || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+        process.stderr.write(`stubemu verify: ${e.message}\n`);
+        return EXIT.badInput;
+      }
+      throw e;
+    }
+  }
   if (command !== 'run') {
     process.stderr.write(`stubemu: unknown command ${JSON.stringify(command)}\n${USAGE}`);
     return EXIT.badInput;
@@ -104,6 +133,9 @@ export function main(argv: string[]): number {
         gop: { type: 'string' },
         'smbios-oem': { type: 'string', multiple: true },
         'secure-boot': { type: 'boolean' },
+        'pcr-banks': { type: 'string' },
+        'no-tpm': { type: 'boolean' },
+        eventlog: { type: 'string' },
       },
     });
     if (positionals.length !== 1) throw new BadInput('run takes exactly one IMAGE');
@@ -147,6 +179,8 @@ export function main(argv: string[]): number {
         throw new BadInput(`cannot read --initrd ${f}: ${(e as Error).message}`);
       }
     });
+    const pcrBanks = values['no-tpm'] ? null : values['pcr-banks'] !== undefined ? parseBanks(values['pcr-banks']) : undefined;
+    if (values['no-tpm'] && values.eventlog !== undefined) throw new BadInput('--eventlog needs a TPM; drop --no-tpm');
     let gop: { width: number; height: number } | undefined;
     if (values.gop !== undefined) {
       const m = /^(\d+)x(\d+)$/.exec(values.gop);
@@ -182,6 +216,7 @@ export function main(argv: string[]): number {
         gop,
         smbiosOemStrings: values['smbios-oem'],
         secureBoot: values['secure-boot'],
+        pcrBanks,
         onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? process.stderr : process.stdout).write(terminalSafe(text)),
       });
     } catch (e) {
@@ -193,6 +228,7 @@ export function main(argv: string[]): number {
       if (values.json === '-') process.stdout.write(json);
       else writeFileSync(values.json, json);
     }
+    if (values.eventlog !== undefined && result.firmware.tcg2) writeFileSync(values.eventlog, result.firmware.tcg2.measuredBoot.serialize());
     if (values['kexec-out'] !== undefined) {
       if (!result.handoff) process.stderr.write(`stubemu: --kexec-out: nothing written, the run did not reach ExitBootServices\n`);
       else {

@@ -76,6 +76,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Record<string, unknow
     handles: fw.db.handles(),
     events: fw.events.eventsReport(),
     time: { virtualMicros: fw.clock.nowMicros.toString() },
+    ...(fw.tcg2 ? { eventLog: fw.tcg2.measuredBoot.eventsReport(), pcrs: fw.tcg2.measuredBoot.pcrs() } : {}),
     ...(r.imageSections ? { imageSections: r.imageSections } : {}),
     ...(r.handoff ? { handoff: r.handoff } : {}),
     ...(r.fault ? { fault: r.fault } : {}),

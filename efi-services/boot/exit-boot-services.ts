@@ -23,6 +23,8 @@ export function exitBootServicesService(
   map: MemoryMap,
   events: EventSystem,
   state: ExitBootServicesState,
+  /** TCG PFP §10.4.5: "Exit Boot Services Invocation", then "... Returned with Success" or "... with Failure" (PCR 5). */
+  measure: (success: boolean) => void,
   onExit: (h: HandOff, call: CallInfo) => Record<string, unknown>,
 ): TableImpl {
   return {
@@ -31,9 +33,11 @@ export function exitBootServicesService(
       events.signalBeforeExitBootServices();
       if (mapKey !== BigInt(map.mapKey)) {
         state.failedAttempts++;
+        measure(false);
         call.note(`MapKey 0x${mapKey.toString(16)} is stale; current key is 0x${map.mapKey.toString(16)}`);
         return EFI_INVALID_PARAMETER;
       }
+      measure(true);
       state.exited = true;
       // Notify functions of EVT_SIGNAL_EXIT_BOOT_SERVICES events run now, in the guest; boot services they call
       // are reported as guest errors (UEFI 2.10: they must not use memory allocation services, ...).

@@ -1,0 +1,127 @@
+// `stubemu pcr predict`: the PCR 11/12/13 values and PCR 4 digests a systemd-stub UKI will produce, per bank.
+import { readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, relative, sep } from 'node:path';
+import { parseArgs } from 'node:util';
+import { HostVolume } from '../efi-services/esp/host-volume';
+import { EfiError } from '../efi-services/status';
+import { AuthenticodeError } from '../efi-services/tcg/authenticode';
+import { PeFormatError } from '../emulator/pe/pe-image';
+import { Bank, BANKS, DEFAULT_BANKS, PcrPrediction, PcrPredictError, predictPcrs } from './pcr/predict';
+
+export const PCR_USAGE = `usage: stubemu pcr predict UKI [--json] [--pcr-banks sha1,sha256,...] [--load-options STR] [--secure-boot] [--esp DIR]
+
+predict: what systemd-stub (252.6 and later 252.x, read from .sdmagic) and the firmware will measure when UKI boots:
+PCR 11 the unified sections (name, then data, in the stub's fixed order), PCR 12 the command line from LoadOptions
+and credential drop-ins, PCR 13 sysext drop-ins, each PCR starting from zero as systemd-measure calculate does;
+PCR 4 the Authenticode digests of the UKI and of the kernel the stub loads (firmware EV_EFI_BOOT_SERVICES_APPLICATION).
+  --json                   print the documented JSON object instead
+  --pcr-banks LIST         banks to compute (sha1, sha256, sha384, sha512); default all four, as systemd-measure
+  --load-options STR       LoadOptions as \`stubemu run --load-options\` passes them
+  --secure-boot            SecureBoot=1 (the stub then keeps .cmdline and ignores LoadOptions)
+  --esp DIR                the ESP directory UKI runs from (as \`stubemu run --esp\`): credentials and sysexts in
+                           UKI.extra.d/*.cred, *.raw and \\loader\\credentials\\*.cred are measured
+
+exit codes: 0 done, 2 bad input (unreadable file, not a systemd-stub UKI, a stub version not researched, bad option)
+`;
+
+/*
+ * The JSON object (`pcr predict --json`); digests and PCR values are lower-case hex.
+ * { stub: "systemd-stub 252.39-1~deb12u2", rules: "systemd-stub 252.6 to 252.x", banks: ["sha256", ...],
+ *   events: [{ pcr, type: "EV_IPL" | "EV_EFI_BOOT_SERVICES_APPLICATION", description, descriptionLogged, what,
+ *              digests: { bank: hex } }],          in log order; descriptionLogged: the description is the event data
+ *   pcrs: { bank: { "11": hex, "12": hex, "13": hex } },   "12" with --load-options or PCR 12 events, "13" with events
+ *   pcr4: { uki: { bank: hex }, linux: { bank: hex } | null },   linux null: the stub does not LoadImage the kernel
+ *   scope: [{ pcr, eventTypes? }],                  the log events the prediction speaks for
+ *   notes: [string] }
+ */
+
+class BadInput extends Error {}
+
+function parseBanks(text: string): Bank[] {
+  const wanted = text.split(',').map((b) => b.trim().toLowerCase()).filter((b) => b !== '');
+  for (const b of wanted) if (!(BANKS as readonly string[]).includes(b)) throw new BadInput(`--pcr-banks: unknown bank ${JSON.stringify(b)} (${BANKS.join(', ')})`);
+  if (wanted.length === 0) throw new BadInput('--pcr-banks: no bank given');
+  return BANKS.filter((b) => wanted.includes(b));
+}
+
+function espOf(dir: string, uki: string): { volume: HostVolume; imagePath: string } {
+  let root: string;
+  let file: string;
+  try {
+    root = realpathSync(dir);
+    file = realpathSync(uki);
+  } catch (e) {
+    throw new BadInput(`--esp: ${(e as Error).message}`);
+  }
+  const rel = relative(root, file);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new BadInput(`${uki} is not inside the --esp directory ${dir}`);
+  return { volume: new HostVolume(root, { writable: false, overlay: false }), imagePath: `\\${rel.split(sep).join('\\')}` };
+}
+
+const visible = (s: string): string => JSON.stringify(s);
+
+/** The human form: per bank, each event, the resulting PCRs, the PCR 4 digests. */
+export function formatPrediction(file: string, p: PcrPrediction): string {
+  const out = [`${file}: ${p.stub} (measurements as researched for ${p.rules})`];
+  for (const bank of p.banks) {
+    out.push('', `${bank}:`);
+    const head = ['PCR', 'type', 'description', 'measured', 'digest'];
+    const rows = p.events.map((e) => [String(e.pcr), e.type, e.descriptionLogged ? visible(e.description) : `[${e.description}]`, visible(e.what), e.digests[bank]]);
+    const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+    for (const r of [head, ...rows]) out.push(`  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')}`);
+    for (const [pcr, value] of Object.entries(p.pcrs[bank])) out.push(`  PCR ${pcr} = ${value}`);
+    out.push(`  PCR 4 UKI Authenticode    ${p.pcr4.uki[bank]}`);
+    out.push(`  PCR 4 .linux Authenticode ${p.pcr4.linux ? p.pcr4.linux[bank] : '(not loaded through LoadImage)'}`);
+  }
+  if (p.notes.length) out.push('', 'notes:', ...p.notes.map((n) => `  ${n}`));
+  return `${out.join('\n')}\n`;
+}
+
+function predict(args: string[]): number {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: {
+      json: { type: 'boolean' }, 'pcr-banks': { type: 'string' }, 'load-options': { type: 'string' },
+      'secure-boot': { type: 'boolean' }, esp: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new BadInput('predict takes exactly one UKI');
+  const path = positionals[0];
+  let file: Buffer;
+  try {
+    file = readFileSync(path);
+  } catch (e) {
+    throw new BadInput(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const prediction = predictPcrs(file, path, {
+    banks: values['pcr-banks'] === undefined ? DEFAULT_BANKS : parseBanks(values['pcr-banks']),
+    loadOptions: values['load-options'],
+    secureBoot: values['secure-boot'] ?? false,
+    esp: values.esp === undefined ? undefined : espOf(values.esp, path),
+  });
+  process.stdout.write(values.json ? `${JSON.stringify(prediction, null, 2)}\n` : formatPrediction(path, prediction));
+  return 0;
+}
+
+/** `stubemu pcr ...` with the arguments after "pcr"; returns the exit code. */
+export function pcrMain(argv: string[]): number {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h') {
+    process.stdout.write(PCR_USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  try {
+    if (command === 'predict') return predict(rest);
+    throw new BadInput(`unknown pcr command ${JSON.stringify(command)} (predict)`);
+  } catch (e) {
+    const known = e instanceof BadInput || e instanceof PcrPredictError || e instanceof PeFormatError || e instanceof EfiError || e instanceof AuthenticodeError
+      || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'));
+    if (!known) throw e;
+    process.stderr.write(`stubemu pcr: ${(e as Error).message}\n`);
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  process.exitCode = pcrMain(process.argv.slice(2));
+}

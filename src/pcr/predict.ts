@@ -1,0 +1,255 @@
+// PCR prediction for systemd-stub UKIs: the events the firmware and the stub will log, and PCRs 11-13 as `systemd-measure calculate` computes them.
+import { createHash } from 'node:crypto';
+import type { Volume } from '../../efi-services/esp/volume';
+import { authenticodeDigest } from '../../efi-services/tcg/authenticode';
+import { EV, eventTypeName } from '../../efi-services/tcg/event-data';
+import { ALL_BANKS, HashAlgorithmName } from '../../efi-services/tcg/pcr-banks';
+import { layoutImage, parsePe, PeFormatError, PeImage, sectionByName, sectionCopySize } from '../../emulator/pe/pe-image';
+import { sdmagicIdentity } from '../uki/build';
+import {
+  DropInFile, locateUnifiedSections, mangleStubCmdline, selectDropIns, stubCpio, StubMeasurementRules, stubRulesFor,
+  stubUsesLoadOptions, UnsupportedStubError,
+} from './stub-measurements';
+
+/** The PCR banks stubemu predicts: the TPM banks it emulates. */
+export const BANKS = ALL_BANKS;
+export type Bank = HashAlgorithmName;
+/** systemd-measure calculate's default: every bank it knows, SHA1 SHA256 SHA384 SHA512 (src/boot/measure.c parse_argv). */
+export const DEFAULT_BANKS: readonly Bank[] = ALL_BANKS;
+
+/** The PE/COFF Authenticode digest of an image file, as efi-services/tcg/authenticode.ts computes it. */
+export type AuthenticodeDigest = (file: Buffer, algorithm: string) => Buffer;
+
+/** A UKI whose measurements cannot be predicted; `stubemu pcr predict` exits 2 with the message. */
+export class PcrPredictError extends Error {
+  override readonly name = 'PcrPredictError';
+  constructor(readonly what: string, readonly detail: string) {
+    super(`${what}: ${detail}`);
+  }
+}
+
+export interface PredictedEvent {
+  readonly pcr: number;
+  /** TCG PC Client PFP event type name: EV_IPL, EV_EFI_BOOT_SERVICES_APPLICATION. */
+  readonly type: string;
+  /** For EV_IPL the text the event data holds (UTF-16LE with its NUL); otherwise a label for people. */
+  readonly description: string;
+  /** true: `description` is the logged event data and is compared; false: the event data is binary. */
+  readonly descriptionLogged: boolean;
+  /** bank → lower-case hex digest of the measured bytes. */
+  readonly digests: Readonly<Record<string, string>>;
+  /** Which part of the UKI (or which input) was measured. */
+  readonly what: string;
+}
+
+/** The events a prediction speaks for: all of a PCR, or only some event types in it (PCR 4 also holds firmware events). */
+export interface EventScope {
+  readonly pcr: number;
+  readonly eventTypes?: readonly string[];
+}
+
+export interface PcrPrediction {
+  /** "systemd-stub 252.39-1~deb12u2" */
+  readonly stub: string;
+  /** The researched version range the rules came from. */
+  readonly rules: string;
+  readonly banks: readonly Bank[];
+  readonly events: readonly PredictedEvent[];
+  /** bank → PCR index → hex, each starting from zero: 11 always, 12 when load options were given or 12 has events, 13 when it has. */
+  readonly pcrs: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Authenticode digests the firmware extends into PCR 4; linux null when the stub does not LoadImage the kernel. */
+  readonly pcr4: { readonly uki: Readonly<Record<string, string>>; readonly linux: Readonly<Record<string, string>> | null };
+  readonly scope: readonly EventScope[];
+  /** Why something is or is not measured (Secure Boot kept .cmdline, the kernel boots through the handover protocol, ...). */
+  readonly notes: readonly string[];
+}
+
+export interface PredictOptions {
+  /** Default DEFAULT_BANKS. */
+  readonly banks?: readonly Bank[];
+  /** LoadOptions as `stubemu run --load-options` passes them: UTF-16 with a terminating NUL. */
+  readonly loadOptions?: string;
+  /** SecureBoot=1: the stub then ignores LoadOptions when the UKI has a .cmdline. */
+  readonly secureBoot?: boolean;
+  /** The ESP the UKI runs from, for credential and sysext drop-ins; without it (stubemu run without --esp) there are none. */
+  readonly esp?: { readonly volume: Volume; readonly imagePath: string };
+  /** The PCR 4 digest function; default authenticodeDigest (tests pass their own to see what is hashed). */
+  readonly authenticode?: AuthenticodeDigest;
+}
+
+const EV_EFI_BOOT_SERVICES_APPLICATION = eventTypeName(EV.EFI_BOOT_SERVICES_APPLICATION);
+
+const digestOf = (bank: Bank, data: Buffer): Buffer => createHash(bank).update(data).digest();
+const hexDigests = (banks: readonly Bank[], data: Buffer): Record<string, string> =>
+  Object.fromEntries(banks.map((b) => [b, digestOf(b, data).toString('hex')]));
+
+/** The stub's TPM2 description: xstr8_to_16 of the ASCII text, logged with its NUL (measure.c strsize16). */
+export function eventDataOf(description: string): Buffer {
+  return Buffer.from(`${description}\0`, 'utf16le');
+}
+
+/** TPM2_PCR_Extend as the TPM does it: PCR := H(PCR || digest). */
+export function extendPcr(bank: Bank, pcr: Buffer, digest: Buffer): Buffer {
+  return createHash(bank).update(pcr).update(digest).digest();
+}
+
+/** Each bank's PCR values after `events`, every PCR starting from zero. */
+export function replayPcrs(events: readonly PredictedEvent[], banks: readonly Bank[], pcrs: readonly number[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const bank of banks) {
+    out[bank] = {};
+    for (const pcr of pcrs) {
+      let value: Buffer = Buffer.alloc(digestOf(bank, Buffer.alloc(0)).length);
+      for (const e of events) if (e.pcr === pcr) value = extendPcr(bank, value, Buffer.from(e.digests[bank], 'hex'));
+      out[bank][String(pcr)] = value.toString('hex');
+    }
+  }
+  return out;
+}
+
+function stubIdentity(file: Buffer, pe: PeImage, what: string): string {
+  const magic = sectionByName(pe, '.sdmagic');
+  const text = magic && file.toString('latin1', magic.pointerToRawData, magic.pointerToRawData + sectionCopySize(magic));
+  const identity = text === undefined ? undefined : sdmagicIdentity(text);
+  if (!identity) throw new PcrPredictError(what, 'no .sdmagic "#### LoaderInfo: systemd-stub ... ####" section: not a systemd-stub UKI, nothing to predict');
+  return identity;
+}
+
+/** Measured bytes: VirtualSize bytes at the section's address in the loaded image (the stub hashes memory, pe.c). */
+function sectionMemory(image: Buffer, s: { virtualAddress: number; virtualSize: number }): Buffer {
+  return image.subarray(s.virtualAddress, s.virtualAddress + s.virtualSize);
+}
+
+/** stub.c efi_main: for each unified section in enum order, its name (ASCII with NUL) and then its data, both EV_IPL into PCR 11. */
+function sectionEvents(image: Buffer, pe: PeImage, rules: StubMeasurementRules, banks: readonly Bank[]): PredictedEvent[] {
+  const found = locateUnifiedSections(pe, rules);
+  const events: PredictedEvent[] = [];
+  for (const name of rules.unifiedSections) {
+    const s = found.get(name);
+    if (!s || rules.unmeasuredSections.includes(name)) continue;
+    const base = { pcr: rules.pcrKernelImage, type: rules.eventType, description: name, descriptionLogged: true };
+    events.push({ ...base, digests: hexDigests(banks, Buffer.from(`${name}\0`, 'latin1')), what: `section name ${name}` });
+    events.push({ ...base, digests: hexDigests(banks, sectionMemory(image, s)), what: `section ${name} data (${s.virtualSize} bytes)` });
+  }
+  return events;
+}
+
+function loadOptionsEvents(o: PredictOptions, hasCmdline: boolean, rules: StubMeasurementRules, banks: readonly Bank[], notes: string[]): PredictedEvent[] {
+  if (o.loadOptions === undefined) return [];
+  const size = (o.loadOptions.length + 1) * 2;
+  const first = o.loadOptions.length ? o.loadOptions.charCodeAt(0) : 0;
+  if (!stubUsesLoadOptions(size, first, o.secureBoot ?? false, hasCmdline)) {
+    notes.push(o.secureBoot && hasCmdline ? 'LoadOptions ignored: Secure Boot is on and the UKI has a .cmdline; nothing measured into PCR 12 for them'
+      : 'LoadOptions ignored: empty, or the first character is a control character (stub.c use_load_options)');
+    return [];
+  }
+  const cmdline = mangleStubCmdline(o.loadOptions);
+  if (hasCmdline) notes.push('LoadOptions replace the .cmdline section (no Secure Boot)');
+  const pcrs = [rules.pcrKernelParameters, ...(rules.pcrKernelParametersCompat === null ? [] : [rules.pcrKernelParametersCompat])];
+  // measure.c tpm_log_load_options: the mangled string with its NUL, described by itself.
+  return pcrs.map((pcr) => ({
+    pcr, type: rules.eventType, description: cmdline, descriptionLogged: true,
+    digests: hexDigests(banks, eventDataOf(cmdline)), what: 'kernel command line from LoadOptions',
+  }));
+}
+
+/** Files of one drop-in directory as the stub reads them through EFI_SIMPLE_FILE_SYSTEM_PROTOCOL. */
+function readDropIns(volume: Volume, dir: string, suffix: string): DropInFile[] {
+  const path = dir.split('\\').filter((c) => c !== '');
+  if (volume.stat(path)?.kind !== 'dir') return [];
+  const files = volume.readDir(path).filter((n) => volume.stat([...path, n])?.kind === 'file');
+  return selectDropIns(files, suffix).map((name) => {
+    const size = volume.stat([...path, name])?.size ?? 0;
+    return { name, data: volume.read([...path, name], 0, size) };
+  });
+}
+
+function dropInEvents(o: PredictOptions, rules: StubMeasurementRules, banks: readonly Bank[]): PredictedEvent[] {
+  if (!o.esp) return [];
+  const events: PredictedEvent[] = [];
+  for (const rule of rules.dropIns) {
+    // cpio.c get_dropin_dir: the image's FilePath as text plus ".extra.d".
+    const dir = rule.dir ?? `${o.esp.imagePath}.extra.d`;
+    const files = readDropIns(o.esp.volume, dir, rule.suffix);
+    if (files.length === 0) continue;
+    const cpio = stubCpio(files, rule.targetDir, rule.dirMode, rule.accessMode);
+    for (const pcr of rule.pcrs) {
+      events.push({
+        pcr, type: rules.eventType, description: rule.description, descriptionLogged: true,
+        digests: hexDigests(banks, cpio), what: `${dir}\\*${rule.suffix}: ${files.map((f) => f.name).join(', ')} (${cpio.length}-byte cpio)`,
+      });
+    }
+  }
+  return events;
+}
+
+/**
+ * linux.c linux_exec after pe.c pe_kernel_info (252): a kernel with EFI stub ≥ 1.0 goes through LoadImage (so the
+ * firmware measures it into PCR 4, from the VirtualSize bytes of .linux in memory); an older one through the EFI
+ * handover protocol, which the firmware does not see.
+ */
+function kernelLoadImageBuffer(image: Buffer, linux: { virtualAddress: number; virtualSize: number }, notes: string[]): Buffer | undefined {
+  const buffer = sectionMemory(image, linux);
+  let kernel: PeImage;
+  try {
+    kernel = parsePe(buffer, '.linux');
+  } catch (e) {
+    if (!(e instanceof PeFormatError)) throw e;
+    notes.push(`.linux is not a PE image the stub accepts ("Bad kernel image"): no kernel LoadImage, no PCR 4 event for it (${e.message})`);
+    return undefined;
+  }
+  if (kernel.majorImageVersion < 1) {
+    notes.push('.linux has EFI stub < 1.0: the stub boots it through the EFI handover protocol, no LoadImage, no PCR 4 event for it');
+    return undefined;
+  }
+  return buffer;
+}
+
+/** Predicts what `file` (a systemd-stub UKI) gets measured when stubemu (or a firmware) boots it. */
+export function predictPcrs(file: Buffer, what: string, o: PredictOptions = {}): PcrPrediction {
+  const banks = o.banks ?? DEFAULT_BANKS;
+  if (banks.length === 0) throw new PcrPredictError(what, 'no PCR bank selected');
+  const pe = parsePe(file, what);
+  const identity = stubIdentity(file, pe, what);
+  let rules: StubMeasurementRules;
+  try {
+    rules = stubRulesFor(identity);
+  } catch (e) {
+    if (e instanceof UnsupportedStubError) throw new PcrPredictError(what, e.message);
+    throw e;
+  }
+  const image = layoutImage(pe, file);
+  const found = locateUnifiedSections(pe, rules);
+  const linux = found.get('.linux');
+  if (!linux) {
+    throw new PcrPredictError(what, 'no .linux section (with a VirtualSize): systemd-stub stops with "Unable to locate embedded .linux section" before measuring anything');
+  }
+  const notes: string[] = [];
+  const stubEvents = [
+    ...sectionEvents(image, pe, rules, banks),
+    ...loadOptionsEvents(o, found.has('.cmdline'), rules, banks, notes),
+    ...dropInEvents(o, rules, banks),
+  ];
+  const kernelBuffer = kernelLoadImageBuffer(image, linux, notes);
+
+  const authenticode = (data: Buffer): Record<string, string> =>
+    Object.fromEntries(banks.map((b) => [b, (o.authenticode ?? authenticodeDigest)(data, b).toString('hex')]));
+  const pcr4 = { uki: authenticode(file), linux: kernelBuffer ? authenticode(kernelBuffer) : null };
+  // The firmware's image measurements (TCG PFP §10.4.4, edk2 DxeTpm2MeasureBootLib): the UKI when it is loaded, before
+  // the stub runs; the kernel when the stub calls LoadImage, after all of the stub's own measurements.
+  const events: PredictedEvent[] = [
+    { pcr: 4, type: EV_EFI_BOOT_SERVICES_APPLICATION, description: 'UKI (Authenticode)', descriptionLogged: false, digests: pcr4.uki, what },
+    ...stubEvents,
+    ...(pcr4.linux ? [{ pcr: 4, type: EV_EFI_BOOT_SERVICES_APPLICATION, description: '.linux (Authenticode)', descriptionLogged: false, digests: pcr4.linux, what: '.linux' }] : []),
+  ];
+
+  const replayed = new Set([rules.pcrKernelImage, ...stubEvents.map((e) => e.pcr)]);
+  if (o.loadOptions !== undefined) replayed.add(rules.pcrKernelParameters);
+  const pcrList = [...replayed].sort((a, b) => a - b);
+  const scope: EventScope[] = [
+    { pcr: 4, eventTypes: [EV_EFI_BOOT_SERVICES_APPLICATION] },
+    { pcr: rules.pcrKernelImage }, { pcr: rules.pcrKernelParameters }, { pcr: rules.pcrSysexts },
+    ...(rules.pcrKernelParametersCompat === null ? [] : [{ pcr: rules.pcrKernelParametersCompat }]),
+  ];
+  return { stub: identity, rules: rules.versions, banks, events, pcrs: replayPcrs(events, banks, pcrList), pcr4, scope, notes };
+}
