@@ -14,6 +14,8 @@ command -v python3 >/dev/null || need_pkgs+=(python3)
 # Independent checkers the tests compare against: tpm2_eventlog, pesign's Authenticode hash, systemd-measure.
 command -v tpm2_eventlog >/dev/null || need_pkgs+=(tpm2-tools)
 command -v pesign >/dev/null || need_pkgs+=(pesign)
+command -v sbsign >/dev/null || need_pkgs+=(sbsigntool)
+command -v openssl >/dev/null || need_pkgs+=(openssl)
 [ -x /usr/lib/systemd/systemd-measure ] || [ -x /lib/systemd/systemd-measure ] || need_pkgs+=(systemd)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
