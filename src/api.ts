@@ -81,6 +81,10 @@ export const DEFAULT_IMAGE_PATH = '\\EFI\\BOOT\\BOOTX64.EFI';
 
 export function runImage(o: RunOptions): RunResult {
   const started = Date.now();
+  const memoryBytes = o.memoryBytes ?? DEFAULTS.memoryBytes;
+  if (!Number.isInteger(memoryBytes) || memoryBytes % (2 << 20) !== 0 || memoryBytes < 64 << 20 || memoryBytes > 4 * 2 ** 30 - 2 * 2 ** 20) {
+    throw new BadInput(`--memory must be a multiple of 2 MiB between 64 MiB and 4094 MiB (got ${memoryBytes} bytes)`);
+  }
   const cpu = new UnicornCpu();
   try {
     const fw = new Firmware(cpu, {
@@ -113,7 +117,7 @@ export function runImage(o: RunOptions): RunResult {
         source: 'command line',
       });
     } catch (e) {
-      if (e instanceof EfiError) throw new BadInput(`${o.imageName}: ${e.message}`);
+      if (e instanceof EfiError) throw new BadInput(e.message.startsWith(`${o.imageName}: `) ? e.message : `${o.imageName}: ${e.message}`);
       throw e;
     }
     const sections = new SectionTracker(fw, cpu, img);

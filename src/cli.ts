@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The stubemu command line: `stubemu run IMAGE [options]`.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { basename, isAbsolute, relative, sep } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -8,7 +9,7 @@ import { parseKeyScript } from '../efi-services/protocols/simple-text-input';
 import { parseTimeOption } from '../efi-services/runtime/time-services';
 import { loadVariablesJson } from '../efi-services/runtime/variables-json';
 import { BadInput, DEFAULTS, EXIT, runImage } from './api';
-import { terminalSafe } from './guest-text';
+import { GuestConsoleStream, oneLine } from './guest-text';
 import { reportJson } from './report';
 import { writeKexecOut } from './kexec-out';
 import { ukiMain } from './cli-uki';
@@ -194,6 +195,8 @@ export function main(argv: string[]): number {
       if (rel.startsWith('..') || isAbsolute(rel)) throw new BadInput(`${path} is not inside the --esp directory ${values.esp}`);
       imagePath = '\\' + rel.split(sep).join('\\');
     }
+    const guestOut = new GuestConsoleStream((t) => process.stdout.write(t));
+    const guestErr = new GuestConsoleStream((t) => process.stderr.write(t));
     let result;
     try {
       result = runImage({
@@ -217,11 +220,11 @@ export function main(argv: string[]): number {
         smbiosOemStrings: values['smbios-oem'],
         secureBoot: values['secure-boot'],
         pcrBanks,
-        onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? process.stderr : process.stdout).write(terminalSafe(text)),
+        onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? guestErr : guestOut).push(text),
       });
-    } catch (e) {
-      if (e instanceof Error && /--memory/.test(e.message)) throw new BadInput(e.message);
-      throw e;
+    } finally {
+      guestOut.flush();
+      guestErr.flush();
     }
     if (values.json !== undefined) {
       const json = reportJson(result.report);
@@ -251,6 +254,24 @@ export function main(argv: string[]): number {
   }
 }
 
+/**
+ * `run` and `verify` execute the guest in a child process: Unicorn 2.0.1 can crash natively (SIGSEGV/SIGABRT) on
+ * some self-modifying guest code, and that must end in a clear report, not a dead stubemu.
+ */
+function isolated(argv: string[]): number {
+  const r = spawnSync(process.execPath, [__filename, ...argv], { stdio: 'inherit', env: { ...process.env, STUBEMU_WORKER: '1' } });
+  if (r.error) throw r.error;
+  if (r.signal !== null) {
+    const what = argv.find((a, i) => i > 0 && !a.startsWith('-')) ?? 'the image';
+    process.stderr.write(`stubemu: ${oneLine(basename(what))}: fault: the CPU emulator (Unicorn 2.0.1) crashed with ${r.signal}; `
+      + `this happens when guest code rewrites instructions it is executing, which the engine mishandles; no report was written\n`);
+    return EXIT.fault;
+  }
+  return r.status ?? EXIT.fault;
+}
+
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const guestRun = argv[0] === 'run' || argv[0] === 'verify';
+  process.exitCode = guestRun && process.env.STUBEMU_WORKER !== '1' && !argv.includes('--help') ? isolated(argv) : main(argv);
 }

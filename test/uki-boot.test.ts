@@ -47,8 +47,10 @@ test('the Debian UKI reaches ExitBootServices; cmdline, initrd and kernel are th
   // Where the stub copied its sections: .initrd and .cmdline bytes sit at the ramdisk and cmd_line_ptr addresses.
   const sections = r.report.imageSections as { name: string; copies: { address: string }[]; passedTo: { service: string; argument: string }[] }[];
   t.true(sections.find((s) => s.name === '.initrd')!.copies.some((c) => c.address === h.initrd!.address));
-  // LoadImage got a pointer to .linux, and handed the same buffer to the security architecture check (as edk2).
+  // The stub measured .linux through the TPM (PCR 11), then LoadImage got a pointer to it and handed the same
+  // buffer to the security architecture check (as edk2 does).
   t.deepEqual(sections.find((s) => s.name === '.linux')!.passedTo.map((p) => [p.service, p.argument]), [
+    ['Tcg2.HashLogExtendEvent', 'DataToHash'],
     ['BootServices.LoadImage', 'SourceBuffer'],
     ['Security2.FileAuthentication', 'FileBuffer'],
   ]);

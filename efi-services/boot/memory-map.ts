@@ -9,6 +9,20 @@ import {
 const ADDRESS_LIMIT = 1n << 64n;
 const PAGE = BigInt(EFI_PAGE_SIZE);
 
+/**
+ * Live page allocations one map keeps at most. Not a spec limit: every allocation is host bookkeeping, so a guest
+ * that allocates pages one at a time in a loop gets EFI_OUT_OF_RESOURCES here instead of slowing the host down
+ * without bound. Boot loaders and the Linux EFI stub make a few dozen.
+ */
+export const MAX_PAGE_ALLOCATIONS = 1 << 16;
+
+/** EFI_OUT_OF_RESOURCES because stubemu's bookkeeping limit was reached, not because memory ran out: a guest error. */
+export class AllocationLimitError extends EfiError {
+  constructor(message: string) {
+    super(EFI_OUT_OF_RESOURCES, message);
+  }
+}
+
 /** EFI_MEMORY_DESCRIPTOR (UEFI 2.10 §7.2.3) as the host sees it. */
 export interface MemoryDescriptor {
   type: number;
@@ -50,8 +64,11 @@ export class MemoryMap {
   // Starts at 1 so a guest that passes an unset (zero) MapKey to ExitBootServices is refused.
   private key = 1;
 
+  private readonly maxAllocations: number;
+
   /** `ram`: page-aligned, non-overlapping ranges that start as EfiConventionalMemory. */
-  constructor(ram: readonly Range[]) {
+  constructor(ram: readonly Range[], o: { maxAllocations?: number } = {}) {
+    this.maxAllocations = o.maxAllocations ?? MAX_PAGE_ALLOCATIONS;
     for (const r of [...ram].sort((a, b) => (a.start < b.start ? -1 : 1))) {
       if ((r.start & EFI_PAGE_MASK) !== 0n || (r.end & EFI_PAGE_MASK) !== 0n || r.end <= r.start) {
         throw new Error(`RAM range 0x${r.start.toString(16)}-0x${r.end.toString(16)} is not page-aligned`);
@@ -74,6 +91,9 @@ export class MemoryMap {
     }
     if (!isAllocatableType(memType)) {
       throw new EfiError(EFI_INVALID_PARAMETER, `AllocatePages: memory type ${memoryTypeName(memType)} cannot be allocated`);
+    }
+    if (this.records.size >= this.maxAllocations) {
+      throw new AllocationLimitError(`AllocatePages: ${this.records.size} page allocations are live, stubemu's limit; free some first`);
     }
     const size = pagesToBytes(pages);
     let start: bigint;
@@ -107,6 +127,13 @@ export class MemoryMap {
     if ((address & EFI_PAGE_MASK) !== 0n) throw new EfiError(EFI_INVALID_PARAMETER, `${what} is not page-aligned`);
     const end = address + pagesToBytes(pages);
     if (pages === 0n || end > ADDRESS_LIMIT) throw new EfiError(EFI_INVALID_PARAMETER, `${what}: invalid page count`);
+    // The usual call frees exactly one allocation: found by its start, without scanning up to MAX_PAGE_ALLOCATIONS records.
+    const exact = this.records.get(address);
+    if (exact && exact.pages === pages && exact.owner === owner) {
+      this.records.delete(address);
+      this.convert(address, end, EfiConventionalMemory);
+      return;
+    }
     const hit = this.recordsIn(address, end);
     const foreign = hit.find((r) => r.owner !== owner);
     if (foreign) throw new EfiError(EFI_NOT_FOUND, `${what} is ${foreign.owner} memory, not allocated with AllocatePages`);

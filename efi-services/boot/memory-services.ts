@@ -2,7 +2,7 @@
 import { CallInfo, TableImpl } from '../abi';
 import { Platform } from '../platform';
 import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiError, EfiStatus } from '../status';
-import { MemoryDescriptor, MemoryMap } from './memory-map';
+import { AllocationLimitError, MemoryDescriptor, MemoryMap } from './memory-map';
 import { AllocateAddress, AllocateMaxAddress, isAllocatableType, MaxAllocateType } from './memory-types';
 import { Pool } from './pool';
 
@@ -45,9 +45,10 @@ export function memoryServices(
 ): TableImpl {
   const mem = platform.mem;
 
-  /** A model refusal becomes the call's status, with its reason in the trace. */
+  /** A model refusal becomes the call's status, with its reason in the trace; hitting stubemu's limits is a guest error. */
   function refused(e: unknown, call: CallInfo): EfiStatus {
     if (!(e instanceof EfiError)) throw e;
+    if (e instanceof AllocationLimitError) onGuestError(e.message);
     call.note(e.message);
     return e.status;
   }

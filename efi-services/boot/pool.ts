@@ -1,7 +1,7 @@
 // AllocatePool/FreePool backing store (UEFI 2.10 §7.2): per-type arenas of pool pages, bookkeeping kept on the host.
 import { GuestMemory } from '../../emulator/guest-memory';
 import { EFI_INVALID_PARAMETER, EfiError } from '../status';
-import { MemoryMap } from './memory-map';
+import { AllocationLimitError, MemoryMap } from './memory-map';
 import { AllocateAnyPages, bytesToPages, EFI_PAGE_SIZE, isAllocatableType, memoryTypeName } from './memory-types';
 
 /** Who may free a pool allocation: buffers handed to the guest (including ones a service returns) are 'guest'. */
@@ -35,6 +35,11 @@ export const POOL_ALIGNMENT = 8n;
 export const POOL_LARGE_BLOCK = 4n * BigInt(EFI_PAGE_SIZE);
 /** Pages added to a type's arena when it runs out. */
 export const POOL_ARENA_PAGES = 16n;
+/**
+ * Live pool allocations at most (stubemu's limit, as MAX_PAGE_ALLOCATIONS for pages): a guest allocating in a loop
+ * without freeing gets EFI_OUT_OF_RESOURCES before the host-side records grow without bound.
+ */
+export const MAX_POOL_ALLOCATIONS = 1 << 16;
 
 export class Pool {
   private readonly live = new Map<bigint, Block>();
@@ -42,7 +47,11 @@ export class Pool {
   /** Free space in the arenas of each pool type, sorted by address. */
   private readonly arenaFree = new Map<number, Extent[]>();
 
-  constructor(private readonly map: MemoryMap, private readonly mem: GuestMemory) {}
+  private readonly maxLive: number;
+
+  constructor(private readonly map: MemoryMap, private readonly mem: GuestMemory, o: { maxAllocations?: number } = {}) {
+    this.maxLive = o.maxAllocations ?? MAX_POOL_ALLOCATIONS;
+  }
 
   /**
    * AllocatePool: an 8-byte aligned, zero-filled block of `poolType` (zero is not promised by the spec but keeps
@@ -51,6 +60,9 @@ export class Pool {
   allocate(poolType: number, size: number | bigint, owner: PoolOwner): bigint {
     if (!isAllocatableType(poolType)) {
       throw new EfiError(EFI_INVALID_PARAMETER, `AllocatePool: pool type ${memoryTypeName(poolType)} cannot be allocated`);
+    }
+    if (this.live.size >= this.maxLive) {
+      throw new AllocationLimitError(`AllocatePool: ${this.live.size} pool allocations are live, stubemu's limit; free some first`);
     }
     const bytes = BigInt(size);
     const span = bytes === 0n ? POOL_ALIGNMENT : (bytes + POOL_ALIGNMENT - 1n) & ~(POOL_ALIGNMENT - 1n);
