@@ -146,7 +146,8 @@ export class Machine {
       else this.dispatch(stop.rip);
       // Time of nested guest runs (and of the services they call) is already counted where it happened.
       this.stats.serviceMs += performance.now() - t1 - (this.stats.emulationMs + this.stats.serviceMs - before);
-      this.checkTime(stop.rip);
+      // After the call the guest resumes at the return address: that is where it is, not the trap slot.
+      this.checkTime(this.cpu.readReg('rip'));
     }
   }
 
