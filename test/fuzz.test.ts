@@ -96,7 +96,7 @@ for (const [title, mutations, field] of HEADER_CASES) {
     else t.regex(e.field, field);
     t.true(e.message.startsWith(`hello.efi: ${e.field} at `));
     const thrown = t.throws(() => runImage({ image: file, imageName: 'hello.efi', ...RUN_BUDGET }), { instanceOf: BadInput });
-    t.is(thrown?.message, `hello.efi: ${e.message}`);
+    t.is(thrown?.message, e.message); // the name once: PeFormatError already starts with it
     const path = join(TMP, `${title.replace(/\W+/g, '-')}.efi`);
     writeFileSync(path, file);
     const inspect = cli(['uki', 'inspect', path]);
