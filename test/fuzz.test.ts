@@ -1,12 +1,12 @@
 // Hostile PE/UKI inputs: each mutator is refused by the check it aims at (exit 2 through the CLI), a fixed-seed fuzz slice ends without findings, and the host crashes the fuzzer found.
 import test from 'ava';
+import { cliCaptured } from './helpers/cli-capture';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PeFormatError } from '../emulator/pe/pe-image';
 import { BadInput, runImage } from '../src/api';
-import { main } from '../src/cli';
 import { inspectImage } from '../src/uki/inspect';
 import { applyCase, caseArb, Mutation, loadSeeds, Seed } from './fuzz/mutators';
 import { generateCase, RUN_BUDGET } from './fuzz/run';
@@ -37,21 +37,7 @@ function formatError(file: Buffer, what: string): PeFormatError {
   throw new Error('inspectImage accepted the file');
 }
 
-/** The CLI with its output captured. */
-function cli(args: string[]): { code: number; stdout: string; stderr: string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = process.stdout.write;
-  const e = process.stderr.write;
-  process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    return { code: main(args), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
+const cli = cliCaptured;
 
 const hello = () => seed('hello.efi').layout;
 

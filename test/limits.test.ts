@@ -1,5 +1,6 @@
 // Limits: guest RAM size, allocations beyond RAM, stubemu's caps on live pool and page allocations, and the wall-clock budget.
 import test from 'ava';
+import { cliCaptured } from './helpers/cli-capture';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,6 @@ import { EFI_OUT_OF_RESOURCES, EFI_SUCCESS } from '../efi-services/status';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { ST } from '../efi-services/tables/system-table';
 import { BadInput, runImage } from '../src/api';
-import { main } from '../src/cli';
 import { FakePlatform } from './helpers/fake-platform';
 import { codeImage, le32, le64, runCode } from './helpers/guest-code';
 
@@ -25,20 +25,7 @@ const MiB = 1 << 20;
 const TMP = mkdtempSync(join(tmpdir(), 'stubemu-limits-'));
 test.after.always(() => rmSync(TMP, { recursive: true, force: true }));
 
-function cli(args: string[]): { code: number; stdout: string; stderr: string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = process.stdout.write;
-  const e = process.stderr.write;
-  process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    return { code: main(args), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
+const cli = cliCaptured;
 
 // Machine code pieces. Frame: push rbx; push r14; sub rsp, 0x48 (RSP 16-aligned at calls, locals at rsp+0x30..0x48);
 // rbx = BootServices, r14 counts loop iterations.

@@ -1,5 +1,6 @@
 // Guests that break the rules (bad pointers, double frees, services after ExitBootServices, image misuse, forged console lines) end in exact, reported outcomes.
 import test from 'ava';
+import { cliCaptured } from './helpers/cli-capture';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,6 @@ import { guidToBytes, GUID } from '../efi-services/guid';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { ST } from '../efi-services/tables/system-table';
 import { encodeUtf16z } from '../emulator/guest-memory';
-import { main } from '../src/cli';
 import { codeImage, le32, le64, runCode } from './helpers/guest-code';
 
 // Cases test/machine.test.ts does not cover (it has #UD, #DE, #GP, NULL and beyond-RAM
@@ -361,21 +361,7 @@ test('Exit called by a child on its parent (started, but not the running image):
 
 // Untrusted strings: what a guest prints must not drive the terminal or pass for stubemu's own lines.
 
-/** Runs the CLI with stdout and stderr captured. */
-function cli(args: string[]): { code: number; stdout: string; stderr: string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = process.stdout.write;
-  const e = process.stderr.write;
-  process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    return { code: main(args), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
+const cli = cliCaptured;
 
 const TMP = mkdtempSync(join(tmpdir(), 'stubemu-guests-'));
 test.after.always(() => rmSync(TMP, { recursive: true, force: true }));
