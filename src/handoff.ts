@@ -51,7 +51,8 @@ export function captureHandoff(fw: Firmware): { report: HandoffReport; blobs: Ha
     bootParams = decodeBootParams(fw.mem, at);
     blobs.bootParams = fw.mem.read(at, BOOT_PARAMS.size);
     if (bootParams.ramdisk && fw.mem.isMapped(BigInt(bootParams.ramdisk.address), bootParams.ramdisk.size)) {
-      const bytes = fw.mem.read(BigInt(bootParams.ramdisk.address), bootParams.ramdisk.size);
+      // A view of guest RAM (the run is over, it no longer changes) rather than another copy of the initrd.
+      const bytes = fw.mem.view(BigInt(bootParams.ramdisk.address), bootParams.ramdisk.size);
       blobs.initrd = bytes;
       initrd = { address: bootParams.ramdisk.address, size: bytes.length, sha256: sha256(bytes) };
     }

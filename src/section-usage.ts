@@ -52,7 +52,8 @@ export class SectionTracker {
         passedTo: [],
         copies: [],
       };
-      const t = { name: s.name, start, end, bytes: Buffer.from(bytes), usage };
+      // A view of the file, not a copy: a 64 MiB .initrd would otherwise be held twice.
+      const t = { name: s.name, start, end, bytes, usage };
       this.tracked.push(t);
       // Code sections are not watched: Unicorn 2.0.1 crashes when a protection fault on an instruction fetch
       // is resolved inside the hook. Their first access is the entry point or a call anyway.
