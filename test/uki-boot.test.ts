@@ -2,7 +2,9 @@
 // initrd, run to ExitBootServices; the hand-off is checked against the inputs with hashes computed here.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runImage, RunResult } from '../src/api';
 import { buildUki } from '../src/uki/build';
 import { makeTestInitrd } from '../src/initrd/cpio';
@@ -103,4 +105,23 @@ test('a kernel with PE image version 0 boots through the EFI handover entry, in 
   t.is(h.initrd!.sha256, sha256(makeTestInitrd()));
   // The stub filled boot_params itself: type_of_loader 0xff as linux_x86.c sets it.
   t.is(h.bootParams!.setupHeader.type_of_loader, '0xff');
+});
+
+test('the whole chain: Debian systemd-boot finds the UKI on a host-directory ESP, loads it through SimpleFileSystem', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stubemu-sdboot-'));
+  mkdirSync(join(dir, 'EFI', 'BOOT'), { recursive: true });
+  mkdirSync(join(dir, 'EFI', 'Linux'), { recursive: true });
+  mkdirSync(join(dir, 'loader'), { recursive: true });
+  writeFileSync(join(dir, 'EFI', 'BOOT', 'BOOTX64.EFI'), fixture('systemd-bootx64.efi'));
+  writeFileSync(join(dir, 'EFI', 'Linux', 'debian.efi'), uki(CMDLINE)); // a Type #2 entry (Boot Loader Specification)
+  writeFileSync(join(dir, 'loader', 'loader.conf'), 'timeout 0\n');
+  const r = runImage({ image: fixture('systemd-bootx64.efi'), imageName: 'BOOTX64.EFI', espDir: dir, imagePath: '\\EFI\\BOOT\\BOOTX64.EFI' });
+  t.is(r.outcome.kind, 'exit-boot-services', JSON.stringify(r.outcome));
+  const images = r.report.images as { name: string; source: string; devicePath?: string }[];
+  t.deepEqual(images.map((i) => [i.name, i.source]), [['BOOTX64.EFI', 'command line'], ['debian.efi', 'SimpleFileSystem'], ['debian.efi:.linux', 'buffer']]);
+  t.regex(images[1].devicePath!, /\\EFI\\Linux\\debian\.efi$/);
+  t.is(r.handoff!.report.cmdline, CMDLINE);
+  t.is(r.handoff!.report.initrd!.sha256, sha256(makeTestInitrd()));
+  // systemd-boot told the stub where it came from (LoaderEntrySelected names the Type #2 entry).
+  t.regex(variable(r, 'LoaderEntrySelected')!.utf16!, /^debian\.efi$/i);
 });
