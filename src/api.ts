@@ -1,5 +1,6 @@
 // Public API: run an EFI image in the emulated machine and get the report, the exit code and a summary line.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { UnicornCpu } from '../emulator/cpu/unicorn-cpu';
 import { GuestFault, RunEnd } from '../emulator/signals';
 import { GuestHang } from '../efi-services/boot/events';
@@ -60,6 +61,15 @@ export const DEFAULTS = {
 export const EXIT = { ok: 0, imageError: 1, badInput: 2, fault: 3, budget: 4 } as const;
 
 export class BadInput extends Error {}
+
+/** A file the user named, or BadInput saying which and why it cannot be read. */
+export function readInputFile(path: string, what = ''): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new BadInput(`cannot read ${what ? `${what} ` : ''}${path}: ${(e as Error).message}`);
+  }
+}
 
 /** Concatenated initrds, each padded to 4 bytes (the cpio newc alignment the kernel's unpacker expects). */
 export function concatInitrds(parts: readonly Buffer[]): Buffer {

@@ -1,10 +1,10 @@
 // `stubemu verify UKI`: runs the UKI in the emulated machine and compares the measurements the real stub made
 // with the prediction for its version, event by event; exit 0 only when they agree.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
-import { BadInput, EXIT, runImage } from './api';
+import { BadInput, EXIT, readInputFile, runImage } from './api';
 import { compareEvents, loggedEventsOf } from './pcr/compare';
 import { reportJson } from './report';
 import { PcrPredictError, predictPcrs } from './pcr/predict';
@@ -35,12 +35,7 @@ export function verifyMain(argv: string[], parseBanks: (s: string) => HashAlgori
   });
   if (positionals.length !== 1) throw new BadInput('verify takes exactly one UKI');
   const path = positionals[0];
-  let image: Buffer;
-  try {
-    image = readFileSync(path);
-  } catch (e) {
-    throw new BadInput(`cannot read ${path}: ${(e as Error).message}`);
-  }
+  const image = readInputFile(path);
   const banks = values['pcr-banks'] !== undefined ? parseBanks(values['pcr-banks']) : (['sha1', 'sha256'] as HashAlgorithmName[]);
   let prediction;
   try {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The stubemu command line: `stubemu run IMAGE [options]`.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { basename, isAbsolute, relative, sep } from 'node:path';
 import { realpathSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { parseKeyScript } from '../efi-services/protocols/simple-text-input';
 import { parseTimeOption } from '../efi-services/runtime/time-services';
 import { loadVariablesJson } from '../efi-services/runtime/variables-json';
-import { BadInput, DEFAULTS, EXIT, runImage } from './api';
+import { BadInput, DEFAULTS, EXIT, readInputFile, runImage } from './api';
 import { GuestConsoleStream, oneLine } from './guest-text';
 import { reportJson } from './report';
 import { writeKexecOut } from './kexec-out';
@@ -141,20 +141,10 @@ export function main(argv: string[]): number {
     });
     if (positionals.length !== 1) throw new BadInput('run takes exactly one IMAGE');
     const path = positionals[0];
-    let image: Buffer;
-    try {
-      image = readFileSync(path);
-    } catch (e) {
-      throw new BadInput(`cannot read ${path}: ${(e as Error).message}`);
-    }
+    const image = readInputFile(path);
     let variables;
     if (values.vars !== undefined) {
-      let text: string;
-      try {
-        text = readFileSync(values.vars, 'utf8');
-      } catch (e) {
-        throw new BadInput(`cannot read ${values.vars}: ${(e as Error).message}`);
-      }
+      const text = readInputFile(values.vars, '--vars').toString('utf8');
       try {
         variables = loadVariablesJson(text, values.vars);
       } catch (e) {
@@ -173,13 +163,7 @@ export function main(argv: string[]): number {
     const timeoutSeconds = parsePositive('--timeout', values.timeout);
     const memoryBytes = values.memory !== undefined ? parseSize(values.memory) : undefined;
     const quiet = values.quiet ?? false;
-    const initrds = (values.initrd ?? []).map((f) => {
-      try {
-        return readFileSync(f);
-      } catch (e) {
-        throw new BadInput(`cannot read --initrd ${f}: ${(e as Error).message}`);
-      }
-    });
+    const initrds = (values.initrd ?? []).map((f) => readInputFile(f, '--initrd'));
     const pcrBanks = values['no-tpm'] ? null : values['pcr-banks'] !== undefined ? parseBanks(values['pcr-banks']) : undefined;
     if (values['no-tpm'] && values.eventlog !== undefined) throw new BadInput('--eventlog needs a TPM; drop --no-tpm');
     let gop: { width: number; height: number } | undefined;
