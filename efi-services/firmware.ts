@@ -5,6 +5,7 @@ import { Cpu } from '../emulator/cpu/cpu';
 import { GuestMemory, Range, encodeUtf16z } from '../emulator/guest-memory';
 import { Machine } from '../emulator/machine';
 import { rdtscCandidates } from '../emulator/rdtsc-sites';
+import { sectionAt } from '../emulator/pe/pe-image';
 import { initMachineState, pageTablePages, GDT_BYTES, IDT_BYTES } from '../emulator/machine-state';
 import { buildInterface } from './interface';
 import { VirtualClock } from './clock';
@@ -48,7 +49,7 @@ import { seedVariables, VariableSeed } from './runtime/variables-json';
 import { defineFirmwareVariables } from './runtime/firmware-variables';
 import { EFI_BOOT_SERVICES } from './tables/boot-services-decl';
 import { EFI_RUNTIME_SERVICES } from './tables/runtime-services-decl';
-import { ConfigurationTables, EFI_SYSTEM_TABLE_SIGNATURE, ST, updateTableCrc, writeTableHeader } from './tables/system-table';
+import { ConfigurationTables, EFI_SYSTEM_TABLE_SIGNATURE, ST, writeTableHeader } from './tables/system-table';
 
 export const FIRMWARE_VENDOR = 'stubemu';
 export const FIRMWARE_REVISION = 0x0001_0000;
@@ -88,6 +89,12 @@ export interface FirmwareOptions {
 const TRAP_PAGES = 64n;
 const STACK_PAGES = 64n; // 256 KiB (UEFI 2.10 §2.3.4.2: at least 128 KiB)
 
+/** Why `bytes` cannot be guest RAM (a multiple of 2 MiB, 64 MiB to 4094 MiB, below the 4 GiB limit of a Buffer), or undefined. */
+export function memorySizeProblem(bytes: number): string | undefined {
+  const ok = Number.isInteger(bytes) && bytes % (2 << 20) === 0 && bytes >= 64 << 20 && bytes <= 4 * 2 ** 30 - 2 * 2 ** 20;
+  return ok ? undefined : `--memory must be a multiple of 2 MiB between 64 MiB and 4094 MiB (got ${bytes} bytes)`;
+}
+
 export class Firmware {
   readonly mem: GuestMemory;
   readonly map: MemoryMap;
@@ -126,9 +133,8 @@ export class Firmware {
 
   constructor(readonly cpu: Cpu, readonly opts: FirmwareOptions) {
     const size = opts.memoryBytes;
-    if (size % (2 << 20) !== 0 || size < 64 << 20 || size > 4 * 2 ** 30 - 2 * 2 ** 20) {
-      throw new Error(`--memory must be a multiple of 2 MiB between 64 MiB and 4094 MiB (got ${size} bytes)`);
-    }
+    const problem = memorySizeProblem(size);
+    if (problem) throw new Error(problem);
     // RAM: everything but the NULL page and the legacy VGA/BIOS hole, as a PC has it.
     const ram: Range[] = [{ start: 0x1000n, end: 0xa0000n }, { start: 0x100000n, end: BigInt(size) }];
     const host = Buffer.alloc(size);
@@ -359,8 +365,8 @@ export class Firmware {
     if (img) {
       // A kernel run in place from a UKI's .linux (the EFI handover path) reads better relative to that section.
       const rva = Number(a - img.base);
-      const linux = img.pe.sections.find((s) => s.name === '.linux' && rva >= s.virtualAddress && rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData));
-      if (linux) return `${img.name}:.linux+0x${(rva - linux.virtualAddress).toString(16)}`;
+      const linux = sectionAt(img.pe, rva);
+      if (linux?.name === '.linux') return `${img.name}:.linux+0x${(rva - linux.virtualAddress).toString(16)}`;
       return `${img.name}+0x${(a - img.base).toString(16)}`;
     }
     return `0x${a.toString(16)}`;

@@ -6,7 +6,7 @@ import { GuestFault, RunEnd } from '../emulator/signals';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
 import { MemfsVolume } from '../efi-services/esp/memfs-volume';
-import { Firmware } from '../efi-services/firmware';
+import { Firmware, memorySizeProblem } from '../efi-services/firmware';
 import { encodeUtf16z } from '../emulator/guest-memory';
 import { filePathNode } from '../efi-services/protocols/device-path';
 import { LOADED_IMAGE } from '../efi-services/protocols/loaded-image';
@@ -92,13 +92,12 @@ export const DEFAULT_IMAGE_PATH = '\\EFI\\BOOT\\BOOTX64.EFI';
 export function runImage(o: RunOptions): RunResult {
   const started = Date.now();
   const memoryBytes = o.memoryBytes ?? DEFAULTS.memoryBytes;
-  if (!Number.isInteger(memoryBytes) || memoryBytes % (2 << 20) !== 0 || memoryBytes < 64 << 20 || memoryBytes > 4 * 2 ** 30 - 2 * 2 ** 20) {
-    throw new BadInput(`--memory must be a multiple of 2 MiB between 64 MiB and 4094 MiB (got ${memoryBytes} bytes)`);
-  }
+  const memoryProblem = memorySizeProblem(memoryBytes);
+  if (memoryProblem) throw new BadInput(memoryProblem);
   const cpu = new UnicornCpu();
   try {
     const fw = new Firmware(cpu, {
-      memoryBytes: o.memoryBytes ?? DEFAULTS.memoryBytes,
+      memoryBytes,
       trace: o.trace ?? false,
       maxInstructions: o.maxInstructions ?? DEFAULTS.maxInstructions,
       timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
@@ -169,7 +168,7 @@ export function runImage(o: RunOptions): RunResult {
       image: o.image,
       options: {
         loadOptions: o.loadOptions ?? null,
-        memoryBytes: o.memoryBytes ?? DEFAULTS.memoryBytes,
+        memoryBytes,
         maxInstructions: o.maxInstructions ?? DEFAULTS.maxInstructions,
         timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
         trace: o.trace ?? false,

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { Firmware } from '../efi-services/firmware';
 import { memoryTypeName } from '../efi-services/boot/memory-types';
 import { EfiConventionalMemory, EfiLoaderData } from '../efi-services/boot/memory-types';
+import { sectionAt, sectionCopySize } from '../emulator/pe/pe-image';
 import { BOOT_PARAMS, BootParamsReport, decodeBootParams, looksLikeBootParams } from './linux/boot-params';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -63,12 +64,12 @@ export function captureHandoff(fw: Firmware): { report: HandoffReport; blobs: Ha
   let kernel: HandoffReport['kernel'] = null;
   if (img) {
     const rva = Number(h.returnAddress - img.base);
-    const sec = img.pe.sections.find((s) => rva >= s.virtualAddress && rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData));
+    const sec = sectionAt(img.pe, rva);
     if (img.source !== 'command line' || !sec || sec.name !== '.linux') {
       kernel = { image: img.name, address: hex(img.base), size: img.size, fileSha256: img.fileSha256, source: img.source };
       blobs.kernel = img.file;
     } else {
-      const bytes = img.file.subarray(sec.pointerToRawData, sec.pointerToRawData + Math.min(sec.sizeOfRawData, sec.virtualSize || sec.sizeOfRawData));
+      const bytes = img.file.subarray(sec.pointerToRawData, sec.pointerToRawData + sectionCopySize(sec));
       kernel = { image: img.name, address: hex(img.base + BigInt(sec.virtualAddress)), size: bytes.length, fileSha256: sha256(bytes), source: 'in place', section: sec.name };
       blobs.kernel = Buffer.from(bytes);
     }

@@ -3,6 +3,7 @@
 // bytes are in memory at the end of the run.
 import { createHash } from 'node:crypto';
 import { Cpu } from '../emulator/cpu/cpu';
+import { sectionCopySize, sectionExtent } from '../emulator/pe/pe-image';
 import { ARG_BITS, FunctionDecl } from '../efi-services/abi';
 import { LoadedImage } from '../efi-services/boot/images';
 import { memoryTypeName, EfiConventionalMemory } from '../efi-services/boot/memory-types';
@@ -37,10 +38,10 @@ export class SectionTracker {
   private readonly tracked: Tracked[] = [];
 
   constructor(private readonly fw: Firmware, cpu: Cpu, private readonly img: LoadedImage) {
-    const secs = img.pe.sections.map((s) => ({ s, start: img.base + BigInt(s.virtualAddress), end: img.base + BigInt(s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData)) }));
+    const secs = img.pe.sections.map((s) => ({ s, start: img.base + BigInt(s.virtualAddress), end: img.base + BigInt(s.virtualAddress + sectionExtent(s)) }));
     const page = (a: bigint) => a & ~0xfffn;
     for (const { s, start, end } of secs) {
-      const loaded = Math.min(s.sizeOfRawData, s.virtualSize || s.sizeOfRawData);
+      const loaded = sectionCopySize(s);
       const bytes = img.file.subarray(s.pointerToRawData, s.pointerToRawData + loaded);
       const shared = secs.some((o) => o.s !== s && page(o.start) <= page(end - 1n) && page(start) <= page(o.end - 1n));
       const usage: SectionUsage = {

@@ -1,7 +1,7 @@
 // Image services (UEFI 2.10 §7.4): LoadImage, StartImage, Exit, UnloadImage, and the registry of loaded images.
 import { createHash } from 'node:crypto';
 import { ImageExit } from '../../emulator/signals';
-import { layoutImage, parsePe, PeFormatError, PeImage, relocate } from '../../emulator/pe/pe-image';
+import { layoutImage, parsePe, PeFormatError, PeImage, relocate, sectionAt } from '../../emulator/pe/pe-image';
 import { TableImpl } from '../abi';
 import { GUID } from '../guid';
 import { Platform } from '../platform';
@@ -28,6 +28,8 @@ export interface LoadedImage {
   base: bigint;
   size: number;
   pages: bigint;
+  /** Start of the page allocation (below `base` when SectionAlignment forced a higher start). */
+  allocation: bigint;
   entry: bigint;
   loadedImage: bigint;
   parent: bigint;
@@ -163,6 +165,7 @@ export class ImageServices {
       base,
       size: pe.sizeOfImage,
       pages,
+      allocation: at,
       entry: base + BigInt(pe.addressOfEntryPoint),
       loadedImage: li,
       parent: o.parent,
@@ -174,7 +177,6 @@ export class ImageServices {
       started: false,
       unloaded: false,
     };
-    (img as { allocation?: bigint }).allocation = at;
     this.images.push(img);
     this.byHandle.set(handle, img);
     this.d.hooks.loaded?.(img, file, o.devicePath);
@@ -206,7 +208,7 @@ export class ImageServices {
     if (img.unloaded) return;
     img.unloaded = true;
     this.d.handles.uninstallAll(img.handle);
-    this.d.freePages((img as { allocation?: bigint }).allocation ?? img.base, img.pages);
+    this.d.freePages(img.allocation, img.pages);
   }
 
   /**
@@ -218,7 +220,7 @@ export class ImageServices {
       const host = this.containing(sourceBuffer);
       if (host) {
         const rva = Number(sourceBuffer - host.base);
-        const sec = host.pe.sections.find((s) => rva >= s.virtualAddress && rva < s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData));
+        const sec = sectionAt(host.pe, rva);
         if (sec) return rva === sec.virtualAddress ? `${host.name}:${sec.name}` : `${host.name}:${sec.name}+0x${(rva - sec.virtualAddress).toString(16)}`;
       }
     }

@@ -11,7 +11,7 @@ import { PeSection, sectionExtent } from './pe-section';
 export { PeFormatError } from './pe-error';
 export { IMAGE_DIRECTORY_ENTRY } from './pe-format';
 export { layoutImage, relocate, RelocationResult } from './pe-loader';
-export { PeSection, sectionByName, sectionCopySize, sectionExtent } from './pe-section';
+export { PeSection, sectionAt, sectionByName, sectionCopySize, sectionExtent } from './pe-section';
 
 /** More sections than this is a corrupt header (PE/COFF §3.3: "the Windows loader limits the number of sections to 96"). */
 export const MAX_SECTIONS = 96;

@@ -33,6 +33,11 @@ export function sectionCopySize(s: PeSection): number {
   return Math.min(s.sizeOfRawData, sectionExtent(s));
 }
 
+/** The section whose in-memory extent holds `rva`, if any. */
+export function sectionAt(pe: PeImage, rva: number): PeSection | undefined {
+  return pe.sections.find((s) => rva >= s.virtualAddress && rva < s.virtualAddress + sectionExtent(s));
+}
+
 /** The first section with exactly this name, as systemd-stub looks up ".linux", ".initrd", ".cmdline". */
 export function sectionByName(pe: PeImage, name: string): PeSection | undefined {
   return pe.sections.find((s) => s.name === name);
