@@ -80,8 +80,16 @@ export class ConfigurationTables {
     return true;
   }
 
+  private array = 0n;
+  private capacity = 0;
+
   private sync(): void {
-    const array = this.allocate(Math.max(1, this.entries.length) * 24);
+    // Firmware memory is never freed, so the array grows in steps (as edk2's does) instead of on every install.
+    if (this.array === 0n || this.entries.length > this.capacity) {
+      this.capacity = Math.max(16, this.capacity * 2, this.entries.length);
+      this.array = this.allocate(this.capacity * 24);
+    }
+    const array = this.array;
     this.entries.forEach((e, i) => {
       this.mem.write(array + BigInt(24 * i), guidToBytes(e.guid));
       this.mem.setU64(array + BigInt(24 * i + 16), e.table);
