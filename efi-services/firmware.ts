@@ -137,7 +137,7 @@ export class Firmware {
     if (problem) throw new Error(problem);
     // RAM: everything but the NULL page and the legacy VGA/BIOS hole, as a PC has it.
     const ram: Range[] = [{ start: 0x1000n, end: 0xa0000n }, { start: 0x100000n, end: BigInt(size) }];
-    const host = Buffer.alloc(size);
+    const host = cpu.allocateRam(size);
     this.mem = new GuestMemory(host, ram);
     for (const r of ram) cpu.mapRam(r.start, host.subarray(Number(r.start), Number(r.end)));
     this.mem.onCodeWrite = (a, n) => cpu.invalidateCode(a, n);

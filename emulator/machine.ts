@@ -62,7 +62,7 @@ export class Machine {
     readonly budget: Budget,
   ) {
     for (const r of [bootRegion, runtimeRegion]) {
-      mem.fill(r.base, r.size, 0xcc); // int3: a trap slot is never meant to execute
+      mem.fill(r.base, r.size, cpu.traits.trapByte); // int3 (Unicorn) or hlt (KVM): a slot never really executes
       cpu.addStopRange(r.base, r.base + BigInt(r.size));
     }
     this.returnTrap = bootRegion.base;
@@ -126,6 +126,10 @@ export class Machine {
             message: `the guest ran ${this.budget.maxInstructions} instructions without calling the firmware`,
           });
         }
+        this.checkTime(stop.rip);
+        continue;
+      }
+      if (stop.kind === 'interrupted') {
         this.checkTime(stop.rip);
         continue;
       }
@@ -202,10 +206,13 @@ export class Machine {
     if (stop.address !== undefined) reason += `: ${stop.access ?? 'access'} of 0x${stop.address.toString(16)} (${stop.detail})`;
     else if (stop.detail) reason += ` (${stop.detail})`;
     const extra: Record<string, unknown> = { vector: stop.vector, exception: name };
+    if (stop.errorCode !== undefined) extra.errorCode = stop.errorCode;
     if (stop.address !== undefined) {
       extra.address = `0x${stop.address.toString(16)}`;
       extra.access = stop.access;
-      if (stop.vector === 14) {
+      if (stop.errorCode !== undefined) {
+        // the engine reported the processor's own error code
+      } else if (stop.vector === 14) {
         // #PF error code (Intel SDM vol. 3 §4.7): P=0 not present, W/R, I/D for fetches.
         const present = stop.detail !== 'page not present';
         extra.errorCode = (present ? 1 : 0) | (stop.access === 'write' ? 2 : 0) | (stop.access === 'fetch' ? 0x10 : 0);

@@ -1,7 +1,7 @@
 // Public API: run an EFI image in the emulated machine and get the report, the exit code and a summary line.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { UnicornCpu } from '../emulator/cpu/unicorn-cpu';
+import { cpuProblem, createCpu, CpuKind } from '../emulator/cpu/create-cpu';
 import { GuestFault, RunEnd } from '../emulator/signals';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
@@ -49,6 +49,8 @@ export interface RunOptions {
   /** Active PCR banks (default sha1 + sha256); null: no TPM (EFI_TCG2_PROTOCOL absent). */
   pcrBanks?: readonly HashAlgorithmName[] | null;
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
+  /** The CPU engine (default unicorn). kvm runs guest code on the host CPU: fast, but no instruction budget. */
+  cpu?: CpuKind;
 }
 
 export const DEFAULTS = {
@@ -73,6 +75,8 @@ export function readInputFile(path: string, what = ''): Buffer {
 
 /** Concatenated initrds, each padded to 4 bytes (the cpio newc alignment the kernel's unpacker expects). */
 export function concatInitrds(parts: readonly Buffer[]): Buffer {
+  // One aligned initrd is offered as it is: a large one is then held once on the host, not twice.
+  if (parts.length === 1 && parts[0].length % 4 === 0) return parts[0];
   return Buffer.concat(parts.flatMap((p) => [p, Buffer.alloc((4 - (p.length % 4)) % 4)]));
 }
 
@@ -94,7 +98,14 @@ export function runImage(o: RunOptions): RunResult {
   const memoryBytes = o.memoryBytes ?? DEFAULTS.memoryBytes;
   const memoryProblem = memorySizeProblem(memoryBytes);
   if (memoryProblem) throw new BadInput(memoryProblem);
-  const cpu = new UnicornCpu();
+  const cpuKind = o.cpu ?? 'unicorn';
+  const cpuTrouble = cpuProblem(cpuKind);
+  if (cpuTrouble) throw new BadInput(`cpu ${cpuKind}: ${cpuTrouble}`);
+  const cpu = createCpu(cpuKind);
+  if (o.maxInstructions !== undefined && !cpu.traits.countsInstructions) {
+    cpu.close();
+    throw new BadInput(`an instruction budget needs an engine that counts instructions; cpu ${cpuKind} does not (use the time budget)`);
+  }
   try {
     const fw = new Firmware(cpu, {
       memoryBytes,
@@ -168,8 +179,9 @@ export function runImage(o: RunOptions): RunResult {
       image: o.image,
       options: {
         loadOptions: o.loadOptions ?? null,
+        cpu: cpu.traits.name,
         memoryBytes,
-        maxInstructions: o.maxInstructions ?? DEFAULTS.maxInstructions,
+        maxInstructions: cpu.traits.countsInstructions ? (o.maxInstructions ?? DEFAULTS.maxInstructions) : null,
         timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
         trace: o.trace ?? false,
         imagePath,

@@ -9,6 +9,7 @@ import { parseKeyScript } from '../efi-services/protocols/simple-text-input';
 import { parseTimeOption } from '../efi-services/runtime/time-services';
 import { loadVariablesJson } from '../efi-services/runtime/variables-json';
 import { BadInput, DEFAULTS, EXIT, readInputFile, runImage } from './api';
+import { CPU_KINDS } from '../emulator/cpu/create-cpu';
 import { GuestConsoleStream, oneLine } from './guest-text';
 import { reportJson } from './report';
 import { writeKexecOut } from './kexec-out';
@@ -40,7 +41,9 @@ options:
   --time ISO8601           what GetTime returns at start (default 2024-01-01T00:00:00Z)
   --json FILE              write the full report (JSON) to FILE ('-' for stdout)
   --trace                  record every service call with decoded arguments in the report
-  --max-instructions N     instructions the guest may run between firmware calls (default ${DEFAULTS.maxInstructions})
+  --cpu ENGINE             unicorn (default: emulated, counts instructions, deterministic) or kvm (the host CPU
+                           through /dev/kvm: much faster; time budget only; see README "CPU engines")
+  --max-instructions N     instructions the guest may run between firmware calls (default ${DEFAULTS.maxInstructions}; unicorn only)
   --timeout SECONDS        wall-clock budget of the run (default ${DEFAULTS.timeoutSeconds})
   --memory SIZE            guest RAM, e.g. 512M, 1G (default 1G)
   --esp DIR                a host directory as the ESP (read-only; guest writes stay in memory); IMAGE must be in it
@@ -122,6 +125,7 @@ export function main(argv: string[]): number {
         json: { type: 'string' },
         trace: { type: 'boolean' },
         'max-instructions': { type: 'string' },
+        cpu: { type: 'string' },
         timeout: { type: 'string' },
         memory: { type: 'string' },
         quiet: { type: 'boolean' },
@@ -160,6 +164,8 @@ export function main(argv: string[]): number {
       throw new BadInput((e as Error).message);
     }
     const maxInstructions = parsePositive('--max-instructions', values['max-instructions']);
+    const cpu = values.cpu === undefined ? undefined : CPU_KINDS.find((k) => k === values.cpu);
+    if (values.cpu !== undefined && !cpu) throw new BadInput(`--cpu: expected ${CPU_KINDS.join(' or ')}, got ${values.cpu}`);
     const timeoutSeconds = parsePositive('--timeout', values.timeout);
     const memoryBytes = values.memory !== undefined ? parseSize(values.memory) : undefined;
     const quiet = values.quiet ?? false;
@@ -194,6 +200,7 @@ export function main(argv: string[]): number {
         maxInstructions: maxInstructions !== undefined ? Math.floor(maxInstructions) : undefined,
         timeoutSeconds,
         memoryBytes,
+        cpu,
         espDir: values.esp,
         espWritable: values['esp-writable'],
         imagePath,

@@ -18,7 +18,7 @@ export interface SectionUsage {
    * First access by guest code: null when none happened; 'shared-page' when the section shares a page with
    * another (not watched); 'code-section-not-watched' for executable sections.
    */
-  firstAccess: { access: string; at: string; by: string } | null | 'shared-page' | 'code-section-not-watched';
+  firstAccess: { access: string; at: string; by: string } | null | 'shared-page' | 'code-section-not-watched' | 'cpu-cannot-watch';
   passedTo: { service: string; argument: string; offset: string }[];
   copies: { address: string; memoryType: string; length: number }[];
 }
@@ -61,9 +61,10 @@ export class SectionTracker {
       const code = (s.characteristics & 0x2000_0020) !== 0; // IMAGE_SCN_MEM_EXECUTE | IMAGE_SCN_CNT_CODE
       if (code) usage.firstAccess = 'code-section-not-watched';
       if (!shared && !code && end > start) {
-        cpu.watch(start, Number(end - start), (access, address, rip) => {
+        const watched = cpu.watch(start, Number(end - start), (access, address, rip) => {
           usage.firstAccess = { access, at: `${s.name}+0x${(address - start).toString(16)}`, by: fw.symbolize(rip) };
         });
+        if (!watched) usage.firstAccess = 'cpu-cannot-watch';
       }
     }
   }

@@ -1,5 +1,5 @@
 // The CPU seen by the rest of stubemu: registers, guest RAM mapping and "run until something happens".
-// Only emulator/cpu/unicorn*.ts knows which engine is behind it (STYLE: the firmware never imports the CPU).
+// Only emulator/cpu/ knows which engine is behind it (STYLE: the firmware never imports the CPU).
 
 export type Reg =
   | 'rax' | 'rbx' | 'rcx' | 'rdx' | 'rsi' | 'rdi' | 'rbp' | 'rsp'
@@ -18,20 +18,45 @@ export type StopReason =
   /** Execution reached an address registered with addStopRange (a firmware trap). */
   | { kind: 'trap'; rip: bigint }
   /** A CPU exception: vector per Intel SDM vol. 3 §6.3 (0 #DE, 3 #BP, 6 #UD, 13 #GP, 14 #PF, ...). */
-  | { kind: 'exception'; vector: number; rip: bigint; address?: bigint; access?: 'read' | 'write' | 'fetch'; detail: string }
+  | {
+      kind: 'exception';
+      vector: number;
+      rip: bigint;
+      address?: bigint;
+      access?: 'read' | 'write' | 'fetch';
+      detail: string;
+      /** The error code the processor pushed, when the engine knows it (KVM does; Unicorn 2.0.1 does not). */
+      errorCode?: number;
+    }
   /** The run executed `count` instructions without reaching a trap or raising an exception. */
-  | { kind: 'count'; rip: bigint };
+  | { kind: 'count'; rip: bigint }
+  /** A time slice ended (engines that cannot count instructions): the host checks its clock and resumes. */
+  | { kind: 'interrupted'; rip: bigint };
+
+/** What an engine can and cannot promise; the report and the CLI say it to the user. */
+export interface CpuTraits {
+  /** `unicorn` or `kvm`. */
+  readonly name: string;
+  /** The engine counts instructions, so `run(count)` and the instruction budget are exact. */
+  readonly countsInstructions: boolean;
+  /** The byte firmware trap regions are filled with; executing it must end the run (a stop range). */
+  readonly trapByte: number;
+}
 
 export interface Cpu {
+  readonly traits: CpuTraits;
+  /** Zeroed host memory for guest RAM, in the form mapRam needs (KVM wants page-aligned memory). */
+  allocateRam(size: number): Buffer;
   /** Map host memory `host` (which stays owned by the caller) at guest physical `address`. */
   mapRam(address: bigint, host: Buffer): void;
   /** Change access rights of a mapped range (used for guard pages). */
   protect(address: bigint, size: number, access: 'none' | 'rw' | 'rwx'): void;
   /**
    * Reports the first guest access to [address, address+size) (page-aligned) and then lets it proceed: the pages
-   * are made inaccessible until touched. Used to learn which parts of an image the guest reads.
+   * are made inaccessible until touched. Used to learn which parts of an image the guest reads. Returns false when
+   * the engine cannot watch memory (nothing changes then).
    */
-  watch(address: bigint, size: number, onFirstAccess: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void): void;
+  watch(address: bigint, size: number, onFirstAccess: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void): boolean;
   /** Addresses in [begin, end) end a run with {kind:'trap'} before the instruction there executes; returns a remover. */
   addStopRange(begin: bigint, end: bigint): () => void;
   readReg(r: Reg): bigint;
@@ -44,7 +69,10 @@ export interface Cpu {
   readMsr(index: number): bigint;
   /** The host changed guest bytes that may hold code: drop cached translations for the range. */
   invalidateCode(address: bigint, size: number): void;
-  /** Run from the current RIP until a trap, an exception or `count` instructions have executed. */
+  /**
+   * Run from the current RIP until a trap, an exception or `count` instructions have executed (engines that
+   * cannot count end time slices with {kind:'interrupted'} instead).
+   */
   run(count: number): StopReason;
   close(): void;
 }

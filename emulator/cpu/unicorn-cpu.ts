@@ -1,13 +1,14 @@
 // Cpu backed by Unicorn 2.0.1: guest RAM is host memory (uc_mem_map_ptr), traps are range-bounded code hooks.
 import * as koffi from 'koffi';
 import { cpuid } from '../cpuid';
-import { Cpu, GENERAL_REGS, Reg, RegisterFile, StopReason } from './cpu';
+import { Cpu, CpuTraits, GENERAL_REGS, Reg, RegisterFile, StopReason } from './cpu';
 import { UC, UC_X86_REG, unicorn } from './unicorn-ffi';
 
 /** A non-canonical address: never executed, so `until` never ends a run by itself. */
 const NEVER = 0xdead_beef_dead_0000n;
 
 export class UnicornCpu implements Cpu {
+  readonly traits: CpuTraits = { name: 'unicorn', countsInstructions: true, trapByte: 0xcc };
   private readonly u = unicorn();
   private readonly uc: unknown;
   private readonly callbacks: bigint[] = [];
@@ -88,6 +89,10 @@ export class UnicornCpu implements Cpu {
     if (err !== UC.ERR_OK) throw new Error(`${what}: ${this.u.uc_strerror(err)}`);
   }
 
+  allocateRam(size: number): Buffer {
+    return Buffer.alloc(size);
+  }
+
   mapRam(address: bigint, host: Buffer): void {
     this.mapped.push(host); // keep the backing store alive while Unicorn points into it
     this.check(this.u.uc_mem_map_ptr(this.uc, address, host.length, UC.PROT_ALL, host), `uc_mem_map_ptr(0x${address.toString(16)})`);
@@ -98,11 +103,12 @@ export class UnicornCpu implements Cpu {
     this.check(this.u.uc_mem_protect(this.uc, address, size, perms), 'uc_mem_protect');
   }
 
-  watch(address: bigint, size: number, onFirstAccess: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void): void {
+  watch(address: bigint, size: number, onFirstAccess: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void): boolean {
     const start = address & ~0xfffn;
     const end = (address + BigInt(size) + 0xfffn) & ~0xfffn;
     this.protect(start, Number(end - start), 'none');
     this.watches.push({ start, end, cb: onFirstAccess });
+    return true;
   }
 
   /** One registered callback serves every stop range (koffi callbacks are a limited resource). */
