@@ -372,6 +372,13 @@ export class Firmware {
     return `0x${a.toString(16)}`;
   }
 
+  /** The image and section an address is in (`img:.text`), for the profiler; `firmware` for trap slots. */
+  regionOf(a: bigint): string {
+    const img = this.images.containing(a);
+    if (img) return `${img.name}:${sectionAt(img.pe, Number(a - img.base))?.name ?? 'headers'}`;
+    return this.machine.isTrapAddress(a) ? 'firmware' : 'outside images';
+  }
+
   private devicePathBytesOf(handle: bigint): Buffer | undefined {
     const dp = this.db.find(handle, GUID.DEVICE_PATH)?.interface;
     if (dp === undefined || dp === 0n) return undefined;

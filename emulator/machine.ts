@@ -8,6 +8,7 @@ import { CallLog } from './call-log';
 import { Cpu, StopReason } from './cpu/cpu';
 import { GuestMemory, GuestMemoryError } from './guest-memory';
 import { GuestFault, RunEnd } from './signals';
+import { GuestProfile } from './guest-profile';
 
 export interface TrapRegion {
   base: bigint;
@@ -50,6 +51,8 @@ export class Machine {
   rdtsc: () => bigint = () => 0n;
   /** Where the run's wall time went: inside Unicorn, or in firmware services (host side). */
   readonly stats = { emulationMs: 0, serviceMs: 0, stops: 0 };
+  /** The sampling profiler, when the run has one (--profile). */
+  profile?: GuestProfile;
   /** Stack of the services currently being executed (outermost first), for fault reports. */
   readonly activeCalls: string[] = [];
 
@@ -113,7 +116,10 @@ export class Machine {
     let executed = 0;
     for (;;) {
       const t0 = performance.now();
-      const stop = this.cpu.run(Math.min(CHUNK, this.budget.maxInstructions - executed));
+      let stop = this.cpu.run(Math.min(CHUNK, this.budget.maxInstructions - executed), this.profile?.intervalMs);
+      // A slice that ended right at a trap slot or RDTSC site: Unicorn 2.0.1 would not fire the stop hook for the
+      // first instruction of the next run, so the stop is taken here.
+      if (stop.kind === 'interrupted' && (this.isTrapAddress(stop.rip) || this.rdtscSites.has(stop.rip))) stop = { kind: 'trap', rip: stop.rip };
       this.stats.emulationMs += performance.now() - t0;
       this.stats.stops++;
       if (stop.kind === 'count') {
@@ -130,6 +136,9 @@ export class Machine {
         continue;
       }
       if (stop.kind === 'interrupted') {
+        // A time slice: the engine cannot count (KVM), or the profiler took a sample. Instructions run in the
+        // slice are not known, so the instruction budget restarts (documented with --profile).
+        this.profile?.sample(stop.rip);
         this.checkTime(stop.rip);
         continue;
       }

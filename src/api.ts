@@ -20,6 +20,7 @@ import { HostVolume } from '../efi-services/esp/host-volume';
 import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { oneLine } from './guest-text';
 import { buildReport, Outcome } from './report';
+import { GuestProfile } from '../emulator/guest-profile';
 
 export interface RunOptions {
   image: Buffer;
@@ -51,6 +52,8 @@ export interface RunOptions {
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
   /** The CPU engine (default unicorn). kvm runs guest code on the host CPU: fast, but no instruction budget. */
   cpu?: CpuKind;
+  /** Sample guest RIP every this many milliseconds of emulation into report.profile (not deterministic). */
+  profileMs?: number;
 }
 
 export const DEFAULTS = {
@@ -141,6 +144,7 @@ export function runImage(o: RunOptions): RunResult {
       throw e;
     }
     const sections = new SectionTracker(fw, cpu, img);
+    if (o.profileMs !== undefined) fw.machine.profile = new GuestProfile(o.profileMs);
     fw.machine.onCall = (service, decl, args) => sections.onCall(service, decl, args);
     if (o.loadOptions !== undefined) {
       const bytes = encodeUtf16z(o.loadOptions);
@@ -197,6 +201,7 @@ export function runImage(o: RunOptions): RunResult {
       fault,
       handoff: handoff?.report,
       imageSections: sections.finish(),
+      profile: fw.machine.profile?.report((a) => fw.symbolize(a), (a) => fw.regionOf(a)),
     });
     const exitCode =
       outcome.kind === 'fault' ? EXIT.fault

@@ -12,6 +12,7 @@ import { BadInput, DEFAULTS, EXIT, readInputFile, runImage } from './api';
 import { CPU_KINDS } from '../emulator/cpu/create-cpu';
 import { GuestConsoleStream, oneLine } from './guest-text';
 import { reportJson } from './report';
+import { ProfileReport } from '../emulator/guest-profile';
 import { writeKexecOut } from './kexec-out';
 import { ukiMain } from './cli-uki';
 import { pcrMain } from './cli-pcr';
@@ -43,6 +44,9 @@ options:
   --trace                  record every service call with decoded arguments in the report
   --cpu ENGINE             unicorn (default: emulated, counts instructions, deterministic) or kvm (the host CPU
                            through /dev/kvm: much faster; time budget only; see README "CPU engines")
+  --profile                sample the guest's RIP every 2 ms of emulation into the report's "profile" and
+                           print the hottest places (the report is then not deterministic)
+  --profile-ms MS          the sampling interval of --profile
   --max-instructions N     instructions the guest may run between firmware calls (default ${DEFAULTS.maxInstructions}; unicorn only)
   --timeout SECONDS        wall-clock budget of the run (default ${DEFAULTS.timeoutSeconds})
   --memory SIZE            guest RAM, e.g. 512M, 1G (default 1G)
@@ -126,6 +130,8 @@ export function main(argv: string[]): number {
         trace: { type: 'boolean' },
         'max-instructions': { type: 'string' },
         cpu: { type: 'string' },
+        profile: { type: 'boolean' },
+        'profile-ms': { type: 'string' },
         timeout: { type: 'string' },
         memory: { type: 'string' },
         quiet: { type: 'boolean' },
@@ -164,6 +170,7 @@ export function main(argv: string[]): number {
       throw new BadInput((e as Error).message);
     }
     const maxInstructions = parsePositive('--max-instructions', values['max-instructions']);
+    const profileMs = values['profile-ms'] !== undefined ? parsePositive('--profile-ms', values['profile-ms']) : values.profile ? 2 : undefined;
     const cpu = values.cpu === undefined ? undefined : CPU_KINDS.find((k) => k === values.cpu);
     if (values.cpu !== undefined && !cpu) throw new BadInput(`--cpu: expected ${CPU_KINDS.join(' or ')}, got ${values.cpu}`);
     const timeoutSeconds = parsePositive('--timeout', values.timeout);
@@ -201,6 +208,7 @@ export function main(argv: string[]): number {
         timeoutSeconds,
         memoryBytes,
         cpu,
+        profileMs,
         espDir: values.esp,
         espWritable: values['esp-writable'],
         imagePath,
@@ -231,6 +239,12 @@ export function main(argv: string[]): number {
       }
     }
     process.stderr.write(`${result.summary}\n`);
+    const profile = result.report.profile as ProfileReport | undefined;
+    if (profile) {
+      const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+      process.stderr.write(`stubemu: profile: ${profile.samples} samples every ${profile.intervalMs} ms; ${profile.byRegion.slice(0, 4).map((r) => `${r.region} ${pct(r.share)}`).join(', ')}\n`);
+      process.stderr.write(`stubemu: hottest: ${profile.topAddresses.slice(0, 5).map((r) => `${r.at} ${pct(r.share)}`).join(', ')}\n`);
+    }
     if (result.outcome.kind === 'fault') {
       const f = result.report.fault as { rip: string; instructionBytes?: string; callTrace: string[] } | undefined;
       if (f) process.stderr.write(`stubemu: fault at ${f.rip}, bytes ${f.instructionBytes ?? '(unreadable)'}; call trace: ${f.callTrace.join(' <- ') || '(none found)'}\n`);

@@ -7,6 +7,7 @@ import { variableChangesReport, variablesReport } from '../efi-services/runtime/
 import { FaultReport } from './fault-report';
 import { HandoffReport } from './handoff';
 import { SectionUsage } from './section-usage';
+import { ProfileReport } from '../emulator/guest-profile';
 
 export const REPORT_VERSION = 1;
 
@@ -27,6 +28,8 @@ export interface ReportInput {
   fault?: FaultReport;
   handoff?: HandoffReport;
   imageSections?: SectionUsage[];
+  /** Only with --profile: wall-clock samples, so not deterministic. */
+  profile?: ProfileReport;
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -78,6 +81,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Record<string, unknow
     time: { virtualMicros: fw.clock.nowMicros.toString() },
     ...(fw.tcg2 ? { eventLog: fw.tcg2.measuredBoot.eventsReport(), pcrs: fw.tcg2.measuredBoot.pcrs() } : {}),
     ...(r.imageSections ? { imageSections: r.imageSections } : {}),
+    ...(r.profile ? { profile: r.profile } : {}),
     ...(r.handoff ? { handoff: r.handoff } : {}),
     ...(r.fault ? { fault: r.fault } : {}),
   };

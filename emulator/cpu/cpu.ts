@@ -71,8 +71,9 @@ export interface Cpu {
   invalidateCode(address: bigint, size: number): void;
   /**
    * Run from the current RIP until a trap, an exception or `count` instructions have executed (engines that
-   * cannot count end time slices with {kind:'interrupted'} instead).
+   * cannot count end time slices with {kind:'interrupted'} instead). With `sliceMs`, the run also ends with
+   * {kind:'interrupted'} after that much wall time (the sampling profiler).
    */
-  run(count: number): StopReason;
+  run(count: number, sliceMs?: number): StopReason;
   close(): void;
 }

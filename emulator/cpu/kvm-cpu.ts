@@ -201,7 +201,8 @@ export class KvmCpu implements Cpu {
   /** Real hardware keeps code and data coherent: nothing is cached on the host side. */
   invalidateCode(): void {}
 
-  run(_count: number): StopReason {
+  /** Time slices come from the periodic timer (SLICE_MS); `sliceMs` is not finer than that. */
+  run(_count: number, _sliceMs?: number): StopReason {
     for (;;) {
       this.flush();
       const r = libc().ioctlValue(this.vcpu, KVM.RUN, 0);

@@ -10,19 +10,34 @@ import { sectionCopySize } from './pe-section';
 /**
  * The in-memory image: SizeOfImage zero bytes, the headers at 0, and each section's min(SizeOfRawData, extent) file
  * bytes at its VirtualAddress; the rest of each section stays zero (edk2 PeCoffLoaderLoadImage, U-Boot efi_load_pe).
- * Bounds were checked by parsePe for this very file.
+ * Bounds were checked by parsePe for this very file. `into` (SizeOfImage bytes, e.g. a view of the pages allocated
+ * for the image, whatever they held) receives the layout in place of a new buffer, as edk2 copies straight into
+ * the image's pages: a UKI with a large .initrd is then not held once more on the host.
  */
-export function layoutImage(pe: PeImage, file: Buffer): Buffer {
+export function layoutImage(pe: PeImage, file: Buffer, into?: Buffer): Buffer {
   if (file.length !== pe.fileSize) {
     throw new RangeError(`${pe.what}: layoutImage got a ${file.length}-byte file, but the PeImage describes ${pe.fileSize} bytes`);
   }
-  const image = Buffer.alloc(pe.sizeOfImage);
-  file.copy(image, 0, 0, pe.sizeOfHeaders);
-  for (const s of pe.sections) {
-    const n = sectionCopySize(s);
-    if (n !== 0) file.copy(image, s.virtualAddress, s.pointerToRawData, s.pointerToRawData + n);
+  if (into && into.length !== pe.sizeOfImage) {
+    throw new RangeError(`${pe.what}: layoutImage got a ${into.length}-byte target, SizeOfImage is ${pe.sizeOfImage}`);
   }
+  const image = into ?? Buffer.alloc(pe.sizeOfImage);
+  const runs: [number, number, number][] = [[0, 0, pe.sizeOfHeaders]];
+  for (const s of pe.sections) runs.push([s.virtualAddress, s.pointerToRawData, sectionCopySize(s)]);
+  if (into) zeroOutside(image, runs);
+  for (const [rva, from, n] of runs) if (n !== 0) file.copy(image, rva, from, from + n);
   return image;
+}
+
+/** Zeroes the bytes of `image` that no [rva, fileOffset, length] run covers, each byte once. */
+function zeroOutside(image: Buffer, runs: readonly (readonly [number, number, number])[]): void {
+  const sorted = runs.filter((r) => r[2] !== 0).sort((a, b) => a[0] - b[0]);
+  let at = 0;
+  for (const [rva, , n] of sorted) {
+    if (rva > at) image.fill(0, at, Math.min(rva, image.length));
+    at = Math.max(at, rva + n);
+  }
+  if (at < image.length) image.fill(0, at);
 }
 
 export interface RelocationResult {
