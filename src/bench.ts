@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { BenchCase, prepareCases } from './bench/cases';
 import { floorBytes, floorInputs, floorOnce } from './bench/floor';
 import { formatFacts, machineFacts } from './bench/machine-facts';
+import { BENCH_PROFILE_MS, kvmFigures, profileCase, profileLines } from './bench/engines';
 import { BENCH_USAGE, BenchOptions, BenchUsageError, parseBenchArgs } from './bench/options';
 import { bootInQemu, ensureQemuTools, QemuSample, QemuTools } from './bench/qemu';
 import { CaseSamples, summarizeCase } from './bench/results';
@@ -82,6 +83,20 @@ async function main(argv: string[]): Promise<number> {
       const samples = await benchCase(c, o, tools, scratch);
       results.push({ id: c.id, description: c.description, summary: summarizeCase(samples), samples });
     }
+    // Where guest time goes (one profiled run per Linux case), and the second CPU engine where the host allows it.
+    const profile: string[] = [];
+    const kvm: string[] = [];
+    const profiles: Record<string, unknown> = {};
+    if (o.profile) {
+      for (const c of cases.filter((x) => x.bootsLinux)) {
+        log(`bench: ${c.id}: profiled run`);
+        const p = profileCase(c);
+        profiles[c.id] = p;
+        profile.push(...profileLines(c.id, p));
+        const k = kvmFigures(c, o.runs);
+        kvm.push(typeof k === 'string' ? `${c.id}: KVM engine not used: ${k}` : `${c.id}: KVM engine runImage ${k.medianMs.toFixed(0)} ms median of ${o.runs} (${k.outcome})`);
+      }
+    }
     const facts = machineFacts(tools, loadAtStart);
     const out = [
       `stubemu bench, ${o.runs} runs per figure`,
@@ -93,12 +108,13 @@ async function main(argv: string[]): Promise<number> {
       TABLE_NOTES,
       ...(qemuNote ? [qemuNote] : []),
       '',
+      ...(profile.length > 0 ? [`where guest time goes (Unicorn, RIP sampled every ${BENCH_PROFILE_MS} ms of emulation):`, ...profile, '', ...kvm, ''] : []),
       formatFacts(facts),
       '',
     ].join('\n');
     process.stdout.write(out);
     if (o.json) {
-      writeFileSync(o.json, `${JSON.stringify({ machine: facts, options: o, qemu: qemuNote || 'run', cases: results }, null, 2)}\n`);
+      writeFileSync(o.json, `${JSON.stringify({ machine: facts, options: o, qemu: qemuNote || 'run', cases: results, profiles, kvm }, null, 2)}\n`);
       log(`bench: JSON in ${o.json}`);
     }
     return 0;

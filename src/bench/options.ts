@@ -13,6 +13,8 @@ export interface BenchOptions {
   readonly qemuTimeoutSeconds: number;
   /** Write a V8 CPU profile of one stubemu run per case into this directory (`node --cpu-prof`). */
   readonly cpuProf: string | undefined;
+  /** One extra run per Linux case with the sampling profiler: where guest time goes. */
+  readonly profile: boolean;
   readonly help: boolean;
 }
 
@@ -26,6 +28,7 @@ options:
   --cases LIST           comma-separated: ${CASE_GROUPS.join(',')} (default all)
   --no-qemu              skip the QEMU+OVMF reference (also skipped, with a note, when it cannot be installed)
   --qemu-timeout SECONDS bound of one QEMU boot (default 300)
+  --no-profile           skip the profiled run per Linux case (where guest time goes) and the KVM engine figures
   --cpu-prof DIR         also write one V8 CPU profile per case (node --cpu-prof) into DIR
   --json FILE            write every sample and summary as JSON
 `;
@@ -43,6 +46,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         'no-qemu': { type: 'boolean' },
         'qemu-timeout': { type: 'string' },
         'cpu-prof': { type: 'string' },
+        'no-profile': { type: 'boolean' },
         json: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -63,6 +67,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
   return {
     runs, cases, qemu: !(values['no-qemu'] ?? false), json: values.json, qemuTimeoutSeconds, cpuProf: values['cpu-prof'],
+    profile: !(values['no-profile'] ?? false),
     help: values.help ?? false,
   };
 }
