@@ -71,7 +71,7 @@ export function captureHandoff(fw: Firmware): { report: HandoffReport; blobs: Ha
     } else {
       const bytes = img.file.subarray(sec.pointerToRawData, sec.pointerToRawData + sectionCopySize(sec));
       kernel = { image: img.name, address: hex(img.base + BigInt(sec.virtualAddress)), size: bytes.length, fileSha256: sha256(bytes), source: 'in place', section: sec.name };
-      blobs.kernel = Buffer.from(bytes);
+      blobs.kernel = bytes; // a view of the image file, which does not change
     }
   }
   return {

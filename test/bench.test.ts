@@ -12,7 +12,7 @@ import { BenchUsageError, parseBenchArgs } from '../src/bench/options';
 import { qemuArgs } from '../src/bench/qemu';
 import { evaluateTargets, TARGETS } from '../src/bench/results';
 import { median, summarize } from '../src/bench/stats';
-import { cliArgs, countTouchedPages, measureChild, measureInProcess } from '../src/bench/stubemu';
+import { cliArgs, countResidentPages, countTouchedPages, measureChild, measureInProcess } from '../src/bench/stubemu';
 import { renderTable } from '../src/bench/table';
 import { fixture } from './helpers/fixtures';
 
@@ -36,6 +36,31 @@ test('touched pages: a page counts when any of its bytes is non-zero, also in a 
   ram.copy(shifted, 1);
   t.is(countTouchedPages(shifted.subarray(1)), 3);
   t.is(countTouchedPages(Buffer.alloc(8192)), 0);
+});
+
+test('resident pages: a page counts once written, whatever the value; pages only read do not', (t) => {
+  // 64 MiB comes from a fresh anonymous mapping (calloc above the mmap threshold): nothing is resident yet but
+  // the allocator's header in the first page.
+  const ram = Buffer.alloc(64 << 20);
+  const before = countResidentPages(ram);
+  if (before === undefined) return t.fail('no readable /proc/self/pagemap');
+  t.true(before <= 2, `${before} pages resident before any write`);
+  ram[10 * 4096] = 1;
+  ram[20 * 4096 + 4095] = 0x80;
+  ram[30 * 4096 + 7] = 0; // a store of zero (BSS clearing) makes the page resident too
+  let sum = 0;
+  for (let i = 40 * 4096; i < 41 * 4096; i++) sum += ram[i]; // read only: the shared zero page at most
+  t.is(sum, 0);
+  // With transparent huge pages "always" a write may bring in 2 MiB; the machine's setting decides.
+  const thpAlways = readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8').includes('[always]');
+  const written = countResidentPages(ram)! - before;
+  if (thpAlways) t.true(written >= 3);
+  else t.is(written, 3);
+  t.is(countTouchedPages(ram), 2, 'the zero-written page holds no non-zero byte');
+  // The non-zero scan read every page: still no more resident pages.
+  t.is(countResidentPages(ram)! - before, written);
+  // A view counts the host pages it spans: page 20's last byte (shifted by the allocator header) is inside.
+  if (!thpAlways) t.is(countResidentPages(ram.subarray(15 * 4096, 25 * 4096)), 1);
 });
 
 test('the pseudo-random initrd payload is deterministic, seeded, and wrapped as a newc archive', (t) => {

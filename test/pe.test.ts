@@ -214,6 +214,23 @@ test('layoutImage puts min(SizeOfRawData, VirtualSize) file bytes at each RVA an
   t.deepEqual(strays, [], 'bytes outside the copied runs are zero');
 });
 
+test('layoutImage into a used target (the image\'s own pages) gives the same bytes, each gap zeroed', (t) => {
+  const b = buildPe({
+    sections: [
+      { name: '.text', data: TEXT, virtualAddress: 0x1000, virtualSize: 0x1000, rawPadByte: 0xcc },
+      { name: '.data', data: DATA, virtualAddress: 0x3000, virtualSize: 0x2000, rawPadByte: 0xdd },
+      { name: '.rodata', data: LONG, virtualAddress: 0x6000, virtualSize: 0, rawPadByte: 0xee },
+    ],
+  });
+  const pe = parsePe(b.file);
+  const ram = Buffer.alloc(b.sizeOfImage + 0x2000, 0xa5);
+  const into = ram.subarray(0x1000, 0x1000 + b.sizeOfImage);
+  t.is(layoutImage(pe, b.file, into), into);
+  t.deepEqual(into, layoutImage(pe, b.file));
+  t.true(ram.subarray(0, 0x1000).every((v) => v === 0xa5) && ram.subarray(0x1000 + b.sizeOfImage).every((v) => v === 0xa5), 'nothing written outside the target');
+  t.throws(() => layoutImage(pe, b.file, Buffer.alloc(b.sizeOfImage - 1)), { instanceOf: RangeError });
+});
+
 /** An image whose .data holds 64-bit words at known RVAs, some of them DIR64 targets across two pages. */
 function relocatable(imageBase: bigint, targets: number[], words: Map<number, bigint>): BuiltPe {
   const data = bytes(0x2000, 5);

@@ -119,17 +119,18 @@ export class ImageServices {
     const at = this.d.allocatePages(codeType, pages, preferred);
     if (at === undefined) throw new EfiError(EFI_OUT_OF_RESOURCES, `no room for ${pages} pages for ${o.name}`);
     const base = (at + align - 1n) & ~(align - 1n);
-    let image: Buffer;
+    const mem = this.d.platform.mem;
     try {
-      image = layoutImage(pe, file);
+      // Laid out and relocated in the allocated pages, as edk2 CoreLoadPeImage does (a bad relocation table
+      // leaves the copied bytes in pages that are freed again); no host-side copy of the whole image.
+      const image = layoutImage(pe, file, mem.view(base, pe.sizeOfImage));
       relocate(image, pe, base);
     } catch (e) {
       this.d.freePages(at, pages);
       if (e instanceof PeFormatError) throw new EfiError(EFI_LOAD_ERROR, e.message);
       throw e;
     }
-    const mem = this.d.platform.mem;
-    mem.write(base, image, true);
+    mem.onCodeWrite(base, pe.sizeOfImage);
     const li = this.d.platform.allocate(LOADED_IMAGE.size);
     let filePathAddr = 0n;
     if (o.filePath) {

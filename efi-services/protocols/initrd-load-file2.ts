@@ -36,7 +36,8 @@ export function installInitrdLoadFile2(
   bytes: Uint8Array,
 ): InitrdLoadFile2 {
   const mem = platform.mem;
-  const initrd = Buffer.from(bytes);
+  // The caller's bytes, not a copy: they stay unchanged for the run (a large initrd is held once on the host).
+  const initrd = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const deliveries: InitrdLoadFile2['deliveries'] = [];
   const protocol = buildInterface(platform, EFI_LOAD_FILE2_PROTOCOL, {
     LoadFile: ([, filePath, bootPolicy, bufferSize, buffer], call) => {

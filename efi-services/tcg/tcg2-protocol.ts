@@ -176,6 +176,8 @@ export function installTcg2(platform: Platform, options: Tcg2Options = {}): Tcg2
       const eventData = mem.read(event + BigInt(4 + headerSize), size - headerSize - 4);
       const extendOnly = (flags & EFI_TCG2_EXTEND_ONLY) !== 0n;
       let toHash: Buffer | ReturnType<typeof authenticodeDigests>;
+      // A view: hashed before this service returns, so the guest cannot change it in between (no copy of a
+      // 64 MiB .initrd).
       const bytes = type === EV.NO_ACTION && data === 0n ? Buffer.alloc(0) : mem.view(data, Number(dataLen));
       if ((flags & PE_COFF_IMAGE) !== 0n && type !== EV.NO_ACTION) {
         // edk2 MeasurePeImageAndExtend and U-Boot tcg2_hash_pe_image read DataToHash in file layout.
@@ -187,7 +189,7 @@ export function installTcg2(platform: Platform, options: Tcg2Options = {}): Tcg2
           return EFI_UNSUPPORTED;
         }
       } else {
-        toHash = Buffer.from(bytes);
+        toHash = bytes;
       }
       const measured = mb.measure(pcr, type, eventData, toHash, { extendOnly });
       call.note(`PCR ${pcr} ${measured.logged || extendOnly ? '' : '(log full) '}${mb.banks.map((b) => `${b}:${measured.digests[b]!.toString('hex')}`).join(' ')}`);

@@ -66,7 +66,7 @@ export function referenceTable(cases: readonly NamedSummary[]): string {
 export const TABLE_NOTES = `process→EBS: spawn of \`node dist/src/cli.js run\` until its summary line (the run ended: ExitBootServices for
   the Linux cases); runImage: the same run in-process; emulation/services: time inside Unicorn versus in firmware
   services (machine.stats); stops: returns from Unicorn; peak RSS: GNU time %M of the child; touched: guest RAM
-  pages holding a non-zero byte at the end. QEMU (TCG, q35, OVMF, swtpm TPM 2.0), from its start until a serial
+  pages resident at the end (pagemap; pages written with zeros count). QEMU (TCG, q35, OVMF, swtpm TPM 2.0), from its start until a serial
   line: BdsDxe = OVMF starts the boot option (a -kernel boot prints none), EFI stub = the Linux stub's first
   message (after it decompressed the kernel), kernel = "Linux version". floor: hash the measured blobs once per
   bank (sha1, sha256) and copy kernel and initrd once. Figures: median ±half the min–max spread.`;
