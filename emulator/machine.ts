@@ -116,10 +116,7 @@ export class Machine {
     let executed = 0;
     for (;;) {
       const t0 = performance.now();
-      let stop = this.cpu.run(Math.min(CHUNK, this.budget.maxInstructions - executed), this.profile?.intervalMs);
-      // A slice that ended right at a trap slot or RDTSC site: Unicorn 2.0.1 would not fire the stop hook for the
-      // first instruction of the next run, so the stop is taken here.
-      if (stop.kind === 'interrupted' && (this.isTrapAddress(stop.rip) || this.rdtscSites.has(stop.rip))) stop = { kind: 'trap', rip: stop.rip };
+      const stop = this.cpu.run(Math.min(CHUNK, this.budget.maxInstructions - executed), this.profile?.intervalMs);
       this.stats.emulationMs += performance.now() - t0;
       this.stats.stops++;
       if (stop.kind === 'count') {

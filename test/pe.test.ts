@@ -184,8 +184,9 @@ test('long section names resolve through the COFF string table; unresolvable one
   t.is(parsePe(pastTable).sections[2].name, '/9999');
 });
 
-test('layoutImage puts min(SizeOfRawData, VirtualSize) file bytes at each RVA and zero everywhere else', (t) => {
-  const b = buildPe({
+/** Three sections covering the layout rules: VirtualSize below, above and absent (0) against SizeOfRawData. */
+function layoutRulesPe() {
+  return buildPe({
     sections: [
       // VirtualSize below the data: only VirtualSize bytes are copied.
       { name: '.text', data: TEXT, virtualAddress: 0x1000, virtualSize: 0x1000, rawPadByte: 0xcc },
@@ -195,6 +196,10 @@ test('layoutImage puts min(SizeOfRawData, VirtualSize) file bytes at each RVA an
       { name: '.rodata', data: LONG, virtualAddress: 0x6000, virtualSize: 0, rawPadByte: 0xee },
     ],
   });
+}
+
+test('layoutImage puts min(SizeOfRawData, VirtualSize) file bytes at each RVA and zero everywhere else', (t) => {
+  const b = layoutRulesPe();
   const pe = parsePe(b.file);
   const image = layoutImage(pe, b.file);
   t.is(image.length, b.sizeOfImage);
@@ -215,13 +220,7 @@ test('layoutImage puts min(SizeOfRawData, VirtualSize) file bytes at each RVA an
 });
 
 test('layoutImage into a used target (the image\'s own pages) gives the same bytes, each gap zeroed', (t) => {
-  const b = buildPe({
-    sections: [
-      { name: '.text', data: TEXT, virtualAddress: 0x1000, virtualSize: 0x1000, rawPadByte: 0xcc },
-      { name: '.data', data: DATA, virtualAddress: 0x3000, virtualSize: 0x2000, rawPadByte: 0xdd },
-      { name: '.rodata', data: LONG, virtualAddress: 0x6000, virtualSize: 0, rawPadByte: 0xee },
-    ],
-  });
+  const b = layoutRulesPe();
   const pe = parsePe(b.file);
   const ram = Buffer.alloc(b.sizeOfImage + 0x2000, 0xa5);
   const into = ram.subarray(0x1000, 0x1000 + b.sizeOfImage);

@@ -13,6 +13,18 @@ export const GENERAL_REGS: readonly Reg[] = [
 
 export type RegisterFile = Record<Reg, bigint>;
 
+/** Cpu.readAll in terms of readReg: the general registers, RIP, RFLAGS and CR0/2/3/4 (every engine). */
+export function readRegisterFile(readReg: (r: Reg) => bigint): RegisterFile {
+  const out = {} as RegisterFile;
+  for (const r of [...GENERAL_REGS, 'cr0', 'cr2', 'cr3', 'cr4'] as Reg[]) out[r] = readReg(r);
+  return out;
+}
+
+/** Cpu.writeAll in terms of writeReg. */
+export function writeRegisterFile(regs: Partial<RegisterFile>, writeReg: (r: Reg, v: bigint) => void): void {
+  for (const [r, v] of Object.entries(regs) as [Reg, bigint][]) writeReg(r, v);
+}
+
 /** Why a run of the CPU ended. */
 export type StopReason =
   /** Execution reached an address registered with addStopRange (a firmware trap). */

@@ -10,7 +10,7 @@
 // - There is no instruction counter: a periodic timer interrupts KVM_RUN so the host can check its time budget.
 import { cpuid } from '../cpuid';
 import { CODE64_SELECTOR, DATA_SELECTOR } from '../machine-state';
-import { Cpu, CpuTraits, GENERAL_REGS, Reg, RegisterFile, StopReason } from './cpu';
+import { Cpu, CpuTraits, readRegisterFile, Reg, RegisterFile, StopReason, writeRegisterFile } from './cpu';
 import {
   addressOf, EXIT, GUESTDBG, ioctl, KVM, KvmError, mapAnonymous, mapRunArea, openKvm, REGS_ORDER, REGS_SIZE, RUN,
   SliceTimer, SREGS, wasInterrupted, libc, lastError,
@@ -32,8 +32,15 @@ interface Slot { id: number; start: bigint; size: bigint; host: Buffer }
 
 const kvmRegIndex = new Map<string, number>(REGS_ORDER.map((r, i) => [r, i * 8]));
 
-/** Why KVM cannot be used here, or undefined. */
+let verdict: { problem: string | undefined } | undefined;
+
+/** Why KVM cannot be used here, or undefined; found out once per process (the probe starts a VM). */
 export function kvmProblem(): string | undefined {
+  verdict ??= { problem: findKvmProblem() };
+  return verdict.problem;
+}
+
+function findKvmProblem(): string | undefined {
   let fd = -1;
   try {
     fd = openKvm();
@@ -163,13 +170,11 @@ export class KvmCpu implements Cpu {
   }
 
   readAll(): RegisterFile {
-    const out = {} as RegisterFile;
-    for (const r of [...GENERAL_REGS, 'cr0', 'cr2', 'cr3', 'cr4'] as Reg[]) out[r] = this.readReg(r);
-    return out;
+    return readRegisterFile((r) => this.readReg(r));
   }
 
   writeAll(regs: Partial<RegisterFile>): void {
-    for (const [r, v] of Object.entries(regs) as [Reg, bigint][]) this.writeReg(r, v);
+    writeRegisterFile(regs, (r, v) => this.writeReg(r, v));
   }
 
   setDescriptorTables(gdt: { base: bigint; limit: number }, idt: { base: bigint; limit: number }): void {
@@ -201,8 +206,9 @@ export class KvmCpu implements Cpu {
   /** Real hardware keeps code and data coherent: nothing is cached on the host side. */
   invalidateCode(): void {}
 
-  /** Time slices come from the periodic timer (SLICE_MS); `sliceMs` is not finer than that. */
-  run(_count: number, _sliceMs?: number): StopReason {
+  /** Time slices come from the periodic timer: SLICE_MS, or `sliceMs` when the profiler asks for it. */
+  run(_count: number, sliceMs?: number): StopReason {
+    this.timer.setPeriod(sliceMs ?? SLICE_MS);
     for (;;) {
       this.flush();
       const r = libc().ioctlValue(this.vcpu, KVM.RUN, 0);

@@ -160,6 +160,8 @@ export class SliceTimer {
   private static listeners = 0;
   private static readonly noop = () => {};
 
+  private periodMs = 0;
+
   constructor(periodMs: number) {
     if (SliceTimer.listeners++ === 0) process.on('SIGALRM', SliceTimer.noop);
     // struct sigevent (64 bytes): sigev_value at 0, sigev_signo at 8, sigev_notify at 12, _tid at 16.
@@ -170,9 +172,16 @@ export class SliceTimer {
     const out: unknown[] = [null];
     if (libc().timerCreate(CLOCK_MONOTONIC, sev, out) !== 0) throw new KvmError(`timer_create: ${lastError()}`);
     this.id = out[0];
+    this.setPeriod(periodMs);
+  }
+
+  /** Re-arms the timer with a new period (the profiler asks for shorter slices). */
+  setPeriod(periodMs: number): void {
+    if (periodMs === this.periodMs) return;
+    this.periodMs = periodMs;
     // struct itimerspec: it_interval {sec, nsec}, it_value {sec, nsec}.
     const spec = Buffer.alloc(32);
-    const ns = BigInt(periodMs) * 1_000_000n;
+    const ns = BigInt(Math.max(1, Math.round(periodMs * 1000))) * 1_000n;
     spec.writeBigInt64LE(ns / 1_000_000_000n, 0);
     spec.writeBigInt64LE(ns % 1_000_000_000n, 8);
     spec.writeBigInt64LE(ns / 1_000_000_000n, 16);

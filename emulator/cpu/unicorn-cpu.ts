@@ -1,7 +1,7 @@
 // Cpu backed by Unicorn 2.0.1: guest RAM is host memory (uc_mem_map_ptr), traps are range-bounded code hooks.
 import * as koffi from 'koffi';
 import { cpuid } from '../cpuid';
-import { Cpu, CpuTraits, GENERAL_REGS, Reg, RegisterFile, StopReason } from './cpu';
+import { Cpu, CpuTraits, readRegisterFile, Reg, RegisterFile, StopReason, writeRegisterFile } from './cpu';
 import { UC, UC_X86_REG, unicorn } from './unicorn-ffi';
 
 /** A non-canonical address: never executed, so `until` never ends a run by itself. */
@@ -155,13 +155,11 @@ export class UnicornCpu implements Cpu {
   }
 
   readAll(): RegisterFile {
-    const out = {} as RegisterFile;
-    for (const r of [...GENERAL_REGS, 'cr0', 'cr2', 'cr3', 'cr4'] as Reg[]) out[r] = this.readReg(r);
-    return out;
+    return readRegisterFile((r) => this.readReg(r));
   }
 
   writeAll(regs: Partial<RegisterFile>): void {
-    for (const [r, v] of Object.entries(regs) as [Reg, bigint][]) this.writeReg(r, v);
+    writeRegisterFile(regs, (r, v) => this.writeReg(r, v));
   }
 
   setDescriptorTables(gdt: { base: bigint; limit: number }, idt: { base: bigint; limit: number }): void {
