@@ -5,6 +5,7 @@ import {
   AllocateAddress, AllocateAnyPages, AllocateMaxAddress, EFI_MEMORY_RUNTIME, EFI_PAGE_MASK, EFI_PAGE_SIZE,
   EfiConventionalMemory, isAllocatableType, isRuntimeType, memoryTypeName, pagesToBytes, RAM_ATTRIBUTES,
 } from './memory-types';
+import { OrderedTree, Summary } from './ordered-tree';
 
 const ADDRESS_LIMIT = 1n << 64n;
 const PAGE = BigInt(EFI_PAGE_SIZE);
@@ -51,6 +52,44 @@ interface Entry {
   attribute: bigint;
 }
 
+/** Per subtree of descriptors: the largest free range AllocateAnyPages could use (page 0 excluded), -1 if none. */
+const FREE_SPAN: Summary<Entry, bigint> = {
+  of: (e) => (e.type === EfiConventionalMemory ? e.end - max(e.start, PAGE) : -1n),
+  join: max,
+};
+
+const OWNER_BIT: Record<PageOwner, number> = { guest: 1, firmware: 2, pool: 4 };
+
+/**
+ * Per subtree of page allocations (disjoint, by start): where they begin and end, how far the first run of touching
+ * allocations reaches, and who owns them. FreePages and isAllocated read coverage and owners from it without a scan.
+ */
+interface AllocationRun {
+  start: bigint;
+  end: bigint;
+  /** End of the allocations that touch one another from `start` on: equals `end` when there is no gap. */
+  through: bigint;
+  owners: number;
+}
+
+const ALLOCATION_RUN: Summary<PageAllocation, AllocationRun> = {
+  of: (r) => {
+    const end = r.start + pagesToBytes(r.pages);
+    return { start: r.start, end, through: end, owners: OWNER_BIT[r.owner] };
+  },
+  join: (a, b) => ({
+    start: a.start,
+    end: b.end,
+    through: a.through === a.end && a.end === b.start ? b.through : a.through,
+    owners: a.owners | b.owners,
+  }),
+};
+
+/**
+ * Both the descriptors and the page allocations are kept in ordered trees, so AllocatePages, FreePages and each
+ * conversion cost O(log n) in the number of descriptors and allocations (plus the pieces a conversion joins, which
+ * it removes): a guest that alternates memory types up to MAX_PAGE_ALLOCATIONS does not cost the host O(n^2).
+ */
 export class MemoryMap {
   /** Bumped on every change; ExitBootServices compares it with the guest's MapKey (UEFI 2.10 §7.4.6). */
   get mapKey(): number {
@@ -59,8 +98,8 @@ export class MemoryMap {
   /** Called after every change with the new map key (for EFI_EVENT_GROUP_MEMORY_MAP_CHANGE later). */
   readonly onChange: ((mapKey: number) => void)[] = [];
 
-  private readonly entries: Entry[] = [];
-  private readonly records = new Map<bigint, PageAllocation>();
+  private readonly entries = new OrderedTree<Entry, bigint>((e) => e.start, FREE_SPAN);
+  private readonly records = new OrderedTree<PageAllocation, AllocationRun>((r) => r.start, ALLOCATION_RUN);
   // Starts at 1 so a guest that passes an unset (zero) MapKey to ExitBootServices is refused.
   private key = 1;
 
@@ -69,15 +108,22 @@ export class MemoryMap {
   /** `ram`: page-aligned, non-overlapping ranges that start as EfiConventionalMemory. */
   constructor(ram: readonly Range[], o: { maxAllocations?: number } = {}) {
     this.maxAllocations = o.maxAllocations ?? MAX_PAGE_ALLOCATIONS;
+    let last: Entry | undefined;
     for (const r of [...ram].sort((a, b) => (a.start < b.start ? -1 : 1))) {
       if ((r.start & EFI_PAGE_MASK) !== 0n || (r.end & EFI_PAGE_MASK) !== 0n || r.end <= r.start) {
         throw new Error(`RAM range 0x${r.start.toString(16)}-0x${r.end.toString(16)} is not page-aligned`);
       }
-      const last = this.entries[this.entries.length - 1];
       if (last && r.start < last.end) throw new Error(`RAM range at 0x${r.start.toString(16)} overlaps another`);
-      this.entries.push({ start: r.start, end: r.end, type: EfiConventionalMemory, attribute: RAM_ATTRIBUTES });
+      last = last && last.end === r.start
+        ? { ...last, end: r.end }
+        : { start: r.start, end: r.end, type: EfiConventionalMemory, attribute: RAM_ATTRIBUTES };
+      this.entries.set(last);
     }
-    this.merge();
+  }
+
+  /** Tree nodes the map has visited since construction: the host work its calls cost, which tests count. */
+  get visited(): number {
+    return this.entries.visited + this.records.visited;
   }
 
   /**
@@ -114,7 +160,7 @@ export class MemoryMap {
       start = found;
     }
     this.convert(start, start + size, memType);
-    this.records.set(start, { start, pages, type: memType, owner });
+    this.records.set({ start, pages, type: memType, owner });
     return start;
   }
 
@@ -127,23 +173,30 @@ export class MemoryMap {
     if ((address & EFI_PAGE_MASK) !== 0n) throw new EfiError(EFI_INVALID_PARAMETER, `${what} is not page-aligned`);
     const end = address + pagesToBytes(pages);
     if (pages === 0n || end > ADDRESS_LIMIT) throw new EfiError(EFI_INVALID_PARAMETER, `${what}: invalid page count`);
-    // The usual call frees exactly one allocation: found by its start, without scanning up to MAX_PAGE_ALLOCATIONS records.
+    // The usual call frees exactly one allocation, found by its start.
     const exact = this.records.get(address);
     if (exact && exact.pages === pages && exact.owner === owner) {
       this.records.delete(address);
       this.convert(address, end, EfiConventionalMemory);
       return;
     }
-    const hit = this.recordsIn(address, end);
-    const foreign = hit.find((r) => r.owner !== owner);
-    if (foreign) throw new EfiError(EFI_NOT_FOUND, `${what} is ${foreign.owner} memory, not allocated with AllocatePages`);
-    const covered = hit.reduce((n, r) => n + (min(end, r.start + pagesToBytes(r.pages)) - max(address, r.start)), 0n);
-    if (covered !== end - address) throw new EfiError(EFI_NOT_FOUND, `${what} ${this.describeGap(address, end)}`);
-    for (const r of hit) {
+    // Otherwise the range must be covered by `owner`'s allocations; the subtree summaries answer without a scan.
+    const from = this.firstRecordKey(address);
+    const run = this.records.summarize(from, end);
+    const others = ~OWNER_BIT[owner];
+    if (run && (run.owners & others) !== 0) {
+      const foreign = this.records.first((s) => (s.owners & others) !== 0, from, end)!;
+      throw new EfiError(EFI_NOT_FOUND, `${what} is ${foreign.owner} memory, not allocated with AllocatePages`);
+    }
+    if (!run || run.start > address || run.through < end) {
+      throw new EfiError(EFI_NOT_FOUND, `${what} ${this.describeGap(address, run && run.start <= address ? run.through : address)}`);
+    }
+    // Each allocation removed here was added by one AllocatePages: the work is paid for once.
+    for (const r of this.records.between(from, end)) {
       const rEnd = r.start + pagesToBytes(r.pages);
       this.records.delete(r.start);
-      if (r.start < address) this.records.set(r.start, { ...r, pages: (address - r.start) / PAGE });
-      if (rEnd > end) this.records.set(end, { ...r, start: end, pages: (rEnd - end) / PAGE });
+      if (r.start < address) this.records.set({ ...r, pages: (address - r.start) / PAGE });
+      if (rEnd > end) this.records.set({ ...r, start: end, pages: (rEnd - end) / PAGE });
     }
     this.convert(address, end, EfiConventionalMemory);
   }
@@ -157,21 +210,22 @@ export class MemoryMap {
     if ((start & EFI_PAGE_MASK) !== 0n || pages <= 0n || end > ADDRESS_LIMIT) {
       throw new Error(`addRegion: 0x${start.toString(16)} (${pages} pages) is not a page-aligned range`);
     }
-    if (this.entries.some((e) => e.start < end && e.end > start && e.type !== EfiConventionalMemory)) {
-      throw new Error(`addRegion: 0x${start.toString(16)} (${pages} pages) overlaps memory in use`);
+    for (let e = this.entryAfter(start); e && e.start < end; e = this.entries.ceiling(e.end)) {
+      if (e.type !== EfiConventionalMemory) {
+        throw new Error(`addRegion: 0x${start.toString(16)} (${pages} pages) overlaps memory in use`);
+      }
     }
     this.split(start);
     this.split(end);
-    const kept = this.entries.filter((e) => e.end <= start || e.start >= end);
-    kept.push({ start, end, type, attribute });
-    kept.sort((a, b) => (a.start < b.start ? -1 : 1));
-    this.entries.splice(0, this.entries.length, ...kept);
+    for (const e of this.entries.between(start, end)) this.entries.delete(e.start);
+    this.entries.set({ start, end, type, attribute });
+    this.mergeAround(start, end);
     this.changed();
   }
 
   /** The map as GetMemoryMap reports it: sorted, adjacent equal descriptors merged, VirtualStart 0 as in edk2. */
   descriptors(): MemoryDescriptor[] {
-    return this.entries.map((e) => ({
+    return this.entries.values().map((e) => ({
       type: e.type,
       physicalStart: e.start,
       virtualStart: 0n,
@@ -182,18 +236,18 @@ export class MemoryMap {
 
   /** Page allocations currently live, by start address. */
   allocations(): PageAllocation[] {
-    return [...this.records.values()].sort((a, b) => (a.start < b.start ? -1 : 1)).map((r) => ({ ...r }));
+    return this.records.values().map((r) => ({ ...r }));
   }
 
   /** The page allocation containing `address`, if any. */
   allocationAt(address: bigint): PageAllocation | undefined {
-    const r = this.recordsIn(address, address + 1n)[0];
-    return r && { ...r };
+    const r = this.records.floor(address);
+    return r && address < r.start + pagesToBytes(r.pages) ? { ...r } : undefined;
   }
 
   /** Memory type at `address`, or undefined when the map does not describe it. */
   typeAt(address: bigint): number | undefined {
-    return this.entries.find((e) => address >= e.start && address < e.end)?.type;
+    return this.entryAt(address)?.type;
   }
 
   /** Whether every page of the range belongs to a live page allocation (any owner). */
@@ -201,98 +255,99 @@ export class MemoryMap {
     const first = start & ~EFI_PAGE_MASK;
     const end = start + pagesToBytes(pages);
     if (pages <= 0n) return false;
-    const covered = this.recordsIn(first, end).reduce(
-      (n, r) => n + (min(end, r.start + pagesToBytes(r.pages)) - max(first, r.start)), 0n);
-    return covered === end - first;
+    const run = this.records.summarize(this.firstRecordKey(first), end);
+    return run !== undefined && run.start <= first && run.through >= end;
+  }
+
+  /** Key from which the allocations overlapping [address, …) start: the one containing `address`, if any. */
+  private firstRecordKey(address: bigint): bigint {
+    const r = this.records.floor(address);
+    return r && r.start + pagesToBytes(r.pages) > address ? r.start : address;
+  }
+
+  private entryAt(address: bigint): Entry | undefined {
+    const e = this.entries.floor(address);
+    return e && address < e.end ? e : undefined;
+  }
+
+  /** The descriptor containing `address`, else the first one above it. */
+  private entryAfter(address: bigint): Entry | undefined {
+    return this.entryAt(address) ?? this.entries.ceiling(address);
   }
 
   private isFree(start: bigint, end: bigint): boolean {
-    let at = start;
-    for (const e of this.entries) {
-      if (e.end <= at || e.start >= end) continue;
-      if (e.start > at || e.type !== EfiConventionalMemory) return false;
+    for (let at = start; at < end;) {
+      const e = this.entryAt(at);
+      if (!e || e.type !== EfiConventionalMemory) return false;
       at = e.end;
-      if (at >= end) return true;
     }
-    return at >= end;
+    return true;
   }
 
+  /** The highest free range that holds `size` bytes below `limit`, as a top-down scan of the map would find it. */
   private findTopDown(size: bigint, limit: bigint): bigint | undefined {
-    for (let i = this.entries.length - 1; i >= 0; i--) {
-      const e = this.entries[i];
-      if (e.type !== EfiConventionalMemory) continue;
+    let below = limit;
+    // At most one descriptor straddles the limit; it only has its part below the limit to offer.
+    const straddling = this.entries.floor(limit - 1n);
+    if (straddling && straddling.end > limit) {
       // Page 0 is never handed out: edk2 FindFreePages uses 0 as "not found", and 0 is NULL to the guest.
-      const bottom = max(e.start, PAGE);
-      const top = min(e.end, limit);
-      if (top - bottom >= size) return top - size;
+      if (straddling.type === EfiConventionalMemory && limit - max(straddling.start, PAGE) >= size) return limit - size;
+      below = straddling.start;
     }
-    return undefined;
+    const e = this.entries.last((free) => free >= size, undefined, below);
+    return e && e.end - size;
   }
 
   /** Changes the type of [start, end), which the caller checked is described; the attribute follows the type. */
   private convert(start: bigint, end: bigint, type: number): void {
     this.split(start);
     this.split(end);
-    for (const e of this.entries) {
-      if (e.start >= start && e.end <= end) {
-        e.type = type;
-        e.attribute = isRuntimeType(type) ? e.attribute | EFI_MEMORY_RUNTIME : e.attribute & ~EFI_MEMORY_RUNTIME;
-      }
+    for (const e of this.entries.between(start, end)) {
+      const attribute = isRuntimeType(type) ? e.attribute | EFI_MEMORY_RUNTIME : e.attribute & ~EFI_MEMORY_RUNTIME;
+      this.entries.set({ ...e, type, attribute });
     }
+    this.mergeAround(start, end);
     this.changed();
   }
 
   /** Makes `at` a descriptor boundary. */
   private split(at: bigint): void {
-    const i = this.entries.findIndex((e) => at > e.start && at < e.end);
-    if (i < 0) return;
-    const e = this.entries[i];
-    this.entries.splice(i + 1, 0, { ...e, start: at });
-    e.end = at;
+    const e = this.entryAt(at);
+    if (!e || e.start === at) return;
+    this.entries.set({ ...e, end: at });
+    this.entries.set({ ...e, start: at });
   }
 
-  /** Joins neighbours that touch and have the same type and attribute. */
-  private merge(): void {
-    for (let i = this.entries.length - 1; i > 0; i--) {
-      const a = this.entries[i - 1];
-      const b = this.entries[i];
+  /**
+   * Joins neighbours that touch and have the same type and attribute, from the descriptor before `start` to the one
+   * at `end`: the rest of the map was merged before the change.
+   */
+  private mergeAround(start: bigint, end: bigint): void {
+    let a = this.entries.floor(start - 1n) ?? this.entries.ceiling(start);
+    while (a) {
+      const b = this.entries.ceiling(a.start + 1n);
+      if (!b || b.start > end) return;
       if (a.end === b.start && a.type === b.type && a.attribute === b.attribute) {
-        a.end = b.end;
-        this.entries.splice(i, 1);
-      }
+        this.entries.delete(b.start);
+        a = { ...a, end: b.end };
+        this.entries.set(a);
+      } else a = b;
     }
   }
 
   private changed(): void {
-    this.merge();
     this.key++;
     for (const f of this.onChange) f(this.key);
   }
 
-  private recordsIn(start: bigint, end: bigint): PageAllocation[] {
-    return [...this.records.values()].filter((r) => r.start < end && r.start + pagesToBytes(r.pages) > start);
+  /** Why [start, end) is not wholly allocated, for the guest-error report: `at` is the first page no allocation holds. */
+  private describeGap(start: bigint, at: bigint): string {
+    const type = this.typeAt(at);
+    const where = at === start ? '' : ` at 0x${at.toString(16)}`;
+    if (type === undefined) return `is outside the memory map${where}`;
+    if (type === EfiConventionalMemory) return `was not allocated (free${where}; already freed?)`;
+    return `is ${memoryTypeName(type)}${where}, not allocated with AllocatePages`;
   }
-
-  /** Why [start, end) is not wholly allocated, for the guest-error report. */
-  private describeGap(start: bigint, end: bigint): string {
-    for (let at = start; at < end;) {
-      const r = this.recordsIn(at, at + 1n)[0];
-      if (r) {
-        at = r.start + pagesToBytes(r.pages);
-        continue;
-      }
-      const type = this.typeAt(at);
-      const where = at === start ? '' : ` at 0x${at.toString(16)}`;
-      if (type === undefined) return `is outside the memory map${where}`;
-      if (type === EfiConventionalMemory) return `was not allocated (free${where}; already freed?)`;
-      return `is ${memoryTypeName(type)}${where}, not allocated with AllocatePages`;
-    }
-    return 'was not allocated with AllocatePages';
-  }
-}
-
-function min(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
 }
 
 function max(a: bigint, b: bigint): bigint {

@@ -127,7 +127,12 @@ export function memoryServices(
       else {
         const r = pool.free(buffer, 'guest');
         if (r === 'double-free') problem = `${what} already freed`;
-        else if (r === 'not-allocated') problem = `${what} was never allocated`;
+        else if (r === 'not-allocated') {
+          // The pool remembers only its recent frees (POOL_FREED_HISTORY): once it has forgotten one, say so.
+          problem = pool.forgetsFrees
+            ? `${what} was not allocated, or was freed more than ${pool.freedHistory} frees ago`
+            : `${what} was never allocated`;
+        }
         else if (r === 'firmware-owned') problem = `${what} is firmware memory`;
       }
       if (problem === undefined) return EFI_SUCCESS;

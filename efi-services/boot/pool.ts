@@ -3,6 +3,7 @@ import { GuestMemory } from '../../emulator/guest-memory';
 import { EFI_INVALID_PARAMETER, EfiError } from '../status';
 import { AllocationLimitError, MemoryMap } from './memory-map';
 import { AllocateAnyPages, bytesToPages, EFI_PAGE_SIZE, isAllocatableType, memoryTypeName } from './memory-types';
+import { OrderedTree, Summary } from './ordered-tree';
 
 /** Who may free a pool allocation: buffers handed to the guest (including ones a service returns) are 'guest'. */
 export type PoolOwner = 'guest' | 'firmware';
@@ -40,17 +41,44 @@ export const POOL_ARENA_PAGES = 16n;
  * without freeing gets EFI_OUT_OF_RESOURCES before the host-side records grow without bound.
  */
 export const MAX_POOL_ALLOCATIONS = 1 << 16;
+/**
+ * Freed block addresses the pool remembers, most recent first, to tell a double free from a bad pointer. Not a spec
+ * limit: the record is host memory, so a guest that allocates and frees in a loop cannot grow it without bound. A
+ * double free within this many FreePool calls is reported as one; an older one reads as a pointer not allocated.
+ */
+export const POOL_FREED_HISTORY = 4096;
+
+/** Per subtree of free arena extents: the longest, so first fit is found without a scan. */
+const LONGEST: Summary<Extent, bigint> = {
+  of: (x) => x.end - x.start,
+  join: (a, b) => (a > b ? a : b),
+};
 
 export class Pool {
-  private readonly live = new Map<bigint, Block>();
-  private readonly freed = new Map<bigint, Block>();
-  /** Free space in the arenas of each pool type, sorted by address. */
-  private readonly arenaFree = new Map<number, Extent[]>();
+  private readonly live = new OrderedTree<Block>((b) => b.address);
+  /** Free space in the arenas of each pool type, by address. */
+  private readonly arenaFree = new Map<number, OrderedTree<Extent, bigint>>();
+  /** The last POOL_FREED_HISTORY freed addresses: a ring, and for each remembered address its slot in the ring. */
+  private readonly freedRing: (bigint | undefined)[];
+  private readonly freedSlot = new Map<bigint, number>();
+  private freedNext = 0;
+  private forgot = false;
 
   private readonly maxLive: number;
+  /** How many freed addresses the pool remembers (POOL_FREED_HISTORY unless configured). */
+  readonly freedHistory: number;
 
-  constructor(private readonly map: MemoryMap, private readonly mem: GuestMemory, o: { maxAllocations?: number } = {}) {
+  constructor(
+    private readonly map: MemoryMap, private readonly mem: GuestMemory, o: { maxAllocations?: number; freedHistory?: number } = {},
+  ) {
     this.maxLive = o.maxAllocations ?? MAX_POOL_ALLOCATIONS;
+    this.freedHistory = Math.max(1, o.freedHistory ?? POOL_FREED_HISTORY);
+    this.freedRing = new Array<bigint | undefined>(this.freedHistory);
+  }
+
+  /** Whether some freed address has left the history, so 'not-allocated' may also be a double free from long ago. */
+  get forgetsFrees(): boolean {
+    return this.forgot;
   }
 
   /**
@@ -76,8 +104,9 @@ export class Pool {
       block = { address, size: Number(bytes), type: poolType, owner, span };
     }
     this.mem.fill(block.address, Number(span), 0);
-    this.freed.delete(block.address);
-    this.live.set(block.address, block);
+    // Handed out again: freeing it is legitimate once more (its ring slot is dropped when the ring passes it).
+    this.freedSlot.delete(block.address);
+    this.live.set(block);
     return block.address;
   }
 
@@ -88,13 +117,13 @@ export class Pool {
   free(address: bigint, by: PoolOwner = 'guest'): PoolFreeResult {
     const block = this.live.get(address);
     if (!block) {
-      if (this.freed.has(address)) return 'double-free';
+      if (this.freedSlot.has(address)) return 'double-free';
       if (by === 'guest' && this.isFirmwareMemory(address)) return 'firmware-owned';
       return 'not-allocated';
     }
     if (block.owner === 'firmware' && by === 'guest') return 'firmware-owned';
     this.live.delete(address);
-    this.freed.set(address, block);
+    this.remember(address);
     if (block.pages !== undefined) this.map.freePages(address, block.pages, 'pool');
     else this.release(block.type, { start: address, end: address + block.span });
     return 'ok';
@@ -107,51 +136,58 @@ export class Pool {
 
   /** Live allocations by address (for leak reports). */
   allocations(): PoolAllocation[] {
-    return [...this.live.values()]
-      .sort((a, b) => (a.address < b.address ? -1 : 1))
+    return this.live.values()
       .map(({ address, size, type, owner }) => ({ address, size, type, owner }));
   }
 
   /** First fit in the type's arenas; grows the arena by whole pages when nothing fits. */
   private carve(type: number, span: bigint): bigint {
-    let extents = this.arenaFree.get(type) ?? [];
-    let i = extents.findIndex((e) => e.end - e.start >= span);
-    if (i < 0) {
+    const fits = (longest: bigint) => longest >= span;
+    let e = this.arenaFree.get(type)?.first(fits);
+    if (!e) {
       const start = this.map.allocatePages(AllocateAnyPages, type, POOL_ARENA_PAGES, undefined, 'pool');
       this.release(type, { start, end: start + POOL_ARENA_PAGES * BigInt(EFI_PAGE_SIZE) });
-      extents = this.arenaFree.get(type)!;
-      i = extents.findIndex((e) => e.end - e.start >= span);
+      e = this.arenaFree.get(type)!.first(fits)!;
     }
-    const e = extents[i];
-    const address = e.start;
-    e.start += span;
-    if (e.start === e.end) extents.splice(i, 1);
-    return address;
+    const extents = this.arenaFree.get(type)!;
+    extents.delete(e.start);
+    if (e.start + span < e.end) extents.set({ start: e.start + span, end: e.end });
+    return e.start;
   }
 
   /** Returns an extent to the type's free list, joining neighbours (arena pages of one type stay pool-owned). */
   private release(type: number, x: Extent): void {
-    const extents = this.arenaFree.get(type) ?? [];
-    this.arenaFree.set(type, extents);
-    let i = extents.findIndex((e) => e.start > x.start);
-    if (i < 0) i = extents.length;
-    extents.splice(i, 0, { ...x });
-    if (i + 1 < extents.length && extents[i].end === extents[i + 1].start) {
-      extents[i].end = extents[i + 1].end;
-      extents.splice(i + 1, 1);
+    let extents = this.arenaFree.get(type);
+    if (!extents) this.arenaFree.set(type, (extents = new OrderedTree<Extent, bigint>((e) => e.start, LONGEST)));
+    let { start, end } = x;
+    const after = extents.get(end);
+    if (after) {
+      extents.delete(after.start);
+      end = after.end;
     }
-    if (i > 0 && extents[i - 1].end === extents[i].start) {
-      extents[i - 1].end = extents[i].end;
-      extents.splice(i, 1);
+    const before = extents.floor(start - 1n);
+    if (before && before.end === start) start = before.start;
+    extents.set({ start, end });
+  }
+
+  /** Keeps `address` in the ring of recent frees, dropping the oldest one the ring still holds. */
+  private remember(address: bigint): void {
+    const slot = this.freedNext;
+    const old = this.freedRing[slot];
+    if (old !== undefined && this.freedSlot.get(old) === slot) {
+      this.freedSlot.delete(old);
+      this.forgot = true;
     }
+    this.freedRing[slot] = address;
+    this.freedSlot.set(address, slot);
+    this.freedNext = (slot + 1) % this.freedRing.length;
   }
 
   /** Inside a firmware pool block or firmware pages. */
   private isFirmwareMemory(address: bigint): boolean {
     if (this.map.allocationAt(address)?.owner === 'firmware') return true;
-    for (const b of this.live.values()) {
-      if (b.owner === 'firmware' && address >= b.address && address < b.address + b.span) return true;
-    }
-    return false;
+    // Live blocks do not overlap, so only the one starting at or below `address` can hold it.
+    const b = this.live.floor(address);
+    return b !== undefined && b.owner === 'firmware' && address < b.address + b.span;
   }
 }
