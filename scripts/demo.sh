@@ -9,7 +9,7 @@ mkdir -p out
 F=.cache/fixtures
 node -e "require('fs').writeFileSync('out/initrd.cpio', require('./dist/src/initrd/cpio.js').makeTestInitrd())"
 echo "== stubemu uki build"
-node dist/src/cli.js uki build --stub "$F/linuxx64.efi.stub" --linux "$F/vmlinuz" --initrd out/initrd.cpio \
+node dist/src/cli.js uki build --stub "$F/stub-252/linuxx64.efi.stub" --linux "$F/kernel-6.1-cloud/vmlinuz" --initrd out/initrd.cpio \
   --cmdline "console=ttyS0 root=/dev/vda1 ro" --os-release "ID=debian
 VERSION_ID=12
 PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"" -o out/debian-uki.efi

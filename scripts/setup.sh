@@ -43,5 +43,5 @@ npx tsc -p tsconfig.json
 echo "setup: building samples"
 bash samples/build.sh
 
-echo "setup: fixtures (Debian's systemd-boot-efi and Linux 6.1 cloud kernel)"
-bash scripts/fetch-fixtures.sh
+echo "setup: fixtures (fixtures/manifest.json: Debian's stubs, kernels and tools, pinned)"
+node dist/scripts/fixtures/main.js

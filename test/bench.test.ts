@@ -48,19 +48,27 @@ test('resident pages: a page counts once written, whatever the value; pages only
   ram[10 * 4096] = 1;
   ram[20 * 4096 + 4095] = 0x80;
   ram[30 * 4096 + 7] = 0; // a store of zero (BSS clearing) makes the page resident too
-  let sum = 0;
-  for (let i = 40 * 4096; i < 41 * 4096; i++) sum += ram[i]; // read only: the shared zero page at most
-  t.is(sum, 0);
   // With transparent huge pages "always" a write may bring in 2 MiB; the machine's setting decides.
   const thpAlways = readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8').includes('[always]');
   const written = countResidentPages(ram)! - before;
   if (thpAlways) t.true(written >= 3);
   else t.is(written, 3);
+  // A page only read maps the shared zero page on most kernels, which is not this process's own. Some hosts (a
+  // microVM kernel seen here) back even a read fault with a private page: learn which from a separate buffer first.
+  const probe = Buffer.alloc(8 << 20);
+  const probeBefore = countResidentPages(probe)!;
+  let sum = probe[4 * 4096 + 100];
+  const readFaultsResident = countResidentPages(probe)! > probeBefore;
+  for (let i = 40 * 4096; i < 41 * 4096; i++) sum += ram[i];
+  t.is(sum, 0);
+  const afterRead = countResidentPages(ram)! - before;
+  if (readFaultsResident) t.true(afterRead > written, 'this host makes read pages resident; the count shows it');
+  else t.is(afterRead, written, 'a page only read is not counted');
   t.is(countTouchedPages(ram), 2, 'the zero-written page holds no non-zero byte');
-  // The non-zero scan read every page: still no more resident pages.
-  t.is(countResidentPages(ram)! - before, written);
+  // The non-zero scan read every page: still no more resident pages (where reads do not fault pages in).
+  if (!readFaultsResident) t.is(countResidentPages(ram)! - before, written);
   // A view counts the host pages it spans: page 20's last byte (shifted by the allocator header) is inside.
-  if (!thpAlways) t.is(countResidentPages(ram.subarray(15 * 4096, 25 * 4096)), 1);
+  if (!thpAlways && !readFaultsResident) t.is(countResidentPages(ram.subarray(15 * 4096, 25 * 4096)), 1);
 });
 
 test('the pseudo-random initrd payload is deterministic, seeded, and wrapped as a newc archive', (t) => {
@@ -81,7 +89,7 @@ test('the pseudo-random initrd payload is deterministic, seeded, and wrapped as 
 
 function ukiCase(): BenchCase {
   const image = buildUki({
-    stub: fixture('linuxx64.efi.stub'), stubName: 'linuxx64.efi.stub', linux: fixture('vmlinuz'), linuxName: 'vmlinuz',
+    stub: fixture('stub-252', 'linuxx64.efi.stub'), stubName: 'linuxx64.efi.stub', linux: fixture('kernel-6.1-cloud', 'vmlinuz'), linuxName: 'vmlinuz',
     initrds: [{ name: 'initrd', data: makeTestInitrd() }], cmdline: Buffer.from(BENCH_CMDLINE), osRelease: Buffer.from('ID=debian\n'),
   }).image;
   return { id: 'uki', group: 'uki', description: 'test', image, imagePath: '/nonexistent/uki.efi', bootsLinux: true };
@@ -92,7 +100,7 @@ test('floor of a UKI: the sections systemd-stub 252 measures, hashed per bank; .
   // .uname is in the UKI but systemd 252 does not measure it.
   t.deepEqual(f.measured.map((b) => b.name), ['.linux', '.osrel', '.cmdline', '.initrd']);
   t.deepEqual(f.copied.map((b) => b.name), ['.linux', '.initrd']);
-  const vmlinuz = fixture('vmlinuz');
+  const vmlinuz = fixture('kernel-6.1-cloud', 'vmlinuz');
   t.true(f.measured[0].data.equals(vmlinuz));
   t.is(f.measured[2].data.toString(), BENCH_CMDLINE);
   t.true(f.copied[1].data.equals(makeTestInitrd()));

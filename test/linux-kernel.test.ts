@@ -9,7 +9,7 @@ import { fixture } from './helpers/fixtures';
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 test('bare vmlinuz with --load-options reaches ExitBootServices and hands over that command line', (t) => {
-  const vmlinuz = fixture('vmlinuz');
+  const vmlinuz = fixture('kernel-6.1-cloud', 'vmlinuz');
   const cmdline = 'console=ttyS0 root=/dev/vda1 stubemu-test=1';
   const r = runImage({ image: vmlinuz, imageName: 'vmlinuz', loadOptions: cmdline });
   t.is(r.outcome.kind, 'exit-boot-services', JSON.stringify(r.outcome));
@@ -46,14 +46,14 @@ test('bare vmlinuz with --load-options reaches ExitBootServices and hands over t
 });
 
 test('two runs of the kernel give the same report', (t) => {
-  const vmlinuz = fixture('vmlinuz');
+  const vmlinuz = fixture('kernel-6.1-cloud', 'vmlinuz');
   const a = runImage({ image: vmlinuz, imageName: 'vmlinuz', loadOptions: 'quiet' });
   const b = runImage({ image: vmlinuz, imageName: 'vmlinuz', loadOptions: 'quiet' });
   t.is(reportJson(a.report), reportJson(b.report));
 });
 
 test('bare vmlinuz with --initrd: the firmware LoadFile2 hands the kernel exactly those bytes', (t) => {
-  const vmlinuz = fixture('vmlinuz');
+  const vmlinuz = fixture('kernel-6.1-cloud', 'vmlinuz');
   const a = Buffer.from('first initrd part'); // 17 bytes: padded to 20 before the next part
   const b = Buffer.from('second');
   const r = runImage({ image: vmlinuz, imageName: 'vmlinuz', loadOptions: 'console=ttyS0', initrds: [a, b] });
@@ -69,7 +69,7 @@ test('bare vmlinuz with --initrd: the firmware LoadFile2 hands the kernel exactl
 });
 
 test('--gop: the stub describes the framebuffer in screen_info', (t) => {
-  const r = runImage({ image: fixture('vmlinuz'), imageName: 'vmlinuz', gop: { width: 800, height: 600 } });
+  const r = runImage({ image: fixture('kernel-6.1-cloud', 'vmlinuz'), imageName: 'vmlinuz', gop: { width: 800, height: 600 } });
   t.is(r.outcome.kind, 'exit-boot-services');
   const si = r.handoff!.report.bootParams!.screenInfo;
   t.is(si.lfb_width, '800');

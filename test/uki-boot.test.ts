@@ -9,16 +9,16 @@ import { runImage, RunResult } from '../src/api';
 import { buildUki } from '../src/uki/build';
 import { makeTestInitrd } from '../src/initrd/cpio';
 import { ESP_PARTITION_GUID } from '../efi-services/firmware';
-import { fixture, fixturePath } from './helpers/fixtures';
+import { fixture, fixtureEntry } from './helpers/fixtures';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f';
 
 function uki(cmdline?: string): Buffer {
   return buildUki({
-    stub: fixture('linuxx64.efi.stub'),
+    stub: fixture('stub-252', 'linuxx64.efi.stub'),
     stubName: 'linuxx64.efi.stub',
-    linux: fixture('vmlinuz'),
+    linux: fixture('kernel-6.1-cloud', 'vmlinuz'),
     linuxName: 'vmlinuz',
     initrds: [{ name: 'initrd', data: makeTestInitrd() }],
     cmdline: cmdline === undefined ? undefined : Buffer.from(cmdline),
@@ -42,8 +42,8 @@ test('the Debian UKI reaches ExitBootServices; cmdline, initrd and kernel are th
   t.is(h.initrd!.size, initrd.length);
   // systemd-stub 252 started the kernel with LoadImage from its .linux section (kernel PE version >= 1).
   t.is(h.kernel!.image, 'debian-uki.efi:.linux');
-  t.is(h.kernel!.fileSha256, sha256(fixture('vmlinuz')));
-  t.true(r.handoff!.blobs.kernel!.equals(fixture('vmlinuz')));
+  t.is(h.kernel!.fileSha256, sha256(fixture('kernel-6.1-cloud', 'vmlinuz')));
+  t.true(r.handoff!.blobs.kernel!.equals(fixture('kernel-6.1-cloud', 'vmlinuz')));
   const images = r.report.images as { name: string; source: string; started: boolean }[];
   t.deepEqual(images.map((i) => [i.name, i.source, i.started]), [['debian-uki.efi', 'command line', true], ['debian-uki.efi:.linux', 'buffer', true]]);
   // Where the stub copied its sections: .initrd and .cmdline bytes sit at the ramdisk and cmd_line_ptr addresses.
@@ -60,7 +60,7 @@ test('the Debian UKI reaches ExitBootServices; cmdline, initrd and kernel are th
 
 test('variables the stub sets, as systemd 252 src/boot/efi/stub.c writes them', (t) => {
   const r = runImage({ image: uki(CMDLINE), imageName: 'debian-uki.efi' });
-  const version = readFileSync(fixturePath('systemd-version'), 'utf8').trim();
+  const version = fixtureEntry('stub-252').version;
   t.is(variable(r, 'StubInfo')!.utf16, `systemd-stub ${version}`);
   t.is(variable(r, 'LoaderDevicePartUUID')!.utf16, ESP_PARTITION_GUID.toUpperCase());
   t.is(variable(r, 'LoaderImageIdentifier')!.utf16, '\\EFI\\BOOT\\BOOTX64.EFI');
@@ -86,11 +86,11 @@ test('LoadOptions override .cmdline without Secure Boot, not with it (systemd 25
 });
 
 test('a kernel with PE image version 0 boots through the EFI handover entry, in place in .linux', (t) => {
-  const kernel = Buffer.from(fixture('vmlinuz'));
+  const kernel = Buffer.from(fixture('kernel-6.1-cloud', 'vmlinuz'));
   const opt = kernel.readUInt32LE(0x3c) + 24;
   kernel.writeUInt16LE(0, opt + 44); // MajorImageVersion: systemd-stub 252 then uses linux_exec_efi_handover()
   const built = buildUki({
-    stub: fixture('linuxx64.efi.stub'), stubName: 'stub', linux: kernel, linuxName: 'vmlinuz-v0',
+    stub: fixture('stub-252', 'linuxx64.efi.stub'), stubName: 'stub', linux: kernel, linuxName: 'vmlinuz-v0',
     initrds: [{ name: 'initrd', data: makeTestInitrd() }], cmdline: Buffer.from('console=ttyS0 handover'),
   });
   const r = runImage({ image: built.image, imageName: 'uki-v0.efi' });
@@ -112,10 +112,10 @@ test('the whole chain: Debian systemd-boot finds the UKI on a host-directory ESP
   mkdirSync(join(dir, 'EFI', 'BOOT'), { recursive: true });
   mkdirSync(join(dir, 'EFI', 'Linux'), { recursive: true });
   mkdirSync(join(dir, 'loader'), { recursive: true });
-  writeFileSync(join(dir, 'EFI', 'BOOT', 'BOOTX64.EFI'), fixture('systemd-bootx64.efi'));
+  writeFileSync(join(dir, 'EFI', 'BOOT', 'BOOTX64.EFI'), fixture('stub-252', 'systemd-bootx64.efi'));
   writeFileSync(join(dir, 'EFI', 'Linux', 'debian.efi'), uki(CMDLINE)); // a Type #2 entry (Boot Loader Specification)
   writeFileSync(join(dir, 'loader', 'loader.conf'), 'timeout 0\n');
-  const r = runImage({ image: fixture('systemd-bootx64.efi'), imageName: 'BOOTX64.EFI', espDir: dir, imagePath: '\\EFI\\BOOT\\BOOTX64.EFI' });
+  const r = runImage({ image: fixture('stub-252', 'systemd-bootx64.efi'), imageName: 'BOOTX64.EFI', espDir: dir, imagePath: '\\EFI\\BOOT\\BOOTX64.EFI' });
   t.is(r.outcome.kind, 'exit-boot-services', JSON.stringify(r.outcome));
   const images = r.report.images as { name: string; source: string; devicePath?: string }[];
   t.deepEqual(images.map((i) => [i.name, i.source]), [['BOOTX64.EFI', 'command line'], ['debian.efi', 'SimpleFileSystem'], ['debian.efi:.linux', 'buffer']]);

@@ -56,17 +56,18 @@ export function makeLargeInitrd(payloadBytes = LARGE_INITRD_BYTES, seed = 'stube
   ]);
 }
 
-function fixture(name: string): Buffer {
-  const p = join(FIXTURES_DIR, name);
-  if (!existsSync(p)) throw new Error(`${p} is missing: run scripts/fetch-fixtures.sh (or npm run setup)`);
+/** A file of fixtures/manifest.json's entry `id`, as `npm run fixtures` fetched it. */
+function fixture(id: string, name: string): Buffer {
+  const p = join(FIXTURES_DIR, id, name);
+  if (!existsSync(p)) throw new Error(`${p} is missing: run 'npm run fixtures' (or npm run setup)`);
   return readFileSync(p);
 }
 
 function debianUki(initrd: Buffer): Buffer {
   return buildUki({
-    stub: fixture('linuxx64.efi.stub'),
+    stub: fixture('stub-252', 'linuxx64.efi.stub'),
     stubName: 'linuxx64.efi.stub',
-    linux: fixture('vmlinuz'),
+    linux: fixture('kernel-6.1-cloud', 'vmlinuz'),
     linuxName: 'vmlinuz',
     initrds: [{ name: 'initrd', data: initrd }],
     cmdline: Buffer.from(BENCH_CMDLINE),
@@ -91,7 +92,7 @@ export function prepareCases(groups: readonly CaseGroup[], dir: string): BenchCa
     out.push({ id: 'uki64', group: 'uki64', description: 'the same UKI with a 64 MiB initrd', image, imagePath: write('debian-uki64.efi', image), bootsLinux: true });
   }
   if (groups.includes('kernel')) {
-    const image = fixture('vmlinuz');
+    const image = fixture('kernel-6.1-cloud', 'vmlinuz');
     const initrd = makeTestInitrd();
     out.push({
       id: 'kernel', group: 'kernel', description: 'bare Debian kernel, initrd through LoadFile2', image, imagePath: write('vmlinuz.efi', image),

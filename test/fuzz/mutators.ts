@@ -151,7 +151,7 @@ export function loadSeeds(o: { withKernel?: boolean } = {}): Seed[] {
     if (existsSync(p)) add(`${n}.efi`, readFileSync(p));
   }
   add('relocated.efi', relocatedImage());
-  const stubPath = join(ROOT, '.cache', 'fixtures', 'linuxx64.efi.stub');
+  const stubPath = join(ROOT, '.cache', 'fixtures', 'stub-252', 'linuxx64.efi.stub');
   if (existsSync(stubPath)) {
     const stub = readFileSync(stubPath);
     add('linuxx64.efi.stub', stub);
@@ -162,7 +162,7 @@ export function loadSeeds(o: { withKernel?: boolean } = {}): Seed[] {
     }).image;
     add('tiny-uki.efi', uki, true, '.linux');
   }
-  const kernelPath = join(ROOT, '.cache', 'fixtures', 'vmlinuz');
+  const kernelPath = join(ROOT, '.cache', 'fixtures', 'kernel-6.1-cloud', 'vmlinuz');
   if (o.withKernel && existsSync(kernelPath)) add('vmlinuz', readFileSync(kernelPath), false);
   return seeds;
 }
