@@ -44,11 +44,23 @@ function short(d: Buffer): string {
   return d.toString('hex').slice(0, 16);
 }
 
+const VARIABLE_EVENTS: ReadonlySet<number> = new Set([EV.EFI_VARIABLE_DRIVER_CONFIG, EV.EFI_VARIABLE_BOOT, EV.EFI_VARIABLE_BOOT2, EV.EFI_VARIABLE_AUTHORITY]);
+
+/** The variable a UEFI_VARIABLE_DATA event is about (PFP 1.05 §10.4.6: GUID, name length, data length, name). */
+function variableName(d: Buffer): string | undefined {
+  if (d.length < 32) return undefined;
+  const n = Number(d.readBigUInt64LE(16));
+  const size = Number(d.readBigUInt64LE(24));
+  if (32 + 2 * n + size !== d.length) return undefined;
+  return `${d.subarray(32, 32 + 2 * n).toString('utf16le')} (${size} bytes)`;
+}
+
 /** One event in a line: type, sha256 (or first) digest prefix, and its data as text when it is text. */
 export function describeEvent(e: ParsedEvent): string {
   const d = e.digests.find((x) => x.bank === 'sha256') ?? e.digests[0];
   const text = e.data.length <= 200 ? (asciiText(e.data) ?? utf16Text(e.data)) : undefined;
-  const data = ADDRESS_DATA.has(e.type) ? '' : text !== undefined ? ` "${text}"` : ` data ${e.data.length} bytes ${short(e.data)}…`;
+  const variable = VARIABLE_EVENTS.has(e.type) ? variableName(e.data) : undefined;
+  const data = ADDRESS_DATA.has(e.type) ? '' : variable !== undefined ? ` ${variable}` : text !== undefined ? ` "${text}"` : ` data ${e.data.length} bytes ${short(e.data)}…`;
   return `${eventTypeName(e.type)} ${d ? `${d.bank ?? d.algorithmId}:${short(d.digest)}…` : 'no digest'}${data}`;
 }
 
@@ -85,6 +97,6 @@ export function compareEvents(check: EventCheck, expected: readonly ParsedEvent[
 export function compareValue(check: string, expected: string | undefined, got: string | undefined): CheckResult {
   if (expected === undefined) return { check, status: 'missing', detail: 'the QEMU guest did not report it' };
   if (got === undefined) return { check, status: 'missing', detail: 'stubemu did not report it' };
-  if (expected === got) return { check, status: 'identical', detail: expected.length > 60 ? `${expected.slice(0, 57)}...` : expected };
+  if (expected === got) return { check, status: 'identical', detail: expected };
   return { check, status: 'different', detail: `expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)}` };
 }

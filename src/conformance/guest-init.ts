@@ -16,7 +16,8 @@ export const INIT_SCRIPT = `#!/bin/busybox sh
 export PATH=/bin
 mkdir -p /proc /sys /dev
 mount -t devtmpfs dev /dev 2>/dev/null
-exec </dev/console >/dev/console 2>&1
+# The serial port itself, not /dev/console: a case without console=ttyS0 still reports.
+exec </dev/ttyS0 >/dev/ttyS0 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null

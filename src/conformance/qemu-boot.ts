@@ -12,8 +12,8 @@ export interface QemuBoot {
   /** Everything the serial port printed (OVMF, the stubs, the kernel, /init). */
   readonly serial: string;
   readonly ms: number;
-  /** QEMU start → the kernel's banner, when it came. */
-  readonly toKernelMs?: number;
+  /** QEMU start → /init's first line (the kernel is quiet, so its banner is not printed). */
+  readonly toInitMs?: number;
   /** Why the boot did not reach /init's end marker: timeout, QEMU exit status, swtpm trouble; with the serial tail. */
   readonly failure?: string;
 }
@@ -73,20 +73,20 @@ export async function bootInQemu(espDir: string, t: QemuTools, timeoutMs: number
     return await new Promise<QemuBoot>((resolve) => {
       let serial = '';
       let stderr = '';
-      let toKernelMs: number | undefined;
+      let toInitMs: number | undefined;
       let done = false;
       const finish = (failure?: string): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        resolve({ serial, ms: performance.now() - t0, toKernelMs, ...(failure ? { failure } : {}) });
+        resolve({ serial, ms: performance.now() - t0, toInitMs, ...(failure ? { failure } : {}) });
       };
       const timer = setTimeout(() => finish(`timed out after ${timeoutMs / 1000} s; serial tail: ${tail(serial)}`), timeoutMs);
       qemu = spawn(t.qemu, conformanceQemuArgs(t, vars, socket, espDir), { stdio: ['ignore', 'pipe', 'pipe'] });
       qemu.stdout!.setEncoding('latin1');
       qemu.stdout!.on('data', (chunk: string) => {
         serial += chunk;
-        if (toKernelMs === undefined && serial.includes('Linux version')) toKernelMs = performance.now() - t0;
+        if (toInitMs === undefined && serial.includes(`${MARK} begin`)) toInitMs = performance.now() - t0;
       });
       qemu.stderr!.setEncoding('utf8');
       qemu.stderr!.on('data', (chunk: string) => { stderr += chunk; });
