@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     cases = selectCases(values.case, values.slice ?? false);
     qemuTimeoutSeconds = seconds(values['qemu-timeout'], 300, 'qemu-timeout');
-    stubemuTimeoutSeconds = seconds(values['stubemu-timeout'], 300, 'stubemu-timeout');
+    stubemuTimeoutSeconds = seconds(values['stubemu-timeout'], 900, 'stubemu-timeout');
   } catch (e) {
     process.stderr.write(`conformance: ${(e as Error).message}\n`);
     return 2;
