@@ -3,6 +3,9 @@
 // measured (it replaced a digest pasted into test/authenticode.test.ts).
 import test from 'ava';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EV } from '../efi-services/tcg/event-data';
 import { ParsedEvent } from '../efi-services/tcg/event-log';
 import { ensureQemuTools } from '../src/bench/qemu';
@@ -12,7 +15,7 @@ import { compareEvents, compareValue, EVENT_CHECKS } from '../src/conformance/co
 import { conformanceInitrd, INIT_SCRIPT, MARK } from '../src/conformance/guest-init';
 import { knownDifference } from '../src/conformance/known';
 import { MACHINE } from '../src/conformance/machine';
-import { conformanceQemuArgs } from '../src/conformance/qemu-boot';
+import { bootInQemu, conformanceQemuArgs } from '../src/conformance/qemu-boot';
 import { runCase } from '../src/conformance/run-case';
 import { parseGuestReport } from '../src/conformance/serial';
 import { unpackedFiles } from '../src/conformance/stubemu-boot';
@@ -108,6 +111,22 @@ test('the matrix has the cases issue #10 names', (t) => {
   t.true(CASES.some((c) => c.cmdline === undefined && c.loaderOptions === undefined));
   t.true(CASES.some((c) => c.loaderOptions !== undefined));
   t.throws(() => selectCases(['nope']), { message: /unknown case nope/ });
+});
+
+test.serial('live: a boot that never reaches /init ends at the timeout and says why, with the serial tail', async (t) => {
+  t.timeout(120_000);
+  const tools = ensureQemuTools((l) => t.log(l));
+  if (typeof tools === 'string') return t.fail(`the reference cannot run: ${tools}`);
+  const esp = mkdtempSync(join(tmpdir(), 'stubemu-conformance-test-'));
+  try {
+    // No BOOTX64.EFI: OVMF finds nothing to boot and waits in its setup UI.
+    const r = await bootInQemu(esp, tools, 15_000);
+    t.regex(r.failure ?? '', /^timed out after 15 s; serial tail: ".+"/s);
+    t.true(r.ms < 30_000);
+    t.is(parseGuestReport(r.serial).complete, false);
+  } finally {
+    rmSync(esp, { recursive: true, force: true });
+  }
 });
 
 // The live slice: real OVMF against stubemu. Missing tools fail the test (scripts/setup.sh installs them).
