@@ -11,7 +11,7 @@ import { ParsedEvent } from '../efi-services/tcg/event-log';
 import { ensureQemuTools } from '../src/bench/qemu';
 import { readCpioArchives, writeCpio, S_IFREG } from '../src/initrd/cpio';
 import { CASES, selectCases } from '../src/conformance/cases';
-import { compareEvents, compareValue, EVENT_CHECKS } from '../src/conformance/compare';
+import { compareEvents, compareImageLoads, compareValue, EVENT_CHECKS, imageLoadSummary } from '../src/conformance/compare';
 import { conformanceInitrd, INIT_SCRIPT, MARK } from '../src/conformance/guest-init';
 import { knownDifference } from '../src/conformance/known';
 import { MACHINE } from '../src/conformance/machine';
@@ -55,6 +55,22 @@ test('PCR 4 compares only application digests; image event data (addresses, devi
   const b = [app('at 0x9000', 'uki'), ev(4, EV.SEPARATOR, '\0\0\0\0'), app('at 0xa000', 'linux')];
   t.is(compareEvents(pcr(4), a, b).status, 'identical');
   t.is(compareEvents(pcr(4), a, [app('x', 'uki'), app('y', 'other')]).status, 'different');
+});
+
+test('PCR 4 image data compares length, link-time address and file path, not the location or the disk nodes', (t) => {
+  const filePath = (p: string) => { const b = Buffer.from(`${p}\0`, 'utf16le'); const h = Buffer.from([4, 4, 0, 0]); h.writeUInt16LE(4 + b.length, 2); return Buffer.concat([h, b]); };
+  const disk = (n: number) => Buffer.from([1, 1, 6, 0, n, 1]);
+  const end = Buffer.from([0x7f, 0xff, 4, 0]);
+  const load = (at: bigint, length: bigint, dp: Buffer) => {
+    const d = Buffer.alloc(32);
+    d.writeBigUInt64LE(at, 0); d.writeBigUInt64LE(length, 8); d.writeBigUInt64LE(0x1000n, 16); d.writeBigUInt64LE(BigInt(dp.length), 24);
+    return { ...ev(4, EV.EFI_BOOT_SERVICES_APPLICATION, 'x', 'uki'), data: Buffer.concat([d, dp]) };
+  };
+  const dp = (n: number) => Buffer.concat([disk(n), filePath('\\EFI\\BOOT\\BOOTX64.EFI'), end]);
+  t.is(imageLoadSummary(load(1n, 100n, dp(0)).data), 'ImageLengthInMemory 100, ImageLinkTimeAddress 0x1000, path \\EFI\\BOOT\\BOOTX64.EFI');
+  t.is(compareImageLoads('i', [load(0x1000n, 100n, dp(0))], [load(0x9000n, 100n, dp(1))]).status, 'identical');
+  const r = compareImageLoads('i', [load(1n, 100n, dp(0))], [load(1n, 120n, dp(0))]);
+  t.regex(r.detail, /^image 1: expected ImageLengthInMemory 100, .*got ImageLengthInMemory 120,/);
 });
 
 test('compareValue: identical, different, and which side did not report', (t) => {

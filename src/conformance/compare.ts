@@ -93,6 +93,40 @@ export function compareEvents(check: EventCheck, expected: readonly ParsedEvent[
   return { check: check.name, status: 'identical', detail: `${a.length} event${a.length === 1 ? '' : 's'}` };
 }
 
+/**
+ * The parts of a UEFI_IMAGE_LOAD_EVENT (PFP 1.05 §10.4.3) that do not depend on where the firmware put things:
+ * ImageLengthInMemory, ImageLinkTimeAddress, and the device path's file-path and vendor media nodes (the disk and
+ * partition nodes name QEMU's virtio disk and vvfat's MBR, which stubemu does not have). ImageLocationInMemory is
+ * an address and is left out.
+ */
+export function imageLoadSummary(d: Buffer): string {
+  if (d.length < 32) return `malformed (${d.length} bytes)`;
+  const length = d.readBigUInt64LE(8);
+  const link = d.readBigUInt64LE(16);
+  const end = Math.min(d.length, 32 + Number(d.readBigUInt64LE(24)));
+  const nodes: string[] = [];
+  for (let o = 32; o + 4 <= end;) {
+    const [type, sub, len] = [d[o], d[o + 1], d.readUInt16LE(o + 2)];
+    if (len < 4) break;
+    if (type === 4 && sub === 4) nodes.push(d.subarray(o + 4, o + len).toString('utf16le').replace(/\0+$/, ''));
+    else if (type === 4 && sub === 3) nodes.push(`VenMedia(${d.subarray(o + 4, o + len).toString('hex')})`);
+    o += len;
+  }
+  return `ImageLengthInMemory ${length}, ImageLinkTimeAddress 0x${link.toString(16)}, path ${nodes.join('') || '(none)'}`;
+}
+
+/** PCR 4's application load events by their address-free data (imageLoadSummary), in order. */
+export function compareImageLoads(name: string, expected: readonly ParsedEvent[], got: readonly ParsedEvent[]): CheckResult {
+  const pick = (l: readonly ParsedEvent[]) => l.filter((e) => e.pcr === 4 && e.type === EV.EFI_BOOT_SERVICES_APPLICATION).map((e) => imageLoadSummary(e.data));
+  const r = compareValue(name, pick(expected).join('; '), pick(got).join('; '));
+  const a = pick(expected);
+  const b = pick(got);
+  if (r.status !== 'different') return { ...r, detail: `${a.length} image${a.length === 1 ? '' : 's'}` };
+  const i = a.findIndex((x, k) => x !== b[k]);
+  const at = i < 0 ? b.length > a.length ? a.length : 0 : i;
+  return { check: name, status: 'different', detail: `image ${at + 1}: expected ${a[at] ?? 'no more images'}, got ${b[at] ?? 'nothing'}` };
+}
+
 /** A value both sides report (the command line, the initrd digest); undefined means that side could not say. */
 export function compareValue(check: string, expected: string | undefined, got: string | undefined): CheckResult {
   if (expected === undefined) return { check, status: 'missing', detail: 'the QEMU guest did not report it' };

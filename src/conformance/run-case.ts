@@ -7,7 +7,7 @@ import { parseEventLog, ParsedEvent } from '../../efi-services/tcg/event-log';
 import { QemuTools } from '../bench/qemu';
 import { buildUki } from '../uki/build';
 import { ConformanceCase } from './cases';
-import { CheckResult, compareEvents, compareValue, EVENT_CHECKS } from './compare';
+import { CheckResult, compareEvents, compareImageLoads, compareValue, EVENT_CHECKS } from './compare';
 import { writeEsp } from './esp';
 import { conformanceInitrd } from './guest-init';
 import { bootInQemu } from './qemu-boot';
@@ -106,6 +106,9 @@ export async function runCase(c: ConformanceCase, tools: QemuTools, o: RunCaseOp
       const stopped = emu.failure ? 'stubemu stopped before ExitBootServices' : q.failure ? 'the QEMU boot failed' : undefined;
       return stopped && r.status === 'different' ? { ...r, status: 'missing', detail: `${stopped}; up to there: ${r.detail}` } : r;
     });
+    checks.splice(2, 0, !expected || !got
+      ? { check: 'PCR 4 image data', status: 'missing', detail: `no event log from ${expected ? 'stubemu' : 'the QEMU guest'}` }
+      : compareImageLoads('PCR 4 image data', expected, got));
     checks.push(compareValue('cmdline', guest.cmdline, emu.cmdline));
     // The raw initrd when the kernel kept it (retain_initrd, Linux ≥ 6.3), otherwise the files it unpacked.
     if (guest.initrd) {
