@@ -193,6 +193,21 @@ function dropInEvents(o: PredictOptions, rules: StubMeasurementRules, banks: rea
   return events;
 }
 
+/** UKI_PROFILE_EVENT_TAG_ID (stub.c measure_profile, 257+). */
+const UKI_PROFILE_EVENT_TAG = 0x13aed6db;
+
+/**
+ * stub.c measure_profile (257+), before the sections: a profile other than 0 is measured into PCR 12 as a tagged event
+ * whose data and description are its number as UTF-16 text with the NUL.
+ */
+function profileEvents(profile: number, rules: StubMeasurementRules, banks: readonly Bank[]): PredictedEvent[] {
+  if (!rules.profiles || profile === 0) return [];
+  return [{
+    pcr: rules.pcrKernelParameters, type: 'EV_EVENT_TAG', description: taggedDescription(UKI_PROFILE_EVENT_TAG, String(profile)), descriptionLogged: true,
+    digests: hexDigests(banks, Buffer.from(`${profile}\0`, 'utf16le')), what: `profile ${profile} chosen`,
+  }];
+}
+
 /** The description compareEvents gives an EV_EVENT_TAG: the tag's name and the text of its data. */
 export function taggedDescription(tag: number, text: string): string {
   return `${EVENT_TAG_NAMES[tag] ?? `0x${tag.toString(16).padStart(8, '0')}`} ${text}`;
@@ -275,6 +290,7 @@ export function predictPcrs(file: Buffer, what: string, o: PredictOptions = {}):
     throw new PcrPredictError(what, 'no .linux section (with a VirtualSize): systemd-stub stops with "Unable to locate embedded .linux section" before measuring anything');
   }
   const stubEvents = [
+    ...profileEvents(chosen.profile, rules, banks),
     ...sectionEvents(image, found, rules, banks),
     ...loadOptionsEvents(chosen.rest, o, found.has('.cmdline'), rules, banks, notes),
     ...dropInEvents(o, rules, banks),
