@@ -9,6 +9,7 @@ import { GuestConsoleStream, oneLine } from './guest-text';
 import { reportJson } from './report';
 import { ProfileReport } from '../emulator/guest-profile';
 import { writeKexecOut } from './kexec-out';
+import { HandoffReport } from './handoff';
 import { ukiMain } from './cli-uki';
 import { pcrMain } from './cli-pcr';
 import { verifyMain } from './cli-verify';
@@ -128,6 +129,11 @@ export function main(argv: string[]): number {
       else {
         const files = writeKexecOut(values['kexec-out'], result.firmware, result.handoff);
         process.stderr.write(`stubemu: kexec hand-off in ${values['kexec-out']}: ${files.join(', ')}\n`);
+        if (!files.includes('kernel')) {
+          process.stderr.write(`${result.summary}\n`);
+          process.stderr.write(`stubemu: --kexec-out: no kernel file: ${kernelMissingReason(result.handoff.report)}\n`);
+          return EXIT.imageError;
+        }
       }
     }
     process.stderr.write(`${result.summary}\n`);
@@ -149,6 +155,12 @@ export function main(argv: string[]): number {
     }
     throw e;
   }
+}
+
+/** Why the hand-off has no kernel file to write, for --kexec-out's error. */
+function kernelMissingReason(h: HandoffReport): string {
+  if (!h.kernel) return `ExitBootServices returned to ${h.cpu.returnAddress}, which is in no image stubemu knows or could find in memory`;
+  return `${h.kernel.image} was found only as a relocated image in memory (${h.kernel.source}), not as the PE file it was loaded from`;
 }
 
 /**

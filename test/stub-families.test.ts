@@ -91,6 +91,13 @@ for (const stubId of ['stub-254', 'stub-257', 'stub-262'] as FixtureId[]) {
     t.deepEqual(setBy(r).sort(), [...stubRulesFor(stubIdentity(stubId)).variables].sort());
     const kernelLoads = r.firmware.tcg2!.measuredBoot.events.filter((e) => e.pcr === 4 && e.type === 0x80000003).length;
     t.is(kernelLoads, stubId === 'stub-262' ? 1 : 2, 'the UKI, plus the kernel when the stub uses LoadImage (not 262: own PE loader)');
+    // The kernel is found and named either way: LoadImage'd from the .linux buffer, or placed by 262's own PE loader.
+    const images = r.report.images as { name: string; source: string }[];
+    t.deepEqual(images.map((i) => [i.name, i.source]), [[`${stubId}.efi`, 'command line'], [`${stubId}.efi:.linux`, stubId === 'stub-262' ? 'guest PE loader' : 'buffer']]);
+    const kernelSha = createHash('sha256').update(VMLINUZ).digest('hex');
+    t.is(r.handoff?.report.kernel?.fileSha256, kernelSha);
+    t.true(r.handoff?.blobs.kernel?.equals(VMLINUZ), 'the kexec kernel file is the vmlinuz in .linux');
+    t.regex((r.report.outcome as { returnAddress: string }).returnAddress, new RegExp(`^${stubId}\\.efi:\\.linux\\+0x[0-9a-f]+$`));
   });
 }
 
