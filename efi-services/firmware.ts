@@ -205,6 +205,7 @@ export class Firmware {
         }
       },
       freePages: (a, pages) => this.map.freePages(a, pages, 'firmware'),
+      allocationAt: (a) => this.map.allocationAt(a),
       handles: {
         install: (h, guid, iface) => this.db.install(h, guid, iface),
         uninstallAll: (h) => this.removeHandle(h),
@@ -361,7 +362,7 @@ export class Firmware {
 
   /** `image+0xoffset` for addresses inside a loaded image, `firmware:Service` for traps, else hex. */
   symbolize(a: bigint): string {
-    const img = this.images.containing(a);
+    const img = this.images.containingOrAdopt(a);
     if (img) {
       // A kernel run in place from a UKI's .linux (the EFI handover path) reads better relative to that section.
       const rva = Number(a - img.base);
@@ -374,7 +375,7 @@ export class Firmware {
 
   /** The image and section an address is in (`img:.text`), for the profiler; `firmware` for trap slots. */
   regionOf(a: bigint): string {
-    const img = this.images.containing(a);
+    const img = this.images.containingOrAdopt(a);
     if (img) return `${img.name}:${sectionAt(img.pe, Number(a - img.base))?.name ?? 'headers'}`;
     return this.machine.isTrapAddress(a) ? 'firmware' : 'outside images';
   }

@@ -1,31 +1,20 @@
 #!/usr/bin/env node
 // The stubemu command line: `stubemu run IMAGE [options]`.
 import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { basename, isAbsolute, relative, sep } from 'node:path';
-import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseKeyScript } from '../efi-services/protocols/simple-text-input';
-import { parseTimeOption } from '../efi-services/runtime/time-services';
-import { loadVariablesJson } from '../efi-services/runtime/variables-json';
-import { BadInput, DEFAULTS, EXIT, readInputFile, runImage } from './api';
-import { CPU_KINDS } from '../emulator/cpu/create-cpu';
+import { BadInput, DEFAULTS, EXIT, runImage } from './api';
 import { GuestConsoleStream, oneLine } from './guest-text';
 import { reportJson } from './report';
 import { ProfileReport } from '../emulator/guest-profile';
 import { writeKexecOut } from './kexec-out';
+import { HandoffReport } from './handoff';
 import { ukiMain } from './cli-uki';
 import { pcrMain } from './cli-pcr';
 import { verifyMain } from './cli-verify';
-import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
+import { MACHINE_ARGS, machineRunOptions, parsePositive } from './run-args';
 
-function realpathOr(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch (e) {
-    throw new BadInput(`cannot resolve ${p}: ${(e as Error).message}`);
-  }
-}
 
 const USAGE = `usage: stubemu run IMAGE [options]
        stubemu uki build|inspect ...   (stubemu uki --help)
@@ -71,29 +60,6 @@ exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, Re
             3 guest fault          4 budget exhausted
 `;
 
-function parseSize(text: string): number {
-  const m = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
-  if (!m) throw new BadInput(`--memory: not a size: ${text}`);
-  const mult = { '': 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
-  return Number(m[1]) * mult;
-}
-
-const BANK_NAMES = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
-
-export function parseBanks(text: string): HashAlgorithmName[] {
-  const banks = text.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
-  const bad = banks.find((b) => !(BANK_NAMES as readonly string[]).includes(b));
-  if (bad !== undefined || banks.length === 0) throw new BadInput(`--pcr-banks: ${bad ?? '(empty)'} is not one of ${BANK_NAMES.join(', ')}`);
-  return [...new Set(banks)] as HashAlgorithmName[];
-}
-
-function parsePositive(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new BadInput(`${name}: not a positive number: ${text}`);
-  return n;
-}
-
 export function main(argv: string[]): number {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(USAGE);
@@ -104,7 +70,7 @@ export function main(argv: string[]): number {
   if (command === 'pcr') return pcrMain(rest);
   if (command === 'verify') {
     try {
-      return verifyMain(rest, parseBanks);
+      return verifyMain(rest);
     } catch (e) {
       if (e instanceof BadInput || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
         process.stderr.write(`stubemu verify: ${e.message}\n`);
@@ -122,103 +88,30 @@ export function main(argv: string[]): number {
       args: rest,
       allowPositionals: true,
       options: {
-        'load-options': { type: 'string' },
-        vars: { type: 'string' },
-        keys: { type: 'string' },
-        time: { type: 'string' },
+        ...MACHINE_ARGS,
         json: { type: 'string' },
         trace: { type: 'boolean' },
-        'max-instructions': { type: 'string' },
-        cpu: { type: 'string' },
         profile: { type: 'boolean' },
         'profile-ms': { type: 'string' },
-        timeout: { type: 'string' },
-        memory: { type: 'string' },
         quiet: { type: 'boolean' },
-        esp: { type: 'string' },
-        'esp-writable': { type: 'boolean' },
         'kexec-out': { type: 'string' },
-        'rng-seed': { type: 'string' },
-        'no-rng': { type: 'boolean' },
-        initrd: { type: 'string', multiple: true },
-        gop: { type: 'string' },
-        'smbios-oem': { type: 'string', multiple: true },
-        'secure-boot': { type: 'boolean' },
-        'pcr-banks': { type: 'string' },
-        'no-tpm': { type: 'boolean' },
         eventlog: { type: 'string' },
       },
     });
     if (positionals.length !== 1) throw new BadInput('run takes exactly one IMAGE');
     const path = positionals[0];
-    const image = readInputFile(path);
-    let variables;
-    if (values.vars !== undefined) {
-      const text = readInputFile(values.vars, '--vars').toString('utf8');
-      try {
-        variables = loadVariablesJson(text, values.vars);
-      } catch (e) {
-        throw new BadInput((e as Error).message);
-      }
-    }
-    let keys;
-    let epochSeconds;
-    try {
-      keys = values.keys !== undefined ? parseKeyScript(values.keys) : undefined;
-      epochSeconds = values.time !== undefined ? parseTimeOption(values.time) : undefined;
-    } catch (e) {
-      throw new BadInput((e as Error).message);
-    }
-    const maxInstructions = parsePositive('--max-instructions', values['max-instructions']);
-    const profileMs = values['profile-ms'] !== undefined ? parsePositive('--profile-ms', values['profile-ms']) : values.profile ? 2 : undefined;
-    const cpu = values.cpu === undefined ? undefined : CPU_KINDS.find((k) => k === values.cpu);
-    if (values.cpu !== undefined && !cpu) throw new BadInput(`--cpu: expected ${CPU_KINDS.join(' or ')}, got ${values.cpu}`);
-    const timeoutSeconds = parsePositive('--timeout', values.timeout);
-    const memoryBytes = values.memory !== undefined ? parseSize(values.memory) : undefined;
-    const quiet = values.quiet ?? false;
-    const initrds = (values.initrd ?? []).map((f) => readInputFile(f, '--initrd'));
-    const pcrBanks = values['no-tpm'] ? null : values['pcr-banks'] !== undefined ? parseBanks(values['pcr-banks']) : undefined;
+    const machine = machineRunOptions(values, path);
     if (values['no-tpm'] && values.eventlog !== undefined) throw new BadInput('--eventlog needs a TPM; drop --no-tpm');
-    let gop: { width: number; height: number } | undefined;
-    if (values.gop !== undefined) {
-      const m = /^(\d+)x(\d+)$/.exec(values.gop);
-      if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[1]) * Number(m[2]) > 16384 * 16384) throw new BadInput(`--gop: expected WIDTHxHEIGHT, got ${values.gop}`);
-      gop = { width: Number(m[1]), height: Number(m[2]) };
-    }
-    let imagePath: string | undefined;
-    if (values.esp !== undefined) {
-      const root = realpathOr(values.esp);
-      const rel = relative(root, realpathOr(path));
-      if (rel.startsWith('..') || isAbsolute(rel)) throw new BadInput(`${path} is not inside the --esp directory ${values.esp}`);
-      imagePath = '\\' + rel.split(sep).join('\\');
-    }
+    const profileMs = values['profile-ms'] !== undefined ? parsePositive('--profile-ms', values['profile-ms']) : values.profile ? 2 : undefined;
+    const quiet = values.quiet ?? false;
     const guestOut = new GuestConsoleStream((t) => process.stdout.write(t));
     const guestErr = new GuestConsoleStream((t) => process.stderr.write(t));
     let result;
     try {
       result = runImage({
-        image,
-        imageName: basename(path),
-        loadOptions: values['load-options'],
-        variables,
-        keys,
-        epochSeconds,
+        ...machine,
         trace: values.trace ?? false,
-        maxInstructions: maxInstructions !== undefined ? Math.floor(maxInstructions) : undefined,
-        timeoutSeconds,
-        memoryBytes,
-        cpu,
         profileMs,
-        espDir: values.esp,
-        espWritable: values['esp-writable'],
-        imagePath,
-        rngSeed: values['rng-seed'],
-        noRng: values['no-rng'],
-        initrds,
-        gop,
-        smbiosOemStrings: values['smbios-oem'],
-        secureBoot: values['secure-boot'],
-        pcrBanks,
         onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? guestErr : guestOut).push(text),
       });
     } finally {
@@ -236,6 +129,11 @@ export function main(argv: string[]): number {
       else {
         const files = writeKexecOut(values['kexec-out'], result.firmware, result.handoff);
         process.stderr.write(`stubemu: kexec hand-off in ${values['kexec-out']}: ${files.join(', ')}\n`);
+        if (!files.includes('kernel')) {
+          process.stderr.write(`${result.summary}\n`);
+          process.stderr.write(`stubemu: --kexec-out: no kernel file: ${kernelMissingReason(result.handoff.report)}\n`);
+          return EXIT.imageError;
+        }
       }
     }
     process.stderr.write(`${result.summary}\n`);
@@ -257,6 +155,12 @@ export function main(argv: string[]): number {
     }
     throw e;
   }
+}
+
+/** Why the hand-off has no kernel file to write, for --kexec-out's error. */
+function kernelMissingReason(h: HandoffReport): string {
+  if (!h.kernel) return `ExitBootServices returned to ${h.cpu.returnAddress}, which is in no image stubemu knows or could find in memory`;
+  return `${h.kernel.image} was found only as a relocated image in memory (${h.kernel.source}), not as the PE file it was loaded from`;
 }
 
 /**

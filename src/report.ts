@@ -59,6 +59,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Record<string, unknow
       entry: `${i.name}+0x${(i.entry - i.base).toString(16)}`,
       parent: hex(i.parent),
       source: i.source,
+      ...(i.guestLoaded ? { guestLoaded: { fileIsMemoryImage: i.guestLoaded.fileIsMemoryImage } } : {}),
       ...(i.devicePath !== undefined ? { devicePath: i.devicePath } : {}),
       fileSha256: i.fileSha256,
       subsystem: i.pe.subsystem,
