@@ -18,6 +18,11 @@ import { ukiMain } from './cli-uki';
 import { pcrMain } from './cli-pcr';
 import { verifyMain } from './cli-verify';
 import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
+import { reportMain } from './cli-report';
+import { diffMain } from './cli-diff';
+import { renderReportHtml } from './report-html/page';
+import { RunReport } from './report-html/model';
+import { ProgressLine } from './progress';
 
 function realpathOr(p: string): string {
   try {
@@ -31,6 +36,8 @@ const USAGE = `usage: stubemu run IMAGE [options]
        stubemu uki build|inspect ...   (stubemu uki --help)
        stubemu pcr predict UKI ...     (stubemu pcr --help)
        stubemu verify UKI ...          (stubemu verify --help)
+       stubemu report RUN.json -o RUN.html   (stubemu report --help)
+       stubemu diff A B ...            (stubemu diff --help)
 
 Runs an x86_64 EFI application in an emulated UEFI machine until it returns, calls Exit(),
 ExitBootServices() succeeds, ResetSystem() is called, it faults, or a budget runs out.
@@ -42,6 +49,7 @@ options:
   --time ISO8601           what GetTime returns at start (default 2024-01-01T00:00:00Z)
   --json FILE              write the full report (JSON) to FILE ('-' for stdout)
   --trace                  record every service call with decoded arguments in the report
+  --html FILE              write the report as a self-contained HTML page (implies --trace)
   --cpu ENGINE             unicorn (default: emulated, counts instructions, deterministic) or kvm (the host CPU
                            through /dev/kvm: much faster; time budget only; see README "CPU engines")
   --profile                sample the guest's RIP every 2 ms of emulation into the report's "profile" and
@@ -63,7 +71,8 @@ options:
   --pcr-banks LIST         active PCR banks of the TPM: sha1,sha256,sha384,sha512 (default sha1,sha256)
   --no-tpm                 no TPM: EFI_TCG2_PROTOCOL is not installed
   --eventlog FILE          write the TCG event log (binary_bios_measurements format) to FILE
-  --quiet                  do not stream the guest's console output
+  --quiet                  do not stream the guest's console output, and no progress line (shown on a terminal
+                           once a run passes one second)
 
 exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, ResetSystem)
             1 the image returned or exited with an error status
@@ -102,6 +111,8 @@ export function main(argv: string[]): number {
   const [command, ...rest] = argv;
   if (command === 'uki') return ukiMain(rest);
   if (command === 'pcr') return pcrMain(rest);
+  if (command === 'report') return reportMain(rest);
+  if (command === 'diff') return diffMain(rest);
   if (command === 'verify') {
     try {
       return verifyMain(rest, parseBanks);
@@ -128,6 +139,7 @@ export function main(argv: string[]): number {
         time: { type: 'string' },
         json: { type: 'string' },
         trace: { type: 'boolean' },
+        html: { type: 'string' },
         'max-instructions': { type: 'string' },
         cpu: { type: 'string' },
         profile: { type: 'boolean' },
@@ -192,8 +204,15 @@ export function main(argv: string[]): number {
       if (rel.startsWith('..') || isAbsolute(rel)) throw new BadInput(`${path} is not inside the --esp directory ${values.esp}`);
       imagePath = '\\' + rel.split(sep).join('\\');
     }
-    const guestOut = new GuestConsoleStream((t) => process.stdout.write(t));
-    const guestErr = new GuestConsoleStream((t) => process.stderr.write(t));
+    const progress = ProgressLine.forTerminal(process.stderr, quiet);
+    const guestOut = new GuestConsoleStream((t) => {
+      progress?.clear();
+      process.stdout.write(t);
+    });
+    const guestErr = new GuestConsoleStream((t) => {
+      progress?.clear();
+      process.stderr.write(t);
+    });
     let result;
     try {
       result = runImage({
@@ -203,7 +222,7 @@ export function main(argv: string[]): number {
         variables,
         keys,
         epochSeconds,
-        trace: values.trace ?? false,
+        trace: (values.trace ?? false) || values.html !== undefined,
         maxInstructions: maxInstructions !== undefined ? Math.floor(maxInstructions) : undefined,
         timeoutSeconds,
         memoryBytes,
@@ -220,8 +239,10 @@ export function main(argv: string[]): number {
         secureBoot: values['secure-boot'],
         pcrBanks,
         onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? guestErr : guestOut).push(text),
+        onProgress: progress ? (p) => progress.update(p) : undefined,
       });
     } finally {
+      progress?.clear();
       guestOut.flush();
       guestErr.flush();
     }
@@ -230,6 +251,7 @@ export function main(argv: string[]): number {
       if (values.json === '-') process.stdout.write(json);
       else writeFileSync(values.json, json);
     }
+    if (values.html !== undefined) writeFileSync(values.html, renderReportHtml(JSON.parse(reportJson(result.report)) as RunReport));
     if (values.eventlog !== undefined && result.firmware.tcg2) writeFileSync(values.eventlog, result.firmware.tcg2.measuredBoot.serialize());
     if (values['kexec-out'] !== undefined) {
       if (!result.handoff) process.stderr.write(`stubemu: --kexec-out: nothing written, the run did not reach ExitBootServices\n`);
