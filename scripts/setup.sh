@@ -17,6 +17,9 @@ command -v pesign >/dev/null || need_pkgs+=(pesign)
 command -v sbsign >/dev/null || need_pkgs+=(sbsigntool)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 [ -x /usr/lib/systemd/systemd-measure ] || [ -x /lib/systemd/systemd-measure ] || need_pkgs+=(systemd)
+# The HTML report's browser test: Debian's chromium driven by playwright-core; `script` gives the progress test a terminal.
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+command -v script >/dev/null || need_pkgs+=(bsdutils)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

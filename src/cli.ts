@@ -205,14 +205,9 @@ export function main(argv: string[]): number {
       imagePath = '\\' + rel.split(sep).join('\\');
     }
     const progress = ProgressLine.forTerminal(process.stderr, quiet);
-    const guestOut = new GuestConsoleStream((t) => {
-      progress?.clear();
-      process.stdout.write(t);
-    });
-    const guestErr = new GuestConsoleStream((t) => {
-      progress?.clear();
-      process.stderr.write(t);
-    });
+    const toTerminal = (write: () => void) => (progress ? progress.around(write) : write());
+    const guestOut = new GuestConsoleStream((t) => toTerminal(() => process.stdout.write(t)));
+    const guestErr = new GuestConsoleStream((t) => toTerminal(() => process.stderr.write(t)));
     let result;
     try {
       result = runImage({
@@ -242,7 +237,7 @@ export function main(argv: string[]): number {
         onProgress: progress ? (p) => progress.update(p) : undefined,
       });
     } finally {
-      progress?.clear();
+      progress?.stop();
       guestOut.flush();
       guestErr.flush();
     }

@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, BrowserContext, Page } from 'playwright-core';
+import { tool } from './tools';
 
-export const CHROMIUM = '/usr/bin/chromium';
+/** Debian's chromium (scripts/setup.sh installs it); a missing browser fails the test naming the package. */
+export const CHROMIUM = (): string => tool('chromium');
 
 export interface OpenedPage {
   page: Page;
@@ -21,7 +23,7 @@ export async function openFile(file: string, viewport = { width: 1300, height: 9
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM(),
       headless: true,
       viewport,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
