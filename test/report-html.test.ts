@@ -25,7 +25,8 @@ let terminal: string;
 let seconds: number;
 let opened: OpenedPage;
 
-test.before(async () => {
+test.before(async (t) => {
+  t.timeout(300_000, 'one UKI boot on a loaded 2-core machine');
   uki = buildUki({
     stub: fixture('stub-257', 'linuxx64.efi.stub'),
     stubName: 'linuxx64.efi.stub',
