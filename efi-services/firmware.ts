@@ -175,6 +175,7 @@ export class Firmware {
 
     // 3. Services and their models.
     this.clock = new VirtualClock(opts.epochSeconds);
+    this.log.clock = () => this.clock.nowMicros;
     this.events = new EventSystem(p, this.clock);
     this.events.onGuestError = (m) => this.log.guestError(undefined, undefined, m);
     this.db = new ProtocolDatabase(p, (e) => void this.events.signal(e), (e) => this.events.exists(e));

@@ -5,9 +5,13 @@ export interface CallEntry {
   service: string;
   caller: string;
   depth: number;
+  /** The virtual clock (µs) when the call was made: the timeline of the HTML report. */
+  micros: number;
   args: Record<string, string>;
-  status?: string;
   notes?: string[];
+  /** The virtual clock (µs) when the service returned, or when the run ended inside it (ExitBootServices, a fault). */
+  returnMicros?: number;
+  status?: string;
 }
 
 export class CallLog {
@@ -17,7 +21,11 @@ export class CallLog {
   readonly guestErrors: { seq: number; service: string; caller: string; message: string }[] = [];
   private seq = 0;
   /** The service being dispatched and its caller, so models can report guest errors without knowing them. */
-  private active: { service: string; caller: string }[] = [];
+  private active: { service: string; caller: string; entry?: CallEntry }[] = [];
+  /** The entry begun and not yet entered (begin() and enter() bracket the dispatcher's bookkeeping). */
+  private pending: CallEntry | undefined;
+  /** The virtual clock in µs; set by the firmware once its clock exists. */
+  clock: () => bigint = () => 0n;
 
   constructor(readonly trace: boolean) {}
 
@@ -25,8 +33,9 @@ export class CallLog {
     this.seq++;
     this.counts.set(service, (this.counts.get(service) ?? 0) + 1);
     if (!this.trace) return undefined;
-    const e: CallEntry = { seq: this.seq, service, caller, depth, args: args() };
+    const e: CallEntry = { seq: this.seq, service, caller, depth, micros: Number(this.clock()), args: args() };
     this.entries.push(e);
+    this.pending = e;
     return e;
   }
 
@@ -39,11 +48,13 @@ export class CallLog {
   }
 
   enter(service: string, caller: string): void {
-    this.active.push({ service, caller });
+    this.active.push({ service, caller, entry: this.pending });
+    this.pending = undefined;
   }
 
   leave(): void {
-    this.active.pop();
+    const done = this.active.pop();
+    if (done?.entry) done.entry.returnMicros = Number(this.clock());
   }
 
   /** Records guest misuse; service and caller default to the call being dispatched. */

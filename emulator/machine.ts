@@ -53,6 +53,8 @@ export class Machine {
   readonly stats = { emulationMs: 0, serviceMs: 0, stops: 0 };
   /** The sampling profiler, when the run has one (--profile). */
   profile?: GuestProfile;
+  /** Sees where the guest is after every stop (service call, instruction chunk, time slice): the progress line. */
+  onProgress?: (rip: bigint) => void;
   /** Stack of the services currently being executed (outermost first), for fault reports. */
   readonly activeCalls: string[] = [];
 
@@ -189,6 +191,7 @@ export class Machine {
   }
 
   private checkTime(rip: bigint): void {
+    this.onProgress?.(rip);
     if (this.budget.timeoutMs > 0 && Date.now() - this.started > this.budget.timeoutMs) {
       throw new RunEnd('budget', {
         which: 'time',

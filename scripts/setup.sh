@@ -22,6 +22,9 @@ command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || need_pkgs+=(ovmf)
 command -v swtpm >/dev/null || need_pkgs+=(swtpm)
 command -v swtpm_setup >/dev/null || need_pkgs+=(swtpm-tools)
+# The HTML report's browser test: Debian's chromium driven by playwright-core; `script` gives the progress test a terminal.
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+command -v script >/dev/null || need_pkgs+=(bsdutils)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -21,6 +21,7 @@ import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { oneLine } from './guest-text';
 import { buildReport, Outcome } from './report';
 import { GuestProfile } from '../emulator/guest-profile';
+import { ProgressState } from './progress';
 
 export interface RunOptions {
   image: Buffer;
@@ -54,6 +55,8 @@ export interface RunOptions {
   cpu?: CpuKind;
   /** Sample guest RIP every this many milliseconds of emulation into report.profile (not deterministic). */
   profileMs?: number;
+  /** Told where the run is after every service call and every stop of the CPU (the CLI's progress line). */
+  onProgress?: (s: ProgressState) => void;
 }
 
 export const DEFAULTS = {
@@ -145,7 +148,13 @@ export function runImage(o: RunOptions): RunResult {
     }
     const sections = new SectionTracker(fw, cpu, img);
     if (o.profileMs !== undefined) fw.machine.profile = new GuestProfile(o.profileMs);
-    fw.machine.onCall = (service, decl, args) => sections.onCall(service, decl, args);
+    let lastService: string | undefined;
+    fw.machine.onCall = (service, decl, args) => {
+      lastService = service;
+      sections.onCall(service, decl, args);
+    };
+    const onProgress = o.onProgress;
+    if (onProgress) fw.machine.onProgress = (rip) => onProgress({ calls: fw.log.current, region: fw.regionOf(rip), lastService });
     if (o.loadOptions !== undefined) {
       const bytes = encodeUtf16z(o.loadOptions);
       const buf = fw.pool.allocate(EfiBootServicesData, bytes.length, 'firmware');

@@ -14,12 +14,19 @@ import { ukiMain } from './cli-uki';
 import { pcrMain } from './cli-pcr';
 import { verifyMain } from './cli-verify';
 import { MACHINE_ARGS, machineRunOptions, parsePositive } from './run-args';
+import { reportMain } from './cli-report';
+import { diffMain } from './cli-diff';
+import { renderReportHtml } from './report-html/page';
+import { RunReport } from './report-html/model';
+import { ProgressLine } from './progress';
 
 
 const USAGE = `usage: stubemu run IMAGE [options]
        stubemu uki build|inspect ...   (stubemu uki --help)
        stubemu pcr predict UKI ...     (stubemu pcr --help)
        stubemu verify UKI ...          (stubemu verify --help)
+       stubemu report RUN.json -o RUN.html   (stubemu report --help)
+       stubemu diff A B ...            (stubemu diff --help)
 
 Runs an x86_64 EFI application in an emulated UEFI machine until it returns, calls Exit(),
 ExitBootServices() succeeds, ResetSystem() is called, it faults, or a budget runs out.
@@ -31,6 +38,7 @@ options:
   --time ISO8601           what GetTime returns at start (default 2024-01-01T00:00:00Z)
   --json FILE              write the full report (JSON) to FILE ('-' for stdout)
   --trace                  record every service call with decoded arguments in the report
+  --html FILE              write the report as a self-contained HTML page (implies --trace)
   --cpu ENGINE             unicorn (default: emulated, counts instructions, deterministic) or kvm (the host CPU
                            through /dev/kvm: much faster; time budget only; see README "CPU engines")
   --profile                sample the guest's RIP every 2 ms of emulation into the report's "profile" and
@@ -52,7 +60,8 @@ options:
   --pcr-banks LIST         active PCR banks of the TPM: sha1,sha256,sha384,sha512 (default sha1,sha256)
   --no-tpm                 no TPM: EFI_TCG2_PROTOCOL is not installed
   --eventlog FILE          write the TCG event log (binary_bios_measurements format) to FILE
-  --quiet                  do not stream the guest's console output
+  --quiet                  do not stream the guest's console output, and no progress line (shown on a terminal
+                           once a run passes one second)
 
 exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, ResetSystem)
             1 the image returned or exited with an error status
@@ -68,6 +77,8 @@ export function main(argv: string[]): number {
   const [command, ...rest] = argv;
   if (command === 'uki') return ukiMain(rest);
   if (command === 'pcr') return pcrMain(rest);
+  if (command === 'report') return reportMain(rest);
+  if (command === 'diff') return diffMain(rest);
   if (command === 'verify') {
     try {
       return verifyMain(rest);
@@ -91,6 +102,7 @@ export function main(argv: string[]): number {
         ...MACHINE_ARGS,
         json: { type: 'string' },
         trace: { type: 'boolean' },
+        html: { type: 'string' },
         profile: { type: 'boolean' },
         'profile-ms': { type: 'string' },
         quiet: { type: 'boolean' },
@@ -104,17 +116,21 @@ export function main(argv: string[]): number {
     if (values['no-tpm'] && values.eventlog !== undefined) throw new BadInput('--eventlog needs a TPM; drop --no-tpm');
     const profileMs = values['profile-ms'] !== undefined ? parsePositive('--profile-ms', values['profile-ms']) : values.profile ? 2 : undefined;
     const quiet = values.quiet ?? false;
-    const guestOut = new GuestConsoleStream((t) => process.stdout.write(t));
-    const guestErr = new GuestConsoleStream((t) => process.stderr.write(t));
+    const progress = ProgressLine.forTerminal(process.stderr, quiet);
+    const toTerminal = (write: () => void) => (progress ? progress.around(write) : write());
+    const guestOut = new GuestConsoleStream((t) => toTerminal(() => process.stdout.write(t)));
+    const guestErr = new GuestConsoleStream((t) => toTerminal(() => process.stderr.write(t)));
     let result;
     try {
       result = runImage({
         ...machine,
-        trace: values.trace ?? false,
+        trace: (values.trace ?? false) || values.html !== undefined,
         profileMs,
         onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? guestErr : guestOut).push(text),
+        onProgress: progress ? (p) => progress.update(p) : undefined,
       });
     } finally {
+      progress?.stop();
       guestOut.flush();
       guestErr.flush();
     }
@@ -123,6 +139,7 @@ export function main(argv: string[]): number {
       if (values.json === '-') process.stdout.write(json);
       else writeFileSync(values.json, json);
     }
+    if (values.html !== undefined) writeFileSync(values.html, renderReportHtml(JSON.parse(reportJson(result.report)) as RunReport));
     if (values.eventlog !== undefined && result.firmware.tcg2) writeFileSync(values.eventlog, result.firmware.tcg2.measuredBoot.serialize());
     if (values['kexec-out'] !== undefined) {
       if (!result.handoff) process.stderr.write(`stubemu: --kexec-out: nothing written, the run did not reach ExitBootServices\n`);
