@@ -141,7 +141,6 @@ class Asm {
 // mov rcx, r12 (ImageHandle) / mov rdx, r12 / mov r9, rbx / mov rax, r14 / inc r14 / mov rcx, [r13+ConOut]
 const RCX_IMAGE = [0x4c, 0x89, 0xe1];
 const R9_BOOT_SERVICES = [0x49, 0x89, 0xd9];
-const RAX_COUNTER = [0x4c, 0x89, 0xf0];
 
 interface TraceEntry { service: string; caller: string; status?: string; notes?: string[]; args: Record<string, string> }
 const traceOf = (r: ReturnType<typeof runCode>, service: string): TraceEntry[] =>
