@@ -19,6 +19,8 @@ import { diffMain } from './cli-diff';
 import { renderReportHtml } from './report-html/page';
 import { RunReport } from './report-html/model';
 import { ProgressLine } from './progress';
+import { versionLines } from './version';
+import { engineCrashMessage, WORKER_ENV } from './worker';
 
 
 const USAGE = `usage: stubemu run IMAGE [options]
@@ -27,6 +29,7 @@ const USAGE = `usage: stubemu run IMAGE [options]
        stubemu verify UKI ...          (stubemu verify --help)
        stubemu report RUN.json -o RUN.html   (stubemu report --help)
        stubemu diff A B ...            (stubemu diff --help)
+       stubemu --version
 
 Runs an x86_64 EFI application in an emulated UEFI machine until it returns, calls Exit(),
 ExitBootServices() succeeds, ResetSystem() is called, it faults, or a budget runs out.
@@ -73,6 +76,10 @@ export function main(argv: string[]): number {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(USAGE);
     return argv.length === 0 ? EXIT.badInput : EXIT.ok;
+  }
+  if (argv[0] === '--version') {
+    process.stdout.write(versionLines().map((l) => `${l}\n`).join(''));
+    return EXIT.ok;
   }
   const [command, ...rest] = argv;
   if (command === 'uki') return ukiMain(rest);
@@ -185,12 +192,11 @@ function kernelMissingReason(h: HandoffReport): string {
  * some self-modifying guest code, and that must end in a clear report, not a dead stubemu.
  */
 function isolated(argv: string[]): number {
-  const r = spawnSync(process.execPath, [__filename, ...argv], { stdio: 'inherit', env: { ...process.env, STUBEMU_WORKER: '1' } });
+  const r = spawnSync(process.execPath, [__filename, ...argv], { stdio: 'inherit', env: { ...process.env, [WORKER_ENV]: '1' } });
   if (r.error) throw r.error;
   if (r.signal !== null) {
     const what = argv.find((a, i) => i > 0 && !a.startsWith('-')) ?? 'the image';
-    process.stderr.write(`stubemu: ${oneLine(basename(what))}: fault: the CPU emulator (Unicorn 2.0.1) crashed with ${r.signal}; `
-      + `this happens when guest code rewrites instructions it is executing, which the engine mishandles; no report was written\n`);
+    process.stderr.write(`stubemu: ${engineCrashMessage(oneLine(basename(what)), r.signal)}\n`);
     return EXIT.fault;
   }
   return r.status ?? EXIT.fault;
@@ -199,5 +205,5 @@ function isolated(argv: string[]): number {
 if (require.main === module) {
   const argv = process.argv.slice(2);
   const guestRun = argv[0] === 'run' || argv[0] === 'verify';
-  process.exitCode = guestRun && process.env.STUBEMU_WORKER !== '1' && !argv.includes('--help') ? isolated(argv) : main(argv);
+  process.exitCode = guestRun && process.env[WORKER_ENV] !== '1' && !argv.includes('--help') ? isolated(argv) : main(argv);
 }
