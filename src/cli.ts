@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // The stubemu command line: `stubemu run IMAGE [options]`.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { basename, isAbsolute, relative, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseKeyScript } from '../efi-services/protocols/simple-text-input';
 import { parseTimeOption } from '../efi-services/runtime/time-services';
 import { loadVariablesJson } from '../efi-services/runtime/variables-json';
 import { BadInput, DEFAULTS, EXIT, readInputFile, runImage } from './api';
-import { CPU_KINDS } from '../emulator/cpu/create-cpu';
+import { CPU_KINDS, engineInfo } from '../emulator/cpu/create-cpu';
 import { GuestConsoleStream, oneLine } from './guest-text';
 import { reportJson } from './report';
 import { ProfileReport } from '../emulator/guest-profile';
@@ -47,7 +47,8 @@ options:
   --profile                sample the guest's RIP every 2 ms of emulation into the report's "profile" and
                            print the hottest places (the report is then not deterministic)
   --profile-ms MS          the sampling interval of --profile
-  --max-instructions N     instructions the guest may run between firmware calls (default ${DEFAULTS.maxInstructions}; unicorn only)
+  --max-instructions N     instructions the guest may run between firmware calls (default: not counted, the
+                           time budget bounds the run; counting slows Unicorn down; unicorn only)
   --timeout SECONDS        wall-clock budget of the run (default ${DEFAULTS.timeoutSeconds})
   --memory SIZE            guest RAM, e.g. 512M, 1G (default 1G)
   --esp DIR                a host directory as the ESP (read-only; guest writes stay in memory); IMAGE must be in it
@@ -87,6 +88,20 @@ export function parseBanks(text: string): HashAlgorithmName[] {
   return [...new Set(banks)] as HashAlgorithmName[];
 }
 
+/** `stubemu --version`: stubemu's and the CPU engine's exact versions. */
+function printVersion(): number {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  process.stdout.write(`stubemu ${pkg.version}\n`);
+  try {
+    const e = engineInfo('unicorn');
+    process.stdout.write(`cpu engine: ${e.version} (${e.source})\n`);
+    if (e.warning) process.stdout.write(`warning: ${e.warning}\n`);
+  } catch (err) {
+    process.stdout.write(`cpu engine: none (${(err as Error).message})\n`);
+  }
+  return EXIT.ok;
+}
+
 function parsePositive(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
@@ -100,6 +115,7 @@ export function main(argv: string[]): number {
     return argv.length === 0 ? EXIT.badInput : EXIT.ok;
   }
   const [command, ...rest] = argv;
+  if (command === '--version') return printVersion();
   if (command === 'uki') return ukiMain(rest);
   if (command === 'pcr') return pcrMain(rest);
   if (command === 'verify') {
@@ -194,6 +210,8 @@ export function main(argv: string[]): number {
     }
     const guestOut = new GuestConsoleStream((t) => process.stdout.write(t));
     const guestErr = new GuestConsoleStream((t) => process.stderr.write(t));
+    const engine = engineInfo(cpu ?? 'unicorn');
+    if (engine.warning) process.stderr.write(`stubemu: warning: ${engine.warning}\n`);
     let result;
     try {
       result = runImage({
@@ -268,7 +286,7 @@ function isolated(argv: string[]): number {
   if (r.error) throw r.error;
   if (r.signal !== null) {
     const what = argv.find((a, i) => i > 0 && !a.startsWith('-')) ?? 'the image';
-    process.stderr.write(`stubemu: ${oneLine(basename(what))}: fault: the CPU emulator (Unicorn 2.0.1) crashed with ${r.signal}; `
+    process.stderr.write(`stubemu: ${oneLine(basename(what))}: fault: the CPU emulator (${engineVersionText()}) crashed with ${r.signal}; `
       + `this happens when guest code rewrites instructions it is executing, which the engine mishandles; no report was written\n`);
     return EXIT.fault;
   }
@@ -279,4 +297,12 @@ if (require.main === module) {
   const argv = process.argv.slice(2);
   const guestRun = argv[0] === 'run' || argv[0] === 'verify';
   process.exitCode = guestRun && process.env.STUBEMU_WORKER !== '1' && !argv.includes('--help') ? isolated(argv) : main(argv);
+}
+
+function engineVersionText(): string {
+  try {
+    return engineInfo('unicorn').version;
+  } catch {
+    return 'Unicorn';
+  }
 }
