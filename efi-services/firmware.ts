@@ -60,7 +60,8 @@ export interface FirmwareOptions {
   /** Guest RAM in bytes (a multiple of 2 MiB, at least 64 MiB). */
   memoryBytes: number;
   trace: boolean;
-  maxInstructions: number;
+  /** Unset: no instruction count (the time budget bounds the run). */
+  maxInstructions?: number;
   timeoutMs: number;
   variables?: readonly VariableSeed[];
   keys?: readonly InputKey[];

@@ -60,7 +60,6 @@ export interface RunOptions {
 }
 
 export const DEFAULTS = {
-  maxInstructions: 2_000_000_000,
   timeoutSeconds: 60,
   memoryBytes: 1024 * 1024 * 1024,
 } as const;
@@ -117,7 +116,7 @@ export function runImage(o: RunOptions): RunResult {
     const fw = new Firmware(cpu, {
       memoryBytes,
       trace: o.trace ?? false,
-      maxInstructions: o.maxInstructions ?? DEFAULTS.maxInstructions,
+      maxInstructions: o.maxInstructions,
       timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
       variables: o.variables,
       keys: o.keys,
@@ -200,8 +199,9 @@ export function runImage(o: RunOptions): RunResult {
       options: {
         loadOptions: o.loadOptions ?? null,
         cpu: cpu.traits.name,
+        engine: cpu.traits.version ?? null,
         memoryBytes,
-        maxInstructions: cpu.traits.countsInstructions ? (o.maxInstructions ?? DEFAULTS.maxInstructions) : null,
+        maxInstructions: o.maxInstructions ?? null,
         timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
         trace: o.trace ?? false,
         imagePath,

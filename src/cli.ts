@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { BadInput, DEFAULTS, EXIT, runImage } from './api';
+import { engineInfo } from '../emulator/cpu/create-cpu';
 import { GuestConsoleStream, oneLine } from './guest-text';
 import { reportJson } from './report';
 import { ProfileReport } from '../emulator/guest-profile';
@@ -47,7 +48,8 @@ options:
   --profile                sample the guest's RIP every 2 ms of emulation into the report's "profile" and
                            print the hottest places (the report is then not deterministic)
   --profile-ms MS          the sampling interval of --profile
-  --max-instructions N     instructions the guest may run between firmware calls (default ${DEFAULTS.maxInstructions}; unicorn only)
+  --max-instructions N     instructions the guest may run between firmware calls (default: not counted, the
+                           time budget bounds the run; counting slows Unicorn down; unicorn only)
   --timeout SECONDS        wall-clock budget of the run (default ${DEFAULTS.timeoutSeconds})
   --memory SIZE            guest RAM, e.g. 512M, 1G (default 1G)
   --esp DIR                a host directory as the ESP (read-only; guest writes stay in memory); IMAGE must be in it
@@ -127,6 +129,8 @@ export function main(argv: string[]): number {
     const toTerminal = (write: () => void) => (progress ? progress.around(write) : write());
     const guestOut = new GuestConsoleStream((t) => toTerminal(() => process.stdout.write(t)));
     const guestErr = new GuestConsoleStream((t) => toTerminal(() => process.stderr.write(t)));
+    const engine = engineInfo(machine.cpu ?? 'unicorn');
+    if (engine.warning) process.stderr.write(`stubemu: warning: ${engine.warning}\n`);
     let result;
     try {
       result = runImage({

@@ -94,6 +94,8 @@ export interface ReportOptions {
   loadOptions: string | null;
   /** The CPU engine's name. */
   cpu: string;
+  /** The engine's exact version as loaded ("Unicorn 2.1.1"); null when the engine cannot say. */
+  engine: string | null;
   memoryBytes: number;
   /** null when the engine cannot count instructions. */
   maxInstructions: number | null;
