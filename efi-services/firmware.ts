@@ -219,18 +219,21 @@ export class Firmware {
         free: (a) => void this.pool.free(a, 'firmware'),
       },
       hooks: {
-        loaded: (img, file, dp) => {
+        loaded: (img, file, dp, fileAddress) => {
           this.machine.trapRdtsc(img.base, rdtscCandidates(img.pe, this.mem.view(img.base, img.size)));
           // PCR 4: EV_EFI_BOOT_SERVICES_APPLICATION with the Authenticode digest of the file (TCG PFP §10.4.4).
+          // edk2's DxeTpm2MeasureBootHandler describes the file buffer LoadImage got, not the loaded image: its
+          // address (SourceBuffer, or its own read buffer, which stubemu does not keep: the image base stands in)
+          // and the file's size.
           this.measurements?.onImageLoaded({
             file,
-            base: img.base,
-            size: BigInt(img.size),
+            base: fileAddress ?? img.base,
+            size: BigInt(file.length),
             linkTimeAddress: img.pe.imageBase,
             devicePathBytes: dp ? serializeDevicePath(dp) : Buffer.alloc(0),
             subsystem: img.pe.subsystem,
           });
-          opts.imageHooks?.loaded?.(img, file, dp);
+          opts.imageHooks?.loaded?.(img, file, dp, fileAddress);
         },
         starting: (img) => {
           this.measurements?.onStartImage(!this.startedAny);

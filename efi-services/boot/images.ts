@@ -53,8 +53,11 @@ export interface LoadedImage {
 }
 
 export interface ImageHooks {
-  /** After an image is placed, before its handle is returned (measurement of PCR 4 goes here). */
-  loaded?(image: LoadedImage, file: Buffer, devicePath: readonly DevicePathNode[] | undefined): void;
+  /**
+   * After an image is placed, before its handle is returned (measurement of PCR 4 goes here). `fileAddress` is
+   * LoadImage's SourceBuffer when the guest passed one (the file as it lies in guest memory).
+   */
+  loaded?(image: LoadedImage, file: Buffer, devicePath: readonly DevicePathNode[] | undefined, fileAddress?: bigint): void;
   /** Before an image's entry point runs. */
   starting?(image: LoadedImage): void;
 }
@@ -141,7 +144,7 @@ export class ImageServices {
   }
 
   /** Loads an image from host bytes (the image the run starts with, or a LoadImage source buffer). */
-  load(file: Buffer, o: { name: string; parent: bigint; devicePath?: readonly DevicePathNode[]; deviceHandle?: bigint; filePath?: readonly DevicePathNode[]; source: string }): LoadedImage {
+  load(file: Buffer, o: { name: string; parent: bigint; devicePath?: readonly DevicePathNode[]; deviceHandle?: bigint; filePath?: readonly DevicePathNode[]; source: string; fileAddress?: bigint }): LoadedImage {
     let pe: PeImage;
     try {
       pe = parsePe(file, o.name);
@@ -225,7 +228,7 @@ export class ImageServices {
     };
     this.images.push(img);
     this.byHandle.set(handle, img);
-    this.d.hooks.loaded?.(img, file, o.devicePath);
+    this.d.hooks.loaded?.(img, file, o.devicePath, o.fileAddress);
     return img;
   }
 
@@ -325,7 +328,8 @@ export class ImageServices {
           }
         }
         try {
-          const img = this.load(file, { name, parent, devicePath: nodes, deviceHandle, filePath, source });
+          const fileAddress = sourceBuffer !== 0n ? sourceBuffer : undefined;
+          const img = this.load(file, { name, parent, devicePath: nodes, deviceHandle, filePath, source, fileAddress });
           mem.setU64(imageHandleOut, img.handle);
           call.note(`${name} at 0x${img.base.toString(16)} (${img.size} bytes, from ${source})`);
           if (auth === EFI_SECURITY_VIOLATION) {
