@@ -60,7 +60,8 @@ export interface FirmwareOptions {
   /** Guest RAM in bytes (a multiple of 2 MiB, at least 64 MiB). */
   memoryBytes: number;
   trace: boolean;
-  maxInstructions: number;
+  /** Unset: no instruction count (the time budget bounds the run). */
+  maxInstructions?: number;
   timeoutMs: number;
   variables?: readonly VariableSeed[];
   keys?: readonly InputKey[];
@@ -206,6 +207,7 @@ export class Firmware {
         }
       },
       freePages: (a, pages) => this.map.freePages(a, pages, 'firmware'),
+      allocationAt: (a) => this.map.allocationAt(a),
       handles: {
         install: (h, guid, iface) => this.db.install(h, guid, iface),
         uninstallAll: (h) => this.removeHandle(h),
@@ -362,7 +364,7 @@ export class Firmware {
 
   /** `image+0xoffset` for addresses inside a loaded image, `firmware:Service` for traps, else hex. */
   symbolize(a: bigint): string {
-    const img = this.images.containing(a);
+    const img = this.images.containingOrAdopt(a);
     if (img) {
       // A kernel run in place from a UKI's .linux (the EFI handover path) reads better relative to that section.
       const rva = Number(a - img.base);
@@ -375,7 +377,7 @@ export class Firmware {
 
   /** The image and section an address is in (`img:.text`), for the profiler; `firmware` for trap slots. */
   regionOf(a: bigint): string {
-    const img = this.images.containing(a);
+    const img = this.images.containingOrAdopt(a);
     if (img) return `${img.name}:${sectionAt(img.pe, Number(a - img.base))?.name ?? 'headers'}`;
     return this.machine.isTrapAddress(a) ? 'firmware' : 'outside images';
   }

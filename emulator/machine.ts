@@ -22,15 +22,20 @@ interface Trap {
 }
 
 export interface Budget {
-  /** Instructions the guest may execute between two firmware calls (and in total per stretch of chunks). */
-  maxInstructions: number;
+  /**
+   * Instructions the guest may execute between two firmware calls (and in total per stretch of chunks). Unset:
+   * no count (counting instruments every instruction); the time budget bounds the run.
+   */
+  maxInstructions?: number;
   /** Wall-clock limit of the whole run in milliseconds. */
   timeoutMs: number;
 }
 
 const SLOT = 16n;
-/** Instructions per uninterrupted Unicorn run; the wall clock is checked between chunks. */
+/** Instructions per uninterrupted counted run; the wall clock is checked between chunks. */
 const CHUNK = 50_000_000;
+/** Wall time of an uncounted KVM run before the machine checks the time budget (KVM resumes slices exactly). */
+const SLICE_MS = 250;
 
 export class Machine {
   private readonly traps = new Map<bigint, Trap>();
@@ -118,23 +123,35 @@ export class Machine {
     let executed = 0;
     for (;;) {
       const t0 = performance.now();
-      const stop = this.cpu.run(Math.min(CHUNK, this.budget.maxInstructions - executed), this.profile?.intervalMs);
+      const max = this.budget.maxInstructions;
+      const count = max === undefined ? 0 : Math.min(CHUNK, max - executed);
+      const stop = this.cpu.traits.resumesSlices
+        ? this.cpu.run(count, this.profile?.intervalMs ?? (max === undefined ? SLICE_MS : undefined))
+        : this.cpu.run(count, undefined, {
+            deadlineMs: this.budget.timeoutMs > 0 ? Math.max(1, this.budget.timeoutMs - (Date.now() - this.started)) : undefined,
+            sampleMs: this.profile?.intervalMs,
+            onSample: (rip) => this.profile?.sample(rip),
+          });
       this.stats.emulationMs += performance.now() - t0;
       this.stats.stops++;
-      if (stop.kind === 'count') {
-        executed += Math.min(CHUNK, this.budget.maxInstructions - executed);
-        if (executed >= this.budget.maxInstructions) {
+      if (stop.kind === 'count' && max !== undefined) {
+        executed += count;
+        if (executed >= max) {
           throw new RunEnd('budget', {
             which: 'instructions',
-            limit: this.budget.maxInstructions,
+            limit: max,
             rip: this.symbolize(stop.rip),
-            message: `the guest ran ${this.budget.maxInstructions} instructions without calling the firmware`,
+            message: `the guest ran ${max} instructions without calling the firmware`,
           });
         }
         this.checkTime(stop.rip);
         continue;
       }
-      if (stop.kind === 'interrupted') {
+      if (stop.kind === 'interrupted' && !this.cpu.traits.resumesSlices) {
+        // The deadline ended the run for good (run-watch.ts): the time budget is spent.
+        throw this.timeBudgetEnd(stop.rip);
+      }
+      if (stop.kind === 'interrupted' || stop.kind === 'count') {
         // A time slice: the engine cannot count (KVM), or the profiler took a sample. Instructions run in the
         // slice are not known, so the instruction budget restarts (documented with --profile).
         this.profile?.sample(stop.rip);
@@ -192,14 +209,16 @@ export class Machine {
 
   private checkTime(rip: bigint): void {
     this.onProgress?.(rip);
-    if (this.budget.timeoutMs > 0 && Date.now() - this.started > this.budget.timeoutMs) {
-      throw new RunEnd('budget', {
-        which: 'time',
-        limit: this.budget.timeoutMs,
-        rip: this.symbolize(rip),
-        message: `the run took longer than ${this.budget.timeoutMs / 1000} s`,
-      });
-    }
+    if (this.budget.timeoutMs > 0 && Date.now() - this.started > this.budget.timeoutMs) throw this.timeBudgetEnd(rip);
+  }
+
+  private timeBudgetEnd(rip: bigint): RunEnd {
+    return new RunEnd('budget', {
+      which: 'time',
+      limit: this.budget.timeoutMs,
+      rip: this.symbolize(rip),
+      message: `the run took longer than ${this.budget.timeoutMs / 1000} s`,
+    });
   }
 
   private fault(stop: Extract<StopReason, { kind: 'exception' }>): GuestFault {

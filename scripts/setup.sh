@@ -17,6 +17,11 @@ command -v pesign >/dev/null || need_pkgs+=(pesign)
 command -v sbsign >/dev/null || need_pkgs+=(sbsigntool)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 [ -x /usr/lib/systemd/systemd-measure ] || [ -x /lib/systemd/systemd-measure ] || need_pkgs+=(systemd)
+# The conformance reference (npm run conformance): QEMU + OVMF + swtpm (swtpm_setup picks the PCR banks).
+command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
+[ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || need_pkgs+=(ovmf)
+command -v swtpm >/dev/null || need_pkgs+=(swtpm)
+command -v swtpm_setup >/dev/null || need_pkgs+=(swtpm-tools)
 # The HTML report's browser test: Debian's chromium driven by playwright-core; `script` gives the progress test a terminal.
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 command -v script >/dev/null || need_pkgs+=(bsdutils)

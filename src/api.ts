@@ -19,7 +19,7 @@ import { SectionTracker } from './section-usage';
 import { HostVolume } from '../efi-services/esp/host-volume';
 import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { oneLine } from './guest-text';
-import { buildReport, Outcome } from './report';
+import { buildReport, Outcome, Report } from './report';
 import { GuestProfile } from '../emulator/guest-profile';
 import { ProgressState } from './progress';
 
@@ -60,7 +60,6 @@ export interface RunOptions {
 }
 
 export const DEFAULTS = {
-  maxInstructions: 2_000_000_000,
   timeoutSeconds: 60,
   memoryBytes: 1024 * 1024 * 1024,
 } as const;
@@ -87,7 +86,8 @@ export function concatInitrds(parts: readonly Buffer[]): Buffer {
 }
 
 export interface RunResult {
-  report: Record<string, unknown>;
+  /** Report v1, exactly as `reportJson` writes it (64-bit values as hex strings). */
+  report: Report;
   outcome: Outcome;
   exitCode: number;
   summary: string;
@@ -116,7 +116,7 @@ export function runImage(o: RunOptions): RunResult {
     const fw = new Firmware(cpu, {
       memoryBytes,
       trace: o.trace ?? false,
-      maxInstructions: o.maxInstructions ?? DEFAULTS.maxInstructions,
+      maxInstructions: o.maxInstructions,
       timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
       variables: o.variables,
       keys: o.keys,
@@ -167,17 +167,23 @@ export function runImage(o: RunOptions): RunResult {
     let fault: FaultReport | undefined;
     try {
       const r = fw.images.start(img);
-      outcome = { kind: r.exited ? 'exit' : 'returned', status: statusName(r.status) };
-      if (r.exited && r.exitDataSize > 0n && r.exitData !== 0n) {
-        try {
-          outcome.exitData = fw.mem.utf16z(r.exitData, Number(r.exitDataSize / 2n));
-        } catch {
-          outcome.exitData = null;
+      const status = statusName(r.status);
+      const success = !isError(r.status);
+      if (r.exited) {
+        let exitData: string | null | undefined;
+        if (r.exitDataSize > 0n && r.exitData !== 0n) {
+          try {
+            exitData = fw.mem.utf16z(r.exitData, Number(r.exitDataSize / 2n));
+          } catch {
+            exitData = null;
+          }
         }
-      }
-      outcome.success = !isError(r.status);
+        outcome = { kind: 'exit', status, ...(exitData !== undefined ? { exitData } : {}), success };
+      } else outcome = { kind: 'returned', status, success };
     } catch (e) {
-      if (e instanceof RunEnd) outcome = { kind: e.kind, ...e.details };
+      // RunEnd's details are built where the run ends (budget, ResetSystem, ExitBootServices) with the fields of
+      // the matching Outcome variant; the schema test checks real reports of each kind.
+      if (e instanceof RunEnd) outcome = { kind: e.kind, ...e.details } as Outcome;
       else if (e instanceof GuestFault) {
         fault = faultReport(e, fw.mem, fw.images.images, (a) => fw.symbolize(a), fw.machine.activeCalls);
         outcome = { kind: 'fault', reason: e.reason };
@@ -193,8 +199,9 @@ export function runImage(o: RunOptions): RunResult {
       options: {
         loadOptions: o.loadOptions ?? null,
         cpu: cpu.traits.name,
+        engine: cpu.traits.version ?? null,
         memoryBytes,
-        maxInstructions: cpu.traits.countsInstructions ? (o.maxInstructions ?? DEFAULTS.maxInstructions) : null,
+        maxInstructions: o.maxInstructions ?? null,
         timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
         trace: o.trace ?? false,
         imagePath,
@@ -223,7 +230,7 @@ export function runImage(o: RunOptions): RunResult {
       : outcome.kind === 'reset' ? `ResetSystem(${outcome.resetType}, ${outcome.status})`
       : outcome.kind === 'exit-boot-services' ? `ExitBootServices succeeded (returning to ${outcome.returnAddress})`
       : `${outcome.kind === 'exit' ? 'Exit()' : 'returned'} ${outcome.status}`;
-    const summary = `stubemu: ${oneLine(o.imageName)}: ${oneLine(what)}; ${(report.calls as { total: number }).total} service calls in ${seconds} s`;
+    const summary = `stubemu: ${oneLine(o.imageName)}: ${oneLine(what)}; ${report.calls.total} service calls in ${seconds} s`;
     return { report, outcome, exitCode, summary, firmware: fw, handoff };
   } finally {
     cpu.close();

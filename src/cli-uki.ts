@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PeFormatError } from '../emulator/pe/pe-image';
 import { CpioFormatError } from './initrd/cpio';
-import { buildUki, describePlaced, Part, UkiInputError, UkiInputs } from './uki/build';
+import { buildUki, describePlaced, Part, UkiInputError, UkiInputs, UkifyLayout } from './uki/build';
 import { formatInspection, inspectImage } from './uki/inspect';
 import { PeEditError } from './uki/pe-sections';
 import { SetupHeaderError } from './uki/setup-header';
@@ -11,8 +11,12 @@ import { SetupHeaderError } from './uki/setup-header';
 export const UKI_USAGE = `usage: stubemu uki build --stub STUB --linux VMLINUZ -o OUT.efi [options]
        stubemu uki inspect FILE [--json]
 
-build: appends the parts to systemd-stub as ukify does (order .osrel .cmdline .dtb .splash .pcrpkey .initrd
-.uname, --section extras, .pcrsig, .linux), recomputes the PE checksum; same inputs give the same bytes.
+build: appends the parts to systemd-stub as the ukify of the stub's version does; same inputs give the same bytes.
+  stubs 252-253 (ukify 253): .osrel .cmdline .dtb .splash .pcrpkey .initrd .uname, --section extras, .pcrsig, .linux
+      last; PE checksum recomputed; the stub's .sbat kept unless --sbat
+  stub 254 (ukify 254): the same, with .sbat merged (stub's, kernel's, --sbat or the default "uki,1,UKI,..." line)
+  stubs 255+ (ukify 257): .osrel .cmdline .dtb .dtbauto... .hwids .uname .splash .pcrpkey .linux .initrd .ucode
+      .efifw, --section extras, merged .sbat, base .profile, joined profiles, .pcrsig; PE checksum 0
   --stub FILE              systemd-stub (linuxx64.efi.stub)
   --linux FILE             the kernel (an x86_64 EFI-stub bzImage)
   --initrd FILE            an initrd; repeat to concatenate several (each padded to 4 bytes)
@@ -23,6 +27,10 @@ build: appends the parts to systemd-stub as ukify does (order .osrel .cmdline .d
   --pcrpkey FILE           .pcrpkey       --pcrsig FILE  .pcrsig (ready-made JSON)
   --section NAME:TEXT|NAME:@FILE   an extra section (name of at most 8 characters)
   --sbat TEXT|@FILE|FILE   merge SBAT lines into the stub's .sbat (ukify >= 254); repeatable
+  --ucode FILE  .ucode    --hwids FILE  .hwids (binary)    --dtbauto FILE, --efifw FILE  (repeatable)
+  --profile TEXT|@FILE     the base profile's .profile (with --join-profile)
+  --join-profile PE        a profile PE (ukify build --profile ...) whose sections are appended; repeatable
+  --layout L               ukify-253, ukify-254 or ukify-257 instead of the stub version's
   -o, --output FILE        where to write the UKI
 
 inspect: sections (sha256 of each section's loaded bytes), .sdmagic, .sbat, os-release, .uname, .cmdline,
@@ -53,6 +61,13 @@ function parseSection(spec: string): Part {
   return { name: spec.slice(0, colon), data: textOrFile(spec.slice(colon + 1), '--section') };
 }
 
+function parseLayout(text: string): UkifyLayout {
+  const layouts: readonly UkifyLayout[] = ['ukify-253', 'ukify-254', 'ukify-257'];
+  const found = layouts.find((l) => l === text);
+  if (!found) throw new BadInput(`--layout: expected ${layouts.join(', ')}, got ${JSON.stringify(text)}`);
+  return found;
+}
+
 function build(args: string[]): number {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
@@ -61,6 +76,8 @@ function build(args: string[]): number {
       cmdline: { type: 'string' }, 'os-release': { type: 'string' }, uname: { type: 'string' },
       splash: { type: 'string' }, dtb: { type: 'string' }, pcrpkey: { type: 'string' }, pcrsig: { type: 'string' },
       section: { type: 'string', multiple: true }, sbat: { type: 'string', multiple: true },
+      ucode: { type: 'string' }, dtbauto: { type: 'string', multiple: true }, hwids: { type: 'string' }, efifw: { type: 'string', multiple: true },
+      profile: { type: 'string' }, 'join-profile': { type: 'string', multiple: true }, layout: { type: 'string' },
       output: { type: 'string', short: 'o' },
     },
   });
@@ -82,6 +99,12 @@ function build(args: string[]): number {
     pcrpkey: optional(values.pcrpkey, '--pcrpkey'), pcrsig: optional(values.pcrsig, '--pcrsig'),
     extraSections: (values.section ?? []).map(parseSection),
     sbat: values.sbat?.map((s) => (s.startsWith('sbat,') ? s : textOrFile(s.startsWith('@') ? s : `@${s}`, '--sbat').toString('utf8'))),
+    ucode: optional(values.ucode, '--ucode'), hwids: optional(values.hwids, '--hwids'),
+    dtbauto: (values.dtbauto ?? []).map((p) => readInput(p, '--dtbauto')),
+    efifw: (values.efifw ?? []).map((p) => readInput(p, '--efifw')),
+    profile: values.profile === undefined ? undefined : textOrFile(values.profile, '--profile'),
+    joinProfiles: (values['join-profile'] ?? []).map((p) => ({ name: p, data: readInput(p, '--join-profile') })),
+    layout: values.layout === undefined ? undefined : parseLayout(values.layout),
   };
   if (inputs.splash && inputs.splash.toString('latin1', 0, 2) !== 'BM') process.stderr.write(`stubemu uki: warning: ${values.splash}: not a BMP ("BM" header); systemd-stub will not show it\n`);
   if (inputs.dtb && (inputs.dtb.length < 4 || inputs.dtb.readUInt32BE(0) !== 0xd00dfeed)) process.stderr.write(`stubemu uki: warning: ${values.dtb}: no flattened device tree magic 0xd00dfeed\n`);

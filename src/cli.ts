@@ -1,36 +1,28 @@
 #!/usr/bin/env node
 // The stubemu command line: `stubemu run IMAGE [options]`.
 import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { basename, isAbsolute, relative, sep } from 'node:path';
-import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseKeyScript } from '../efi-services/protocols/simple-text-input';
-import { parseTimeOption } from '../efi-services/runtime/time-services';
-import { loadVariablesJson } from '../efi-services/runtime/variables-json';
-import { BadInput, DEFAULTS, EXIT, readInputFile, runImage } from './api';
-import { CPU_KINDS } from '../emulator/cpu/create-cpu';
+import { BadInput, DEFAULTS, EXIT, runImage } from './api';
+import { engineInfo } from '../emulator/cpu/create-cpu';
 import { GuestConsoleStream, oneLine } from './guest-text';
 import { reportJson } from './report';
 import { ProfileReport } from '../emulator/guest-profile';
 import { writeKexecOut } from './kexec-out';
+import { HandoffReport } from './handoff';
 import { ukiMain } from './cli-uki';
 import { pcrMain } from './cli-pcr';
 import { verifyMain } from './cli-verify';
-import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
+import { MACHINE_ARGS, machineRunOptions, parsePositive } from './run-args';
 import { reportMain } from './cli-report';
 import { diffMain } from './cli-diff';
 import { renderReportHtml } from './report-html/page';
 import { RunReport } from './report-html/model';
 import { ProgressLine } from './progress';
+import { versionLines } from './version';
+import { engineCrashMessage, WORKER_ENV } from './worker';
 
-function realpathOr(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch (e) {
-    throw new BadInput(`cannot resolve ${p}: ${(e as Error).message}`);
-  }
-}
 
 const USAGE = `usage: stubemu run IMAGE [options]
        stubemu uki build|inspect ...   (stubemu uki --help)
@@ -38,6 +30,7 @@ const USAGE = `usage: stubemu run IMAGE [options]
        stubemu verify UKI ...          (stubemu verify --help)
        stubemu report RUN.json -o RUN.html   (stubemu report --help)
        stubemu diff A B ...            (stubemu diff --help)
+       stubemu --version
 
 Runs an x86_64 EFI application in an emulated UEFI machine until it returns, calls Exit(),
 ExitBootServices() succeeds, ResetSystem() is called, it faults, or a budget runs out.
@@ -55,7 +48,8 @@ options:
   --profile                sample the guest's RIP every 2 ms of emulation into the report's "profile" and
                            print the hottest places (the report is then not deterministic)
   --profile-ms MS          the sampling interval of --profile
-  --max-instructions N     instructions the guest may run between firmware calls (default ${DEFAULTS.maxInstructions}; unicorn only)
+  --max-instructions N     instructions the guest may run between firmware calls (default: not counted, the
+                           time budget bounds the run; counting slows Unicorn down; unicorn only)
   --timeout SECONDS        wall-clock budget of the run (default ${DEFAULTS.timeoutSeconds})
   --memory SIZE            guest RAM, e.g. 512M, 1G (default 1G)
   --esp DIR                a host directory as the ESP (read-only; guest writes stay in memory); IMAGE must be in it
@@ -80,33 +74,14 @@ exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, Re
             3 guest fault          4 budget exhausted
 `;
 
-function parseSize(text: string): number {
-  const m = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
-  if (!m) throw new BadInput(`--memory: not a size: ${text}`);
-  const mult = { '': 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
-  return Number(m[1]) * mult;
-}
-
-const BANK_NAMES = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
-
-export function parseBanks(text: string): HashAlgorithmName[] {
-  const banks = text.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
-  const bad = banks.find((b) => !(BANK_NAMES as readonly string[]).includes(b));
-  if (bad !== undefined || banks.length === 0) throw new BadInput(`--pcr-banks: ${bad ?? '(empty)'} is not one of ${BANK_NAMES.join(', ')}`);
-  return [...new Set(banks)] as HashAlgorithmName[];
-}
-
-function parsePositive(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new BadInput(`${name}: not a positive number: ${text}`);
-  return n;
-}
-
 export function main(argv: string[]): number {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(USAGE);
     return argv.length === 0 ? EXIT.badInput : EXIT.ok;
+  }
+  if (argv[0] === '--version') {
+    process.stdout.write(versionLines().map((l) => `${l}\n`).join(''));
+    return EXIT.ok;
   }
   const [command, ...rest] = argv;
   if (command === 'uki') return ukiMain(rest);
@@ -115,7 +90,7 @@ export function main(argv: string[]): number {
   if (command === 'diff') return diffMain(rest);
   if (command === 'verify') {
     try {
-      return verifyMain(rest, parseBanks);
+      return verifyMain(rest);
     } catch (e) {
       if (e instanceof BadInput || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
         process.stderr.write(`stubemu verify: ${e.message}\n`);
@@ -133,106 +108,35 @@ export function main(argv: string[]): number {
       args: rest,
       allowPositionals: true,
       options: {
-        'load-options': { type: 'string' },
-        vars: { type: 'string' },
-        keys: { type: 'string' },
-        time: { type: 'string' },
+        ...MACHINE_ARGS,
         json: { type: 'string' },
         trace: { type: 'boolean' },
         html: { type: 'string' },
-        'max-instructions': { type: 'string' },
-        cpu: { type: 'string' },
         profile: { type: 'boolean' },
         'profile-ms': { type: 'string' },
-        timeout: { type: 'string' },
-        memory: { type: 'string' },
         quiet: { type: 'boolean' },
-        esp: { type: 'string' },
-        'esp-writable': { type: 'boolean' },
         'kexec-out': { type: 'string' },
-        'rng-seed': { type: 'string' },
-        'no-rng': { type: 'boolean' },
-        initrd: { type: 'string', multiple: true },
-        gop: { type: 'string' },
-        'smbios-oem': { type: 'string', multiple: true },
-        'secure-boot': { type: 'boolean' },
-        'pcr-banks': { type: 'string' },
-        'no-tpm': { type: 'boolean' },
         eventlog: { type: 'string' },
       },
     });
     if (positionals.length !== 1) throw new BadInput('run takes exactly one IMAGE');
     const path = positionals[0];
-    const image = readInputFile(path);
-    let variables;
-    if (values.vars !== undefined) {
-      const text = readInputFile(values.vars, '--vars').toString('utf8');
-      try {
-        variables = loadVariablesJson(text, values.vars);
-      } catch (e) {
-        throw new BadInput((e as Error).message);
-      }
-    }
-    let keys;
-    let epochSeconds;
-    try {
-      keys = values.keys !== undefined ? parseKeyScript(values.keys) : undefined;
-      epochSeconds = values.time !== undefined ? parseTimeOption(values.time) : undefined;
-    } catch (e) {
-      throw new BadInput((e as Error).message);
-    }
-    const maxInstructions = parsePositive('--max-instructions', values['max-instructions']);
-    const profileMs = values['profile-ms'] !== undefined ? parsePositive('--profile-ms', values['profile-ms']) : values.profile ? 2 : undefined;
-    const cpu = values.cpu === undefined ? undefined : CPU_KINDS.find((k) => k === values.cpu);
-    if (values.cpu !== undefined && !cpu) throw new BadInput(`--cpu: expected ${CPU_KINDS.join(' or ')}, got ${values.cpu}`);
-    const timeoutSeconds = parsePositive('--timeout', values.timeout);
-    const memoryBytes = values.memory !== undefined ? parseSize(values.memory) : undefined;
-    const quiet = values.quiet ?? false;
-    const initrds = (values.initrd ?? []).map((f) => readInputFile(f, '--initrd'));
-    const pcrBanks = values['no-tpm'] ? null : values['pcr-banks'] !== undefined ? parseBanks(values['pcr-banks']) : undefined;
+    const machine = machineRunOptions(values, path);
     if (values['no-tpm'] && values.eventlog !== undefined) throw new BadInput('--eventlog needs a TPM; drop --no-tpm');
-    let gop: { width: number; height: number } | undefined;
-    if (values.gop !== undefined) {
-      const m = /^(\d+)x(\d+)$/.exec(values.gop);
-      if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[1]) * Number(m[2]) > 16384 * 16384) throw new BadInput(`--gop: expected WIDTHxHEIGHT, got ${values.gop}`);
-      gop = { width: Number(m[1]), height: Number(m[2]) };
-    }
-    let imagePath: string | undefined;
-    if (values.esp !== undefined) {
-      const root = realpathOr(values.esp);
-      const rel = relative(root, realpathOr(path));
-      if (rel.startsWith('..') || isAbsolute(rel)) throw new BadInput(`${path} is not inside the --esp directory ${values.esp}`);
-      imagePath = '\\' + rel.split(sep).join('\\');
-    }
+    const profileMs = values['profile-ms'] !== undefined ? parsePositive('--profile-ms', values['profile-ms']) : values.profile ? 2 : undefined;
+    const quiet = values.quiet ?? false;
     const progress = ProgressLine.forTerminal(process.stderr, quiet);
     const toTerminal = (write: () => void) => (progress ? progress.around(write) : write());
     const guestOut = new GuestConsoleStream((t) => toTerminal(() => process.stdout.write(t)));
     const guestErr = new GuestConsoleStream((t) => toTerminal(() => process.stderr.write(t)));
+    const engine = engineInfo(machine.cpu ?? 'unicorn');
+    if (engine.warning) process.stderr.write(`stubemu: warning: ${engine.warning}\n`);
     let result;
     try {
       result = runImage({
-        image,
-        imageName: basename(path),
-        loadOptions: values['load-options'],
-        variables,
-        keys,
-        epochSeconds,
+        ...machine,
         trace: (values.trace ?? false) || values.html !== undefined,
-        maxInstructions: maxInstructions !== undefined ? Math.floor(maxInstructions) : undefined,
-        timeoutSeconds,
-        memoryBytes,
-        cpu,
         profileMs,
-        espDir: values.esp,
-        espWritable: values['esp-writable'],
-        imagePath,
-        rngSeed: values['rng-seed'],
-        noRng: values['no-rng'],
-        initrds,
-        gop,
-        smbiosOemStrings: values['smbios-oem'],
-        secureBoot: values['secure-boot'],
-        pcrBanks,
         onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? guestErr : guestOut).push(text),
         onProgress: progress ? (p) => progress.update(p) : undefined,
       });
@@ -253,6 +157,11 @@ export function main(argv: string[]): number {
       else {
         const files = writeKexecOut(values['kexec-out'], result.firmware, result.handoff);
         process.stderr.write(`stubemu: kexec hand-off in ${values['kexec-out']}: ${files.join(', ')}\n`);
+        if (!files.includes('kernel')) {
+          process.stderr.write(`${result.summary}\n`);
+          process.stderr.write(`stubemu: --kexec-out: no kernel file: ${kernelMissingReason(result.handoff.report)}\n`);
+          return EXIT.imageError;
+        }
       }
     }
     process.stderr.write(`${result.summary}\n`);
@@ -276,17 +185,22 @@ export function main(argv: string[]): number {
   }
 }
 
+/** Why the hand-off has no kernel file to write, for --kexec-out's error. */
+function kernelMissingReason(h: HandoffReport): string {
+  if (!h.kernel) return `ExitBootServices returned to ${h.cpu.returnAddress}, which is in no image stubemu knows or could find in memory`;
+  return `${h.kernel.image} was found only as a relocated image in memory (${h.kernel.source}), not as the PE file it was loaded from`;
+}
+
 /**
  * `run` and `verify` execute the guest in a child process: Unicorn 2.0.1 can crash natively (SIGSEGV/SIGABRT) on
  * some self-modifying guest code, and that must end in a clear report, not a dead stubemu.
  */
 function isolated(argv: string[]): number {
-  const r = spawnSync(process.execPath, [__filename, ...argv], { stdio: 'inherit', env: { ...process.env, STUBEMU_WORKER: '1' } });
+  const r = spawnSync(process.execPath, [__filename, ...argv], { stdio: 'inherit', env: { ...process.env, [WORKER_ENV]: '1' } });
   if (r.error) throw r.error;
   if (r.signal !== null) {
     const what = argv.find((a, i) => i > 0 && !a.startsWith('-')) ?? 'the image';
-    process.stderr.write(`stubemu: ${oneLine(basename(what))}: fault: the CPU emulator (Unicorn 2.0.1) crashed with ${r.signal}; `
-      + `this happens when guest code rewrites instructions it is executing, which the engine mishandles; no report was written\n`);
+    process.stderr.write(`stubemu: ${engineCrashMessage(oneLine(basename(what)), r.signal)}\n`);
     return EXIT.fault;
   }
   return r.status ?? EXIT.fault;
@@ -295,5 +209,5 @@ function isolated(argv: string[]): number {
 if (require.main === module) {
   const argv = process.argv.slice(2);
   const guestRun = argv[0] === 'run' || argv[0] === 'verify';
-  process.exitCode = guestRun && process.env.STUBEMU_WORKER !== '1' && !argv.includes('--help') ? isolated(argv) : main(argv);
+  process.exitCode = guestRun && process.env[WORKER_ENV] !== '1' && !argv.includes('--help') ? isolated(argv) : main(argv);
 }

@@ -60,12 +60,16 @@ export function captureHandoff(fw: Firmware): { report: HandoffReport; blobs: Ha
   }
   // The kernel: the image ExitBootServices returns into (LoadImage path), or the section of the UKI it sits in
   // (the EFI handover path runs the .linux payload inside the stub's image).
-  const img = fw.images.containing(h.returnAddress);
+  const img = fw.images.containingOrAdopt(h.returnAddress);
   let kernel: HandoffReport['kernel'] = null;
   if (img) {
     const rva = Number(h.returnAddress - img.base);
     const sec = sectionAt(img.pe, rva);
-    if (img.source !== 'command line' || !sec || sec.name !== '.linux') {
+    if (img.guestLoaded) {
+      // Placed by the stub's own PE loader (systemd-stub 258+): the kernel file is the section it was loaded from.
+      kernel = { image: img.name, address: hex(img.base), size: img.size, fileSha256: img.fileSha256, source: img.source };
+      if (!img.guestLoaded.fileIsMemoryImage) blobs.kernel = img.file;
+    } else if (img.source !== 'command line' || !sec || sec.name !== '.linux') {
       kernel = { image: img.name, address: hex(img.base), size: img.size, fileSha256: img.fileSha256, source: img.source };
       blobs.kernel = img.file;
     } else {

@@ -8,22 +8,16 @@ import { FaultReport } from './fault-report';
 import { HandoffReport } from './handoff';
 import { SectionUsage } from './section-usage';
 import { ProfileReport } from '../emulator/guest-profile';
+import { Outcome, Report, ReportOptions } from './report-v1';
+
+export type * from './report-v1';
 
 export const REPORT_VERSION = 1;
-
-export type OutcomeKind = 'exit-boot-services' | 'returned' | 'exit' | 'reset' | 'fault' | 'budget';
-
-export interface Outcome {
-  kind: OutcomeKind;
-  /** The EFI_STATUS the image returned or passed to Exit(), by name. */
-  status?: string;
-  [detail: string]: unknown;
-}
 
 export interface ReportInput {
   imageName: string;
   image: Buffer;
-  options: Record<string, unknown>;
+  options: ReportOptions;
   outcome: Outcome;
   fault?: FaultReport;
   handoff?: HandoffReport;
@@ -34,10 +28,16 @@ export interface ReportInput {
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
-export function buildReport(fw: Firmware, r: ReportInput): Record<string, unknown> {
+/**
+ * The report as its JSON says it (Report v1): built from the firmware's state, then put through the same
+ * serialization as `reportJson`, so 64-bit values become hex strings and undefined keys disappear; the object a
+ * caller holds is then exactly what the JSON file holds and what the schema describes.
+ */
+export function buildReport(fw: Firmware, r: ReportInput): Report {
   const counts: Record<string, number> = {};
   for (const k of [...fw.log.counts.keys()].sort()) counts[k] = fw.log.counts.get(k)!;
-  const report: Record<string, unknown> = {
+  // 64-bit values are still bigints here; the keys are Report's (a misspelt or extra key does not compile).
+  const report: { [K in keyof Report]: unknown } = {
     stubemu: { reportVersion: REPORT_VERSION },
     image: { name: r.imageName, size: r.image.length, sha256: createHash('sha256').update(r.image).digest('hex') },
     options: r.options,
@@ -59,6 +59,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Record<string, unknow
       entry: `${i.name}+0x${(i.entry - i.base).toString(16)}`,
       parent: hex(i.parent),
       source: i.source,
+      ...(i.guestLoaded ? { guestLoaded: { fileIsMemoryImage: i.guestLoaded.fileIsMemoryImage } } : {}),
       ...(i.devicePath !== undefined ? { devicePath: i.devicePath } : {}),
       fileSha256: i.fileSha256,
       subsystem: i.pe.subsystem,
@@ -85,7 +86,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Record<string, unknow
     ...(r.handoff ? { handoff: r.handoff } : {}),
     ...(r.fault ? { fault: r.fault } : {}),
   };
-  return report;
+  return JSON.parse(reportJson(report)) as Report;
 }
 
 /** JSON with bigints as hex strings, two-space indented, newline-terminated. */

@@ -1,9 +1,9 @@
 // Authenticode digests of real and built PE files, checked against an independent computation, pesign, the digest
-// sbsign embeds in a signature, and what OVMF measured for the same kernel.
+// sbsign embeds in a signature. What OVMF measures for the same images is checked live by test/conformance.test.ts.
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthenticodeError, authenticodeDigest, authenticodeDigests, authenticodeLayout } from '../efi-services/tcg/authenticode';

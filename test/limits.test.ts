@@ -13,7 +13,7 @@ import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { ST } from '../efi-services/tables/system-table';
 import { BadInput, runImage } from '../src/api';
 import { FakePlatform } from './helpers/fake-platform';
-import { codeImage, le32, le64, runCode } from './helpers/guest-code';
+import { codeImage, le32, le64, runCode, flat } from './helpers/guest-code';
 
 // UEFI 2.10 §7.2 numbers, written out.
 const LoaderData = 2;
@@ -96,7 +96,7 @@ test('AllocatePages and AllocatePool beyond RAM: EFI_OUT_OF_RESOURCES / EFI_NOT_
     ['BootServices.AllocatePages', 'EFI_NOT_FOUND'],
     ['BootServices.AllocatePool', 'EFI_OUT_OF_RESOURCES'],
   ]);
-  t.is(r.outcome.status, 'EFI_SUCCESS'); // p read back as NULL
+  t.is(flat(r.outcome).status, 'EFI_SUCCESS'); // p read back as NULL
   t.deepEqual(r.firmware.map.allocations().filter((a) => a.owner === 'guest'), []);
   // Running out of RAM is not misuse: no guest errors.
   t.deepEqual(r.report.guestErrors, []);
@@ -117,7 +117,7 @@ test(`a guest allocating pool in a loop stops at ${MAX_POOL_ALLOCATIONS} live al
   t.is(code[jmp], 0xeb);
   code[jmp + 1] = (loop - (jmp + 2)) & 0xff;
   const r = runCode(code);
-  t.is(r.outcome.status, 'EFI_OUT_OF_RESOURCES');
+  t.is(flat(r.outcome).status, 'EFI_OUT_OF_RESOURCES');
   const live = r.firmware.pool.allocations();
   t.is(live.length, MAX_POOL_ALLOCATIONS);
   const guest = live.filter((a) => a.owner === 'guest');
@@ -194,9 +194,9 @@ STALL_LOOP[STALL_LOOP.length - 1] = (PROLOGUE.length - STALL_LOOP.length) & 0xff
 test('a guest calling Stall(0) forever is ended by the time budget, not the instruction budget', (t) => {
   const r = runCode(STALL_LOOP, { timeoutSeconds: 0.5, maxInstructions: 1000 });
   t.is(r.outcome.kind, 'budget');
-  t.is(r.outcome.which, 'time');
-  t.is(r.outcome.limit, 500);
-  t.is(r.outcome.message, 'the run took longer than 0.5 s');
+  t.is(flat(r.outcome).which, 'time');
+  t.is(flat(r.outcome).limit, 500);
+  t.is(flat(r.outcome).message, 'the run took longer than 0.5 s');
   t.is(r.exitCode, 4);
   const stalls = (r.report.calls as { counts: Record<string, number> }).counts['BootServices.Stall'];
   t.true(stalls > 10);
@@ -216,6 +216,6 @@ test('--timeout ends the Stall(0) loop through the CLI: exit 4 and a "budget exh
 // the guest is: after the dispatch RIP is the return address, which reads as code.efi+0x….
 test('the time budget outcome names the guest location, not the trap slot', (t) => {
   const r = runCode(STALL_LOOP, { timeoutSeconds: 0.2 });
-  t.is(r.outcome.which, 'time');
-  t.regex(String(r.outcome.rip), /^code\.efi\+0x[0-9a-f]+$/);
+  t.is(flat(r.outcome).which, 'time');
+  t.regex(String(flat(r.outcome).rip), /^code\.efi\+0x[0-9a-f]+$/);
 });

@@ -4,7 +4,7 @@ import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { slotOffset } from '../efi-services/abi';
 import { ST } from '../efi-services/tables/system-table';
 import { guidToBytes } from '../efi-services/guid';
-import { le32, le64, runCode } from './helpers/guest-code';
+import { le32, le64, runCode, flat } from './helpers/guest-code';
 
 const TEXT = 0x1000;
 const fault = (r: ReturnType<typeof runCode>) => r.report.fault as Record<string, any>;
@@ -12,13 +12,13 @@ const fault = (r: ReturnType<typeof runCode>) => r.report.fault as Record<string
 test('an image that returns a value: outcome returned, RAX as the status', (t) => {
   const r = runCode([0xb8, ...le32(0x1234), 0xc3]); // mov eax, 0x1234; ret
   t.is(r.outcome.kind, 'returned');
-  t.is(r.outcome.status, '0x1234');
+  t.is(flat(r.outcome).status, '0x1234');
   t.is(r.exitCode, 0);
 });
 
 test('an error status returned by the image gives exit code 1', (t) => {
   const r = runCode([0x48, 0xb8, ...le64((1n << 63n) | 14n), 0xc3]); // mov rax, EFI_NOT_FOUND; ret
-  t.is(r.outcome.status, 'EFI_NOT_FOUND');
+  t.is(flat(r.outcome).status, 'EFI_NOT_FOUND');
   t.is(r.exitCode, 1);
 });
 
@@ -90,8 +90,8 @@ test('endless recursion runs into the stack guard page', (t) => {
 test('an endless loop ends with the instruction budget (exit code 4)', (t) => {
   const r = runCode([0xeb, 0xfe], { maxInstructions: 1_000_000 }); // jmp $
   t.is(r.outcome.kind, 'budget');
-  t.is(r.outcome.which, 'instructions');
-  t.is(r.outcome.rip, `code.efi+0x${TEXT.toString(16)}`);
+  t.is(flat(r.outcome).which, 'instructions');
+  t.is(flat(r.outcome).rip, `code.efi+0x${TEXT.toString(16)}`);
   t.is(r.exitCode, 4);
 });
 
@@ -114,7 +114,7 @@ test('a fifth argument comes from the stack and UINT32 arguments ignore the uppe
     0xc3,                                           // ret
   ];
   const r = runCode(code, { trace: true });
-  t.is(r.outcome.status, 'EFI_SUCCESS');
+  t.is(flat(r.outcome).status, 'EFI_SUCCESS');
   const events = r.report.events as { type: number; notifyTpl: number }[];
   t.is(events.filter((e) => e.type === 0).length, 1);
   const trace = (r.report.calls as { trace: { service: string; args: Record<string, string> }[] }).trace;
@@ -133,7 +133,7 @@ test('an unimplemented member returns EFI_UNSUPPORTED and is listed', (t) => {
     0x48, 0x83, 0xc4, 0x28, 0xc3,
   ];
   const r = runCode(code);
-  t.is(r.outcome.status, 'EFI_UNSUPPORTED');
+  t.is(flat(r.outcome).status, 'EFI_UNSUPPORTED');
   t.deepEqual(r.report.unimplemented, [{ service: 'RuntimeServices.SetVirtualAddressMap', calls: 1 }]);
 });
 
@@ -150,28 +150,28 @@ test('a service handed a pointer outside RAM is a fault naming the service', (t)
   ];
   const r = runCode(code);
   t.is(r.outcome.kind, 'fault');
-  t.regex(String(r.outcome.reason), /BootServices\.GetMemoryMap called from code\.efi\+0x[0-9a-f]+ with a pointer outside guest RAM/);
+  t.regex(String(flat(r.outcome).reason), /BootServices\.GetMemoryMap called from code\.efi\+0x[0-9a-f]+ with a pointer outside guest RAM/);
 });
 
 test('entry state: RSP is 8 mod 16 at the entry point (UEFI 2.10 §2.3.4.1), inside the stack region', (t) => {
   const r = runCode([0x48, 0x89, 0xe0, 0xc3]); // mov rax, rsp; ret
-  const rsp = BigInt(r.outcome.status as string);
+  const rsp = BigInt(flat(r.outcome).status as string);
   t.is(rsp % 16n, 8n);
   t.true(rsp < r.firmware.stackTop && rsp > r.firmware.stackGuard + 4096n + 128n * 1024n);
 });
 
 test('entry state: CR0 and CR4 as OVMF sets them, EFER long mode (NXE: see machine-state.ts); interrupts off', (t) => {
-  t.is(runCode([0x0f, 0x20, 0xc0, 0xc3]).outcome.status, '0x80010033'); // mov rax, cr0
-  t.is(runCode([0x0f, 0x20, 0xe0, 0xc3]).outcome.status, '0x668'); // mov rax, cr4
+  t.is(flat(runCode([0x0f, 0x20, 0xc0, 0xc3]).outcome).status, '0x80010033'); // mov rax, cr0
+  t.is(flat(runCode([0x0f, 0x20, 0xe0, 0xc3]).outcome).status, '0x668'); // mov rax, cr4
   // mov ecx, IA32_EFER; rdmsr; ret  (EDX:EAX, EDX is 0)
-  t.is(runCode([0xb9, ...le32(0xc0000080), 0x0f, 0x32, 0xc3]).outcome.status, '0x500');
+  t.is(flat(runCode([0xb9, ...le32(0xc0000080), 0x0f, 0x32, 0xc3]).outcome).status, '0x500');
   // pushfq; pop rax; and eax, IF; ret  -> 0 (EFI_SUCCESS) when interrupts are off
-  t.is(runCode([0x9c, 0x58, 0x25, ...le32(0x200), 0xc3]).outcome.status, 'EFI_SUCCESS');
+  t.is(flat(runCode([0x9c, 0x58, 0x25, ...le32(0x200), 0xc3]).outcome).status, 'EFI_SUCCESS');
 });
 
 test('entry state: CR3 points at identity page tables the memory map describes as boot services data', (t) => {
   const r = runCode([0x0f, 0x20, 0xd8, 0xc3]); // mov rax, cr3
-  const cr3 = BigInt(r.outcome.status as string);
+  const cr3 = BigInt(flat(r.outcome).status as string);
   const fw = r.firmware;
   const pml4e = fw.mem.u64(cr3);
   const pdpte = fw.mem.u64(pml4e & ~0xfffn);
@@ -220,5 +220,5 @@ test('ConInEx.RegisterKeyNotify: the notification function runs when its key is 
   patch(80, 84, flagAt);
   patch(notifyAt + 2, notifyAt + 7, flagAt); // rip-relative from the end of the 7-byte mov
   const r = runCode(all, { keys: [{ scanCode: 0, unicodeChar: 0x61 }] });
-  t.is(r.outcome.status, '0x55');
+  t.is(flat(r.outcome).status, '0x55');
 });

@@ -187,7 +187,10 @@ function printedPcrs(yaml: string): Record<string, Record<number, string>> {
   let bank = '';
   for (const line of yaml.slice(yaml.indexOf('\npcrs:')).split('\n')) {
     const b = /^ {2}(sha\d+):\s*$/.exec(line);
-    if (b) (bank = b[1], out[bank] = {});
+    if (b) {
+      bank = b[1];
+      out[bank] = {};
+    }
     const v = /^ {4}(\d+)\s*:\s*0x([0-9a-f]+)/.exec(line);
     if (v && bank) out[bank][Number(v[1])] = v[2];
   }

@@ -2,7 +2,7 @@
 // initrd, run to ExitBootServices; the hand-off is checked against the inputs with hashes computed here.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runImage, RunResult } from '../src/api';

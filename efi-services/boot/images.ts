@@ -1,7 +1,8 @@
 // Image services (UEFI 2.10 §7.4): LoadImage, StartImage, Exit, UnloadImage, and the registry of loaded images.
 import { createHash } from 'node:crypto';
 import { ImageExit } from '../../emulator/signals';
-import { layoutImage, parsePe, PeFormatError, PeImage, relocate, sectionAt } from '../../emulator/pe/pe-image';
+import { layoutImage, parsePe, PeFormatError, PeImage, relocate, sectionAt, sectionCopySize } from '../../emulator/pe/pe-image';
+import { findGuestLoadedImage, ImageOrigin } from './guest-loaded-images';
 import { TableImpl } from '../abi';
 import { GUID } from '../guid';
 import { Platform } from '../platform';
@@ -44,6 +45,11 @@ export interface LoadedImage {
   securityViolation?: boolean;
   exitStatus?: string;
   unloaded: boolean;
+  /** Found in memory, placed by a guest's own PE loader (no handle; the firmware never saw a LoadImage). */
+  guestLoaded?: {
+    /** `file` is the relocated memory image, not the PE file the guest loaded (its origin was not found). */
+    fileIsMemoryImage: boolean;
+  };
 }
 
 export interface ImageHooks {
@@ -71,6 +77,8 @@ export interface ImageDeps {
    * through the Security2/Security protocols' current function pointers, so a guest override runs.
    */
   authenticate?(devicePath: bigint, buffer: bigint, size: bigint, bootPolicy: boolean): EfiStatus;
+  /** The page allocation holding an address (for images a guest loads itself); undefined: not allocated. */
+  allocationAt?(address: bigint): { start: bigint; pages: bigint } | undefined;
 }
 
 export class ImageServices {
@@ -93,6 +101,43 @@ export class ImageServices {
       if (address >= img.base && address < img.base + BigInt(img.size)) return img;
     }
     return undefined;
+  }
+
+  /** Pages known to hold no guest-loaded image (cleared when one is adopted); bounded. */
+  private readonly noGuestImage = new Set<bigint>();
+
+  /**
+   * The image an address runs in, also when a guest placed it with its own PE loader (systemd-stub 258+ loads the
+   * kernel itself; shim loads its second stage): such an image is found by its PE headers in the guest's page
+   * allocation, named after the section it came from (`uki.efi:.linux`), and recorded with source "guest PE loader".
+   */
+  containingOrAdopt(address: bigint): LoadedImage | undefined {
+    const known = this.containing(address);
+    if (known || !this.d.allocationAt) return known;
+    const page = address & ~0xfffn;
+    if (this.noGuestImage.has(page)) return undefined;
+    const alloc = this.d.allocationAt(address);
+    const origins: ImageOrigin[] = this.images.flatMap((img) => img.guestLoaded ? [] : img.pe.sections.map((sec) => ({
+      name: `${img.name}:${sec.name}`, file: img.file.subarray(sec.pointerToRawData, sec.pointerToRawData + sectionCopySize(sec)),
+    })));
+    const found = alloc && findGuestLoadedImage(this.d.platform.mem, address, alloc.start, alloc.start + alloc.pages * 0x1000n, origins);
+    if (!found) {
+      if (this.noGuestImage.size > 4096) this.noGuestImage.clear();
+      this.noGuestImage.add(page);
+      return undefined;
+    }
+    this.noGuestImage.clear();
+    const hostName = found.origin?.name.slice(0, found.origin.name.lastIndexOf(':'));
+    const host = this.images.find((i) => i.name === hostName);
+    const file = found.origin?.file ?? found.memoryImage;
+    const img: LoadedImage = {
+      handle: 0n, name: found.origin?.name ?? `image@0x${found.base.toString(16)}`, pe: found.pe, base: found.base, size: found.size,
+      pages: 0n, allocation: alloc.start, entry: found.entry, loadedImage: 0n, parent: host?.handle ?? 0n,
+      source: 'guest PE loader', fileSha256: createHash('sha256').update(file).digest('hex'), file,
+      started: true, unloaded: false, guestLoaded: { fileIsMemoryImage: !found.origin },
+    };
+    this.images.push(img);
+    return img;
   }
 
   /** Loads an image from host bytes (the image the run starts with, or a LoadImage source buffer). */

@@ -64,6 +64,10 @@ export const EVENT_TAG_NAMES: Readonly<Record<number, string>> = {
   0x49dffe0f: 'INITRD_ADDON_EVENT_TAG_ID',
   0xdac08e1a: 'UCODE_ADDON_EVENT_TAG_ID',
   0x13aed6db: 'UKI_PROFILE_EVENT_TAG_ID',
+  // systemd-boot and systemd-stub 261+, PCR 1 (docs/TPM2_PCR_MEASUREMENTS.md "SMBIOS information").
+  0xd5cb7cbc: 'SMBIOS_TYPE1_EVENT_TAG_ID',
+  0xe0d47bc8: 'SMBIOS_TYPE2_EVENT_TAG_ID',
+  0xc0b3bd23: 'SMBIOS_TYPE11_EVENT_TAG_ID',
 };
 
 /** EFI action strings (PFP 1.05 §10.4.4, as edk2 Tcg2Dxe measures them). */

@@ -49,10 +49,28 @@ export type StopReason =
 export interface CpuTraits {
   /** `unicorn` or `kvm`. */
   readonly name: string;
+  /** The engine and its exact version, e.g. `Unicorn 2.1.1`, when the engine has one. */
+  readonly version?: string;
+  /** One line on what is wrong with this engine version and what to use instead (slow or broken versions). */
+  readonly warning?: string;
   /** The engine counts instructions, so `run(count)` and the instruction budget are exact. */
   readonly countsInstructions: boolean;
   /** The byte firmware trap regions are filled with; executing it must end the run (a stop range). */
   readonly trapByte: number;
+  /**
+   * A run ended by a time slice resumes exactly where it stopped (KVM). Unicorn 2.1.1 does not (run-watch.ts):
+   * its time-ended runs are final, and it samples RIP for the profiler while the guest runs.
+   */
+  readonly resumesSlices: boolean;
+}
+
+/** Bounds of one run for engines that cannot resume time slices. */
+export interface RunLimits {
+  /** End the run after this much wall time, for good ({kind:'interrupted'}): the time budget's deadline. */
+  deadlineMs?: number;
+  /** Sample RIP every this many milliseconds while the guest runs (the profiler), without stopping it. */
+  sampleMs?: number;
+  onSample?: (rip: bigint) => void;
 }
 
 export interface Cpu {
@@ -82,10 +100,11 @@ export interface Cpu {
   /** The host changed guest bytes that may hold code: drop cached translations for the range. */
   invalidateCode(address: bigint, size: number): void;
   /**
-   * Run from the current RIP until a trap, an exception or `count` instructions have executed (engines that
-   * cannot count end time slices with {kind:'interrupted'} instead). With `sliceMs`, the run also ends with
-   * {kind:'interrupted'} after that much wall time (the sampling profiler).
+   * Run from the current RIP until a trap, an exception or `count` instructions have executed (count 0: no count;
+   * engines that cannot count end time slices with {kind:'interrupted'} instead). With `sliceMs`, the run also
+   * ends with {kind:'interrupted'} after that much wall time (the time budget's checks, the sampling profiler);
+   * the next run resumes exactly where it stopped (traits.resumesSlices; otherwise `limits` bound the run).
    */
-  run(count: number, sliceMs?: number): StopReason;
+  run(count: number, sliceMs?: number, limits?: RunLimits): StopReason;
   close(): void;
 }

@@ -56,7 +56,7 @@ function findKvmProblem(): string | undefined {
 }
 
 export class KvmCpu implements Cpu {
-  readonly traits: CpuTraits = { name: 'kvm', countsInstructions: false, trapByte: HLT };
+  readonly traits: CpuTraits = { name: 'kvm', countsInstructions: false, trapByte: HLT, resumesSlices: true };
   private readonly kvm: number;
   private readonly vm: number;
   private readonly vcpu: number;

@@ -1,19 +1,41 @@
-// Cpu backed by Unicorn 2.0.1: guest RAM is host memory (uc_mem_map_ptr), traps are range-bounded code hooks.
+// Cpu backed by Unicorn 2.x (2.1.1 by choice, unicorn-library.ts): guest RAM is host memory (uc_mem_map_ptr) laid out
+// as separate mappings so protection never splits one (ram-layout.ts), traps are range-bounded code hooks.
 import * as koffi from 'koffi';
 import { cpuid } from '../cpuid';
-import { Cpu, CpuTraits, readRegisterFile, Reg, RegisterFile, StopReason, writeRegisterFile } from './cpu';
+import { Cpu, CpuTraits, readRegisterFile, Reg, RegisterFile, RunLimits, StopReason, writeRegisterFile } from './cpu';
 import { UC, UC_X86_REG, unicorn } from './unicorn-ffi';
+import { Access, RamLayout, Segment } from './ram-layout';
+import { RunWatch, runWatch } from './run-watch';
+import { faultAccess } from './fault-access';
+
+const PERMS: Record<Access, number> = { none: UC.PROT_NONE, rw: UC.PROT_READ | UC.PROT_WRITE, rwx: UC.PROT_ALL };
+
+/** The count of a run while a watch is armed: large enough never to end a run by itself. */
+const WATCH_COUNT = 2 ** 52;
 
 /** A non-canonical address: never executed, so `until` never ends a run by itself. */
 const NEVER = 0xdead_beef_dead_0000n;
 
 export class UnicornCpu implements Cpu {
-  readonly traits: CpuTraits = { name: 'unicorn', countsInstructions: true, trapByte: 0xcc };
   private readonly u = unicorn();
+  readonly traits: CpuTraits = {
+    name: 'unicorn',
+    version: `Unicorn ${this.u.loaded.versionText}`,
+    warning: this.u.loaded.warning,
+    countsInstructions: true,
+    trapByte: 0xcc,
+    resumesSlices: false,
+  };
   private readonly uc: unknown;
+  /** The uc_engine's address, for the run watch's thread. */
+  private readonly address: bigint;
   private readonly callbacks: bigint[] = [];
-  private readonly mapped: Buffer[] = [];
+  private readonly ram = new RamLayout();
+  /** Segments as Unicorn has them mapped now (empty until the first run lays them out). */
+  private live: Segment[] = [];
   private pending: StopReason | undefined;
+  /** A watched range's first access in this run (handled by run()). */
+  private watchHit?: { w: UnicornCpu['watches'][number]; access: 'read' | 'write' | 'fetch'; address: bigint };
   private readonly scratch = new BigUint64Array(1);
   private closed = false;
   private watches: { start: bigint; end: bigint; cb: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void }[] = [];
@@ -22,6 +44,7 @@ export class UnicornCpu implements Cpu {
     const out: unknown[] = [null];
     this.check(this.u.uc_open(UC.ARCH_X86, UC.MODE_64, out), 'uc_open');
     this.uc = out[0];
+    this.address = koffi.address(this.uc) as bigint;
     this.hook(UC.HOOK_INTR, this.u.HookIntr, (_uc: unknown, intno: number) => {
       const rip = this.readReg('rip');
       if (intno === 3 && this.stopRanges.some((r) => rip - 1n >= r.begin && rip - 1n < r.end)) {
@@ -33,13 +56,19 @@ export class UnicornCpu implements Cpu {
         return;
       }
       const ex: StopReason = { kind: 'exception', vector: intno, rip, detail: 'cpu exception' };
+      // #GP in flat 64-bit code (non-canonical addresses, privileged or malformed instructions) pushes 0; the
+      // engine does not report the code, and segment-selector #GPs cannot arise with the firmware's flat GDT.
+      if (intno === 13) ex.errorCode = 0;
       if (intno === 14) {
         // With paging on, Unicorn raises an instruction fetch from a page the tables do not map as #PF
         // through the interrupt hook, with CR2 = RIP = the target.
         ex.address = this.readReg('cr2');
-        if (ex.address === rip) {
-          ex.access = 'fetch';
-          ex.detail = 'page not present';
+        ex.detail = 'page not present'; // our page tables map all RAM present: a #PF is a page they leave out
+        if (ex.address === rip) ex.access = 'fetch';
+        else {
+          const bytes = Buffer.alloc(15);
+          if (this.u.uc_mem_read(this.uc, rip, bytes, bytes.length) !== UC.ERR_OK) bytes.fill(0x90);
+          ex.access = faultAccess(bytes, ex.address, this.readReg('rdi'));
         }
       }
       this.pending ??= ex;
@@ -64,11 +93,10 @@ export class UnicornCpu implements Cpu {
       if (!unmapped) {
         const w = this.watches.find((x) => a >= x.start && a < x.end);
         if (w) {
-          // A watched range: note the first access, open the pages and let the instruction run.
-          this.watches = this.watches.filter((x) => x !== w);
-          this.protect(w.start, Number(w.end - w.start), 'rwx');
-          w.cb(access, a, this.readReg('rip'));
-          return true;
+          // A watched range: end the run as a fault does, where RIP is exact (inside the hook it is only the
+          // block's start without a count); run() then opens the pages and resumes at the same instruction.
+          this.watchHit ??= { w, access, address: a };
+          return false;
         }
       }
       const canonical = a < 0x0000_8000_0000_0000n || a >= 0xffff_8000_0000_0000n;
@@ -102,13 +130,49 @@ export class UnicornCpu implements Cpu {
   }
 
   mapRam(address: bigint, host: Buffer): void {
-    this.mapped.push(host); // keep the backing store alive while Unicorn points into it
-    this.check(this.u.uc_mem_map_ptr(this.uc, address, host.length, UC.PROT_ALL, host), `uc_mem_map_ptr(0x${address.toString(16)})`);
+    this.ram.add(address, host);
+    if (this.live.length > 0) this.relayout();
   }
 
-  protect(address: bigint, size: number, access: 'none' | 'rw' | 'rwx'): void {
-    const perms = access === 'none' ? UC.PROT_NONE : access === 'rw' ? UC.PROT_READ | UC.PROT_WRITE : UC.PROT_ALL;
-    this.check(this.u.uc_mem_protect(this.uc, address, size, perms), 'uc_mem_protect');
+  /**
+   * Rights change on whole mappings only: Unicorn 2.1.x crashes (helper_le_ldq_mmu) once uc_mem_protect has
+   * split pointer-mapped RAM, so the layout gives every protected range a mapping of its own. Before the first
+   * run this only records the range; after it the affected mappings are replaced whole.
+   */
+  protect(address: bigint, size: number, access: Access): void {
+    this.ram.protect(address, size, access);
+    if (this.live.length > 0) this.relayout();
+  }
+
+  /** Maps the layout's segments that differ from the live ones (whole mappings only, never a split). */
+  private relayout(): void {
+    const want = this.ram.segments();
+    const same = (a: Segment, b: Segment) => a.start === b.start && a.end === b.end && a.host === b.host;
+    const keep = new Set<Segment>();
+    for (const w of want) {
+      const l = this.live.find((x) => same(x, w));
+      if (l) keep.add(l);
+    }
+    let changed = false;
+    for (const l of this.live) {
+      if (keep.has(l)) continue;
+      this.check(this.u.uc_mem_unmap(this.uc, l.start, Number(l.end - l.start)), `uc_mem_unmap(0x${l.start.toString(16)})`);
+      changed = true;
+    }
+    const next: Segment[] = [];
+    for (const w of want) {
+      const l = this.live.find((x) => keep.has(x) && same(x, w));
+      if (l) {
+        if (l.access !== w.access) this.check(this.u.uc_mem_protect(this.uc, w.start, Number(w.end - w.start), PERMS[w.access]), 'uc_mem_protect');
+        next.push(w);
+        continue;
+      }
+      this.check(this.u.uc_mem_map_ptr(this.uc, w.start, Number(w.end - w.start), PERMS[w.access], w.host), `uc_mem_map_ptr(0x${w.start.toString(16)})`);
+      next.push(w);
+    }
+    this.live = next;
+    // Translations made from a replaced mapping name its old RAM block: drop them all (rare: once per layout change).
+    if (changed) this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_FLUSH), 'uc_ctl(TB_FLUSH)');
   }
 
   watch(address: bigint, size: number, onFirstAccess: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void): boolean {
@@ -185,24 +249,64 @@ export class UnicornCpu implements Cpu {
     return msr.readBigUInt64LE(8);
   }
 
+  /**
+   * Writes the bytes again through uc_mem_write, which drops the translations of exactly those bytes (QEMU's
+   * write path invalidates code on the pages it writes). Not uc_ctl(UC_CTL_TB_REMOVE_CACHE): in 2.1.1 that
+   * walks the page tables from outside a run and leaves the CPU believing an exception is in delivery, so the
+   * guest's next exception is reported as a double fault. Mappings the guest cannot write (watches, the guard
+   * page) would need uc_mem_write to split them: there the whole translation cache is flushed.
+   */
   invalidateCode(address: bigint, size: number): void {
-    if (size <= 0) return;
-    this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_REMOVE_CACHE, 'uint64_t', address, 'uint64_t', address + BigInt(size)), 'uc_ctl(TB_REMOVE_CACHE)');
+    if (size <= 0 || this.live.length === 0) return; // nothing is translated before the first run
+    const end = address + BigInt(size);
+    for (const seg of this.live) {
+      const a = address > seg.start ? address : seg.start;
+      const b = end < seg.end ? end : seg.end;
+      if (a >= b) continue;
+      if (seg.access === 'none') {
+        this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_FLUSH), 'uc_ctl(TB_FLUSH)');
+        return;
+      }
+      const from = Number(a - seg.start);
+      const bytes = Buffer.from(seg.host.subarray(from, from + Number(b - a)));
+      this.check(this.u.uc_mem_write(this.uc, a, bytes, bytes.length), 'uc_mem_write');
+    }
   }
 
-  run(count: number, sliceMs?: number): StopReason {
+  run(count: number, sliceMs?: number, limits?: RunLimits): StopReason {
+    if (this.live.length === 0) this.relayout();
     this.pending = undefined;
     const start = this.readReg('rip');
-    // A count makes Unicorn 2.0.1 keep RIP exact at memory faults, and is our instruction budget. (Without one,
-    // a run stopped by its timeout does not resume correctly in 2.0.1; with one it does.)
-    const err = this.u.uc_emu_start(this.uc, start, NEVER, sliceMs ? Math.round(sliceMs * 1000) : 0, count);
+    // count 0: no per-instruction hook (a count makes Unicorn instrument every instruction). A helper thread
+    // ends the run at the time budget's deadline and samples RIP (run-watch.ts); such an end is final.
+    const deadlineMs = limits?.deadlineMs ?? sliceMs;
+    const watch = deadlineMs !== undefined || limits?.sampleMs !== undefined ? this.watcher() : undefined;
+    watch?.arm(this.address, deadlineMs, limits?.sampleMs);
+    // While a watch is armed the run counts (a count hook stores RIP at every instruction): a watched access
+    // stops the run with RIP and registers at that instruction, so the report names it and the run resumes
+    // exactly. Without a count Unicorn 2.1.1 leaves RIP at the start of the block (the stop skips restoring it).
+    const counted = () => (count > 0 ? count : this.watches.length > 0 ? WATCH_COUNT : 0);
+    let err = this.u.uc_emu_start(this.uc, start, NEVER, 0, counted());
+    while (this.watchHit && !this.pending) {
+      // The first access to a watched range: report it, open the range (a mapping of its own, so no split of
+      // guest RAM) and run the instruction again, now allowed.
+      const { w, access, address } = this.watchHit;
+      this.watchHit = undefined;
+      this.watches = this.watches.filter((x) => x !== w);
+      this.protect(w.start, Number(w.end - w.start), 'rwx');
+      const rip = this.readReg('rip');
+      w.cb(access, address, rip);
+      err = this.u.uc_emu_start(this.uc, rip, NEVER, 0, counted());
+    }
+    this.watchHit = undefined;
+    const watched = watch?.disarm();
+    if (watched && limits?.onSample) for (const rip of watched.samples) limits.onSample(rip);
     const stop = this.pending as StopReason | undefined;
     if (stop) return stop;
     const rip = this.readReg('rip');
     switch (err) {
       case UC.ERR_OK:
-        if (sliceMs && this.timedOut()) return { kind: 'interrupted', rip };
-        return { kind: 'count', rip };
+        return count > 0 && !watched?.stopped ? { kind: 'count', rip } : { kind: 'interrupted', rip };
       case UC.ERR_INSN_INVALID:
         return { kind: 'exception', vector: 6, rip, detail: 'invalid opcode' };
       case UC.ERR_EXCEPTION:
@@ -212,10 +316,9 @@ export class UnicornCpu implements Cpu {
     }
   }
 
-  private timedOut(): boolean {
-    const out = new BigUint64Array(1);
-    this.check(this.u.uc_query(this.uc, UC.QUERY_TIMEOUT, out), 'uc_query(TIMEOUT)');
-    return out[0] !== 0n;
+  private watchCache?: RunWatch;
+  private watcher(): RunWatch {
+    return (this.watchCache ??= runWatch(this.u.loaded.source));
   }
 
   close(): void {

@@ -1,5 +1,7 @@
-// Raw binding of Debian's libunicorn2 (Unicorn 2.0.1) through koffi; constants are those of <unicorn/unicorn.h> 2.0.1.
+// Raw binding of libunicorn.so.2 (Unicorn 2.x, chosen by unicorn-library.ts) through koffi; constants are those of
+// <unicorn/unicorn.h>, unchanged from 2.0.1 to 2.1.1.
 import * as koffi from 'koffi';
+import { loadUnicorn } from './unicorn-library';
 
 export const UC = {
   ARCH_X86: 4,
@@ -30,6 +32,7 @@ export const UC = {
   MEM_READ_PROT: 23,
   MEM_FETCH_PROT: 24,
   CTL_TB_REMOVE_CACHE: 1207959561, // UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2)
+  CTL_TB_FLUSH: 1073741834, // UC_CTL_WRITE(UC_CTL_TB_FLUSH, 0)
   QUERY_TIMEOUT: 4,
   X86_INS_CPUID: 113,
 } as const;
@@ -44,22 +47,20 @@ export const UC_X86_REG = {
 let cached: ReturnType<typeof bind> | undefined;
 
 function bind() {
-  let lib: koffi.LibraryHandle;
-  try {
-    lib = koffi.load('libunicorn.so.2');
-  } catch (e) {
-    throw new Error(
-      `cannot load libunicorn.so.2 (${(e as Error).message}); install Debian's libunicorn2: apt-get install libunicorn2`,
-    );
-  }
+  const loaded = loadUnicorn();
+  const lib = loaded.lib;
   const engine = koffi.opaque('uc_engine');
   const enginePtr = koffi.pointer(engine);
   return {
     engine: enginePtr,
+    loaded,
     uc_open: lib.func('int uc_open(int arch, int mode, _Out_ uc_engine **uc)'),
     uc_close: lib.func('int uc_close(uc_engine *uc)'),
     uc_strerror: lib.func('const char *uc_strerror(int code)'),
     uc_mem_map_ptr: lib.func('int uc_mem_map_ptr(uc_engine *uc, uint64_t address, size_t size, uint32_t perms, void *ptr)'),
+    uc_mem_unmap: lib.func('int uc_mem_unmap(uc_engine *uc, uint64_t address, size_t size)'),
+    uc_mem_write: lib.func('int uc_mem_write(uc_engine *uc, uint64_t address, const void *bytes, size_t size)'),
+    uc_mem_read: lib.func('int uc_mem_read(uc_engine *uc, uint64_t address, _Out_ void *bytes, size_t size)'),
     uc_mem_protect: lib.func('int uc_mem_protect(uc_engine *uc, uint64_t address, size_t size, uint32_t perms)'),
     uc_reg_write: lib.func('int uc_reg_write(uc_engine *uc, int regid, const void *value)'),
     uc_reg_read: lib.func('int uc_reg_read(uc_engine *uc, int regid, _Out_ void *value)'),

@@ -1,5 +1,5 @@
 // Event-by-event comparison of a PCR prediction with an emulated TCG2 event log, as a readable diff for `stubemu verify`.
-import { EV, eventTypeName, utf16Text } from '../../efi-services/tcg/event-data';
+import { EV, EVENT_TAG_NAMES, eventTypeName, utf16Text } from '../../efi-services/tcg/event-data';
 import type { Digests } from '../../efi-services/tcg/pcr-banks';
 import type { EventScope, PredictedEvent } from './predict';
 
@@ -37,7 +37,23 @@ export function loggedEventsOf(events: readonly { pcr: number; type: number; dig
     pcr: e.pcr, eventType: e.type,
     digests: Object.fromEntries(Object.entries(e.digests).map(([bank, d]) => [bank, (d as Buffer).toString('hex')])),
     ...(e.type === EV.IPL ? { description: utf16Text(e.data) } : {}),
+    ...(e.type === EV.EVENT_TAG ? { description: taggedText(e.data) } : {}),
   }));
+}
+
+/**
+ * TCG_PCClientTaggedEvent (PFP §10.4.2.1) as "<tag name> <text>": systemd writes UTF-16 descriptions, the Linux EFI stub
+ * ASCII ones; undefined when the data is malformed.
+ */
+function taggedText(d: Buffer): string | undefined {
+  if (d.length < 8) return undefined;
+  const id = d.readUInt32LE(0);
+  const size = d.readUInt32LE(4);
+  if (8 + size > d.length) return undefined;
+  const data = d.subarray(8, 8 + size);
+  const utf16 = data.length >= 2 && data.length % 2 === 0 && data[1] === 0;
+  const text = (utf16 ? data.toString('utf16le') : data.toString('latin1')).replace(/\0+$/, '');
+  return `${EVENT_TAG_NAMES[id] ?? `0x${id.toString(16).padStart(8, '0')}`} ${text}`;
 }
 
 interface Side {

@@ -6,8 +6,10 @@ import { EV, eventTypeName } from '../../efi-services/tcg/event-data';
 import { ALL_BANKS, HashAlgorithmName } from '../../efi-services/tcg/pcr-banks';
 import { layoutImage, parsePe, PeFormatError, PeImage, sectionByName, sectionCopySize } from '../../emulator/pe/pe-image';
 import { sdmagicIdentity } from '../uki/build';
+import { encodeSmbiosStructures, parseSmbios } from '../../efi-services/tables/smbios';
+import { EVENT_TAG_NAMES } from '../../efi-services/tcg/event-data';
 import {
-  DropInFile, locateUnifiedSections, mangleStubCmdline, selectDropIns, stubCpio, StubMeasurementRules, stubRulesFor,
+  DropInFile, locateProfileSections, mangleStubCmdline, profileFromLoadOptions, selectDropIns, stubCpio, StubMeasurementRules, stubRulesFor,
   stubUsesLoadOptions, UnsupportedStubError,
 } from './stub-measurements';
 
@@ -73,6 +75,15 @@ export interface PredictOptions {
   readonly secureBoot?: boolean;
   /** The ESP the UKI runs from, for credential and sysext drop-ins; without it (stubemu run without --esp) there are none. */
   readonly esp?: { readonly volume: Volume; readonly imagePath: string };
+  /**
+   * The platform's SMBIOS structure table, for stubs that measure SMBIOS into PCR 1 (261+). Default: the table
+   * stubemu's firmware presents (`stubemu run` defaults, plus `smbiosOemStrings` as type 11).
+   */
+  readonly smbiosStructures?: Buffer;
+  /** Type 11 strings of the default table (`stubemu run --smbios-oem`). */
+  readonly smbiosOemStrings?: readonly string[];
+  /** LoaderPcrSMBIOS is already set (systemd-boot measured SMBIOS): the stub does not measure it again. */
+  readonly smbiosAlreadyMeasured?: boolean;
   /** The PCR 4 digest function; default authenticodeDigest (tests pass their own to see what is hashed). */
   readonly authenticode?: AuthenticodeDigest;
 }
@@ -121,8 +132,7 @@ function sectionMemory(image: Buffer, s: { virtualAddress: number; virtualSize: 
 }
 
 /** stub.c efi_main: for each unified section in enum order, its name (ASCII with NUL) and then its data, both EV_IPL into PCR 11. */
-function sectionEvents(image: Buffer, pe: PeImage, rules: StubMeasurementRules, banks: readonly Bank[]): PredictedEvent[] {
-  const found = locateUnifiedSections(pe, rules);
+function sectionEvents(image: Buffer, found: ReadonlyMap<string, { virtualAddress: number; virtualSize: number }>, rules: StubMeasurementRules, banks: readonly Bank[]): PredictedEvent[] {
   const events: PredictedEvent[] = [];
   for (const name of rules.unifiedSections) {
     const s = found.get(name);
@@ -134,16 +144,16 @@ function sectionEvents(image: Buffer, pe: PeImage, rules: StubMeasurementRules, 
   return events;
 }
 
-function loadOptionsEvents(o: PredictOptions, hasCmdline: boolean, rules: StubMeasurementRules, banks: readonly Bank[], notes: string[]): PredictedEvent[] {
-  if (o.loadOptions === undefined) return [];
-  const size = (o.loadOptions.length + 1) * 2;
-  const first = o.loadOptions.length ? o.loadOptions.charCodeAt(0) : 0;
+function loadOptionsEvents(loadOptions: string | undefined, o: PredictOptions, hasCmdline: boolean, rules: StubMeasurementRules, banks: readonly Bank[], notes: string[]): PredictedEvent[] {
+  if (loadOptions === undefined) return [];
+  const size = (loadOptions.length + 1) * 2;
+  const first = loadOptions.length ? loadOptions.charCodeAt(0) : 0;
   if (!stubUsesLoadOptions(size, first, o.secureBoot ?? false, hasCmdline)) {
     notes.push(o.secureBoot && hasCmdline ? 'LoadOptions ignored: Secure Boot is on and the UKI has a .cmdline; nothing measured into PCR 12 for them'
       : 'LoadOptions ignored: empty, or the first character is a control character (stub.c use_load_options)');
     return [];
   }
-  const cmdline = mangleStubCmdline(o.loadOptions);
+  const cmdline = mangleStubCmdline(loadOptions);
   if (hasCmdline) notes.push('LoadOptions replace the .cmdline section (no Secure Boot)');
   const pcrs = [rules.pcrKernelParameters, ...(rules.pcrKernelParametersCompat === null ? [] : [rules.pcrKernelParametersCompat])];
   // measure.c tpm_log_load_options: the mangled string with its NUL, described by itself.
@@ -183,6 +193,57 @@ function dropInEvents(o: PredictOptions, rules: StubMeasurementRules, banks: rea
   return events;
 }
 
+/** UKI_PROFILE_EVENT_TAG_ID (stub.c measure_profile, 257+). */
+const UKI_PROFILE_EVENT_TAG = 0x13aed6db;
+
+/**
+ * stub.c measure_profile (257+), before the sections: a profile other than 0 is measured into PCR 12 as a tagged event
+ * whose data and description are its number as UTF-16 text with the NUL.
+ */
+function profileEvents(profile: number, rules: StubMeasurementRules, banks: readonly Bank[]): PredictedEvent[] {
+  if (!rules.profiles || profile === 0) return [];
+  return [{
+    pcr: rules.pcrKernelParameters, type: 'EV_EVENT_TAG', description: taggedDescription(UKI_PROFILE_EVENT_TAG, String(profile)), descriptionLogged: true,
+    digests: hexDigests(banks, Buffer.from(`${profile}\0`, 'utf16le')), what: `profile ${profile} chosen`,
+  }];
+}
+
+/** The description compareEvents gives an EV_EVENT_TAG: the tag's name and the text of its data. */
+export function taggedDescription(tag: number, text: string): string {
+  return `${EVENT_TAG_NAMES[tag] ?? `0x${tag.toString(16).padStart(8, '0')}`} ${text}`;
+}
+
+/**
+ * 261+ (docs/TPM2_PCR_MEASUREMENTS.md): SMBIOS types 1, 2 and every 11, each the formatted area plus its string set,
+ * type 1 with Wake-up Type zeroed; EV_EVENT_TAG with the description "smbios:typeN" (UTF-16) into PCR 1.
+ */
+function smbiosEvents(o: PredictOptions, rules: StubMeasurementRules, banks: readonly Bank[], notes: string[]): PredictedEvent[] {
+  const rule = rules.smbios;
+  if (!rule) return [];
+  if (o.smbiosAlreadyMeasured) {
+    notes.push(`${rule.variable} is set: SMBIOS was measured before the stub ran, the stub does not measure it again`);
+    return [];
+  }
+  const table = o.smbiosStructures ?? encodeSmbiosStructures({
+    memoryBytes: 1 << 30, ...(o.smbiosOemStrings?.length ? { type11Strings: [...o.smbiosOemStrings] } : {}),
+  });
+  const structures = parseSmbios(table);
+  const events: PredictedEvent[] = [];
+  for (const { type, tag } of rule.tags) {
+    for (const st of structures.filter((x) => x.type === type)) {
+      const next = structures[structures.indexOf(st) + 1];
+      const bytes = Buffer.from(table.subarray(st.offset, next ? next.offset : table.length));
+      if (type === 1 && rule.zeroType1WakeUp && st.length > 0x18) bytes[0x18] = 0;
+      events.push({
+        pcr: rule.pcr, type: 'EV_EVENT_TAG', description: taggedDescription(tag, `smbios:type${type}`), descriptionLogged: true,
+        digests: hexDigests(banks, bytes), what: `SMBIOS type ${type} structure (handle ${st.handle}, ${bytes.length} bytes)`,
+      });
+    }
+  }
+  notes.push(o.smbiosStructures ? 'PCR 1: SMBIOS as given' : "PCR 1: SMBIOS as stubemu's firmware presents it (on real hardware it is the machine's)");
+  return events;
+}
+
 /**
  * linux.c linux_exec after pe.c pe_kernel_info (252): a kernel with EFI stub ≥ 1.0 goes through LoadImage (so the
  * firmware measures it into PCR 4, from the VirtualSize bytes of .linux in memory); an older one through the EFI
@@ -219,18 +280,25 @@ export function predictPcrs(file: Buffer, what: string, o: PredictOptions = {}):
     throw e;
   }
   const image = layoutImage(pe, file);
-  const found = locateUnifiedSections(pe, rules);
+  const notes: string[] = [];
+  const chosen = rules.profiles ? profileFromLoadOptions(o.loadOptions) : { profile: 0, rest: o.loadOptions };
+  const found = locateProfileSections(pe, rules, chosen.profile);
+  if (!found) throw new PcrPredictError(what, `LoadOptions choose profile ${chosen.profile}, which this UKI does not have`);
+  if (chosen.profile !== 0 || (o.loadOptions !== undefined && chosen.rest !== o.loadOptions)) notes.push(`profile ${chosen.profile} chosen by LoadOptions "@${chosen.profile}"`);
   const linux = found.get('.linux');
   if (!linux) {
     throw new PcrPredictError(what, 'no .linux section (with a VirtualSize): systemd-stub stops with "Unable to locate embedded .linux section" before measuring anything');
   }
-  const notes: string[] = [];
   const stubEvents = [
-    ...sectionEvents(image, pe, rules, banks),
-    ...loadOptionsEvents(o, found.has('.cmdline'), rules, banks, notes),
+    ...profileEvents(chosen.profile, rules, banks),
+    ...sectionEvents(image, found, rules, banks),
+    ...loadOptionsEvents(chosen.rest, o, found.has('.cmdline'), rules, banks, notes),
     ...dropInEvents(o, rules, banks),
+    ...smbiosEvents(o, rules, banks, notes),
   ];
-  const kernelBuffer = kernelLoadImageBuffer(image, linux, notes);
+  let kernelBuffer: Buffer | undefined;
+  if (rules.kernelStart === 'load-image-or-handover') kernelBuffer = kernelLoadImageBuffer(image, linux, notes);
+  else notes.push('the stub loads .linux with its own PE loader and jumps to it: no LoadImage, no PCR 4 event for the kernel');
 
   const authenticode = (data: Buffer): Record<string, string> =>
     Object.fromEntries(banks.map((b) => [b, (o.authenticode ?? authenticodeDigest)(data, b).toString('hex')]));
@@ -243,13 +311,15 @@ export function predictPcrs(file: Buffer, what: string, o: PredictOptions = {}):
     ...(pcr4.linux ? [{ pcr: 4, type: EV_EFI_BOOT_SERVICES_APPLICATION, description: '.linux (Authenticode)', descriptionLogged: false, digests: pcr4.linux, what: '.linux' }] : []),
   ];
 
-  const replayed = new Set([rules.pcrKernelImage, ...stubEvents.map((e) => e.pcr)]);
+  const replayed = new Set([rules.pcrKernelImage, ...stubEvents.map((e) => e.pcr).filter((p) => p !== rules.smbios?.pcr)]);
   if (o.loadOptions !== undefined) replayed.add(rules.pcrKernelParameters);
   const pcrList = [...replayed].sort((a, b) => a - b);
   const scope: EventScope[] = [
     { pcr: 4, eventTypes: [EV_EFI_BOOT_SERVICES_APPLICATION] },
     { pcr: rules.pcrKernelImage }, { pcr: rules.pcrKernelParameters }, { pcr: rules.pcrSysexts },
     ...(rules.pcrKernelParametersCompat === null ? [] : [{ pcr: rules.pcrKernelParametersCompat }]),
+    // PCR 1 also holds the firmware's own events; only the stub's tagged events are predicted.
+    ...(rules.smbios ? [{ pcr: rules.smbios.pcr, eventTypes: ['EV_EVENT_TAG'] }] : []),
   ];
   return { stub: identity, rules: rules.versions, banks, events, pcrs: replayPcrs(events, banks, pcrList), pcr4, scope, notes };
 }

@@ -1,4 +1,6 @@
-// What systemd-stub measures, per stub version, read from its source (systemd v252-stable src/boot/efi/stub.c, measure.c, cpio.c, pe.c).
+// What systemd-stub measures and how it starts the kernel, one table row per version family, read from systemd's sources
+// (src/boot/{efi/,}stub.c, measure.c, cpio.c, pe.c, src/fundamental/{tpm-pcr,uki}.h, NEWS, docs/TPM2_PCR_MEASUREMENTS.md)
+// and checked against runs of Debian's builds of 252, 254, 257 and 262.
 import type { PeImage, PeSection } from '../../emulator/pe/pe-image';
 import { S_IFDIR, S_IFREG } from '../initrd/cpio';
 
@@ -22,29 +24,70 @@ export interface DropInRule {
   readonly description: string;
 }
 
+/** How the stub hands control to the kernel in `.linux`. */
+export type KernelStart =
+  /** LoadImage + StartImage when the kernel's PE MajorImageVersion ≥ 1 (EFI stub ≥ 1.0), else the EFI handover entry (linux.c). */
+  | 'load-image-or-handover'
+  /** The stub's own PE loader: it allocates, copies and relocates .linux itself, sets memory attributes through
+   *  EFI_MEMORY_ATTRIBUTE_PROTOCOL and jumps to the PE entry point; the firmware never sees a LoadImage (no PCR 4 event). */
+  | 'own-pe-loader';
+
+/** PCR 1 measurements of SMBIOS structures as EV_EVENT_TAG (docs/TPM2_PCR_MEASUREMENTS.md, v261+). */
+export interface SmbiosRule {
+  readonly pcr: number;
+  /** Structure type → tagged event ID; measured in this order (type 11: every instance). */
+  readonly tags: readonly { readonly type: number; readonly tag: number }[];
+  /** Type 1 "Wake-up Type" (offset 0x18) is zeroed before hashing. */
+  readonly zeroType1WakeUp: boolean;
+  /** Set by whoever measures first (systemd-boot or the stub); its presence suppresses the stub's measurement. */
+  readonly variable: string;
+}
+
+/** Addons (PE files with .cmdline/.dtb/.initrd/.ucode sections) the stub loads from the ESP. */
+export interface AddonRule {
+  /** undefined: "<the stub's own FilePath>.extra.d"; otherwise an absolute ESP path. */
+  readonly dir: string | undefined;
+  readonly suffix: '.addon.efi';
+}
+
 export interface StubMeasurementRules {
+  /** The family key used in tables and the README: "252", "253-254", ... */
+  readonly family: string;
   /** The versions this entry describes, e.g. "systemd-stub 252.6 to 252.x". */
   readonly versions: string;
   /** The sources read. */
   readonly source: string;
   /**
-   * The unified sections in the canonical order of the UnifiedSection enum (src/fundamental/tpm-pcr.h, "PLEASE DO
-   * NOT REORDER"); each present one is measured into PCR 11 in this order, name first, then data.
+   * The unified sections in the canonical order of the UnifiedSection enum (src/fundamental/tpm-pcr.h, later
+   * uki.h, "PLEASE DO NOT REORDER"); each present one is measured into PCR 11 in this order, name first, then data.
    */
   readonly unifiedSections: readonly string[];
   /** .pcrsig is never measured: it signs the expected PCR values (unified_section_measure). */
   readonly unmeasuredSections: readonly string[];
+  /** locate_sections: 252 matches a prefix of the 8-byte name (memcmp over strlen); later versions the whole name. */
+  readonly sectionNameMatch: 'prefix' | 'exact';
+  /** Multi-profile UKIs (.profile separators; LoadOptions "@N" picks profile N; StubProfile variable). */
+  readonly profiles: boolean;
   readonly pcrKernelImage: number;
   readonly pcrKernelParameters: number;
   /**
    * PCR 8 as well, only in builds configured with -Defi-tpm-pcr-compat=true (meson default false; Debian's
-   * 252 build does not set it — not verified against the binary). null: off.
+   * builds do not set it — not verified against the binary). null: off.
    */
   readonly pcrKernelParametersCompat: number | null;
   readonly pcrSysexts: number;
-  /** Every stub measurement is HashLogExtendEvent(flags 0) with an EFI_TCG2_EVENT of this type (measure.c). */
+  /** The stub's section, command line and cpio measurements are HashLogExtendEvent(flags 0) with this event type (measure.c). */
   readonly eventType: 'EV_IPL';
   readonly dropIns: readonly DropInRule[];
+  /** Where addons are looked for (none before 254); their measurements are not predicted yet. */
+  readonly addons: readonly AddonRule[];
+  /** null: the stub does not measure SMBIOS. */
+  readonly smbios: SmbiosRule | null;
+  readonly kernelStart: KernelStart;
+  /** Appends "console=…" to the command line when the firmware console is a serial port and none is given (v261+). */
+  readonly appendsConsole: boolean;
+  /** The EFI variables (vendor LoaderInfo GUID) the stub sets when they are not set yet, in the order seen in runs. */
+  readonly variables: readonly string[];
 }
 
 /** TPM_PCR_INDEX_KERNEL_IMAGE, _KERNEL_PARAMETERS, _INITRD_SYSEXTS (src/fundamental/tpm-pcr.h). */
@@ -52,31 +95,109 @@ const PCR_KERNEL_IMAGE = 11;
 const PCR_KERNEL_PARAMETERS = 12;
 const PCR_INITRD_SYSEXTS = 13;
 
-const STUB_252: StubMeasurementRules = {
-  versions: 'systemd-stub 252.6 to 252.x',
-  source: 'systemd-stable v252-stable (v252.31) src/boot/efi/{stub,measure,cpio,pe,util}.c, src/fundamental/tpm-pcr.[ch]',
-  unifiedSections: ['.linux', '.osrel', '.cmdline', '.initrd', '.splash', '.dtb', '.pcrsig', '.pcrpkey'],
+const CREDENTIALS: readonly DropInRule[] = [
+  { dir: undefined, suffix: '.cred', targetDir: '.extra/credentials', dirMode: 0o500, accessMode: 0o400, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Credentials initrd' },
+  { dir: '\\loader\\credentials', suffix: '.cred', targetDir: '.extra/global_credentials', dirMode: 0o500, accessMode: 0o400, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Global credentials initrd' },
+];
+
+// The enum grew at its end or in the middle over the years; the order is the measurement order.
+const SECTIONS_252 = ['.linux', '.osrel', '.cmdline', '.initrd', '.splash', '.dtb', '.pcrsig', '.pcrpkey'];
+const SECTIONS_253 = ['.linux', '.osrel', '.cmdline', '.initrd', '.splash', '.dtb', '.uname', '.sbat', '.pcrsig', '.pcrpkey'];
+const SECTIONS_256 = ['.linux', '.osrel', '.cmdline', '.initrd', '.ucode', '.splash', '.dtb', '.uname', '.sbat', '.pcrsig', '.pcrpkey'];
+const SECTIONS_257 = [...SECTIONS_256, '.profile', '.dtbauto', '.hwids'];
+const SECTIONS_258 = [...SECTIONS_257, '.efifw'];
+
+const VARS_252 = ['LoaderDevicePartUUID', 'LoaderImageIdentifier', 'LoaderFirmwareInfo', 'LoaderFirmwareType', 'StubInfo', 'StubFeatures', 'StubPcrKernelImage'];
+const VARS_257 = ['LoaderDevicePartUUID', 'LoaderImageIdentifier', 'LoaderFirmwareInfo', 'LoaderFirmwareType', 'StubInfo', 'StubFeatures', 'StubProfile',
+  'StubDevicePartUUID', 'StubImageIdentifier', 'StubPcrKernelImage'];
+const VARS_261 = ['LoaderDevicePartUUID', 'LoaderImageIdentifier', 'LoaderFirmwareInfo', 'LoaderFirmwareType', 'LoaderTpm2ActivePcrBanks', 'StubInfo',
+  'StubFeatures', 'StubProfile', 'StubDevicePartUUID', 'StubImageIdentifier', 'LoaderPcrSMBIOS', 'StubPcrKernelImage'];
+
+const common = {
   unmeasuredSections: ['.pcrsig'],
   pcrKernelImage: PCR_KERNEL_IMAGE,
   pcrKernelParameters: PCR_KERNEL_PARAMETERS,
   pcrKernelParametersCompat: null,
   pcrSysexts: PCR_INITRD_SYSEXTS,
   eventType: 'EV_IPL',
-  // stub.c efi_main calls pack_cpio three times, in this order.
-  dropIns: [
-    { dir: undefined, suffix: '.cred', targetDir: '.extra/credentials', dirMode: 0o500, accessMode: 0o400, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Credentials initrd' },
-    { dir: '\\loader\\credentials', suffix: '.cred', targetDir: '.extra/global_credentials', dirMode: 0o500, accessMode: 0o400, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Global credentials initrd' },
-    { dir: undefined, suffix: '.raw', targetDir: '.extra/sysext', dirMode: 0o555, accessMode: 0o444, pcrs: [PCR_INITRD_SYSEXTS], description: 'System extension initrd' },
-  ],
+} as const;
+
+const SYSEXT_RAW: DropInRule = { dir: undefined, suffix: '.raw', targetDir: '.extra/sysext', dirMode: 0o555, accessMode: 0o444, pcrs: [PCR_INITRD_SYSEXTS], description: 'System extension initrd' };
+const SYSEXT_255: DropInRule = { ...SYSEXT_RAW, suffix: '.sysext.raw' };
+const CONFEXT_255: DropInRule = { dir: undefined, suffix: '.confext.raw', targetDir: '.extra/confext', dirMode: 0o555, accessMode: 0o444, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Configuration extension initrd' };
+
+const PER_UKI_ADDONS: AddonRule = { dir: undefined, suffix: '.addon.efi' };
+const GLOBAL_ADDONS: AddonRule = { dir: '\\loader\\addons', suffix: '.addon.efi' };
+
+const SMBIOS_261: SmbiosRule = {
+  pcr: 1,
+  tags: [{ type: 1, tag: 0xd5cb7cbc }, { type: 2, tag: 0xe0d47bc8 }, { type: 11, tag: 0xc0b3bd23 }],
+  zeroType1WakeUp: true,
+  variable: 'LoaderPcrSMBIOS',
 };
 
+/** One entry per family: what changed is visible as a difference between neighbouring rows. */
+export const STUB_FAMILIES: readonly StubMeasurementRules[] = [
+  {
+    ...common, family: '252', versions: 'systemd-stub 252.6 to 252.x',
+    source: 'systemd-stable v252-stable (v252.31) src/boot/efi/{stub,measure,cpio,pe,util}.c, src/fundamental/tpm-pcr.[ch]; runs of Debian 252.39',
+    unifiedSections: SECTIONS_252, sectionNameMatch: 'prefix', profiles: false,
+    // stub.c efi_main calls pack_cpio three times, in this order.
+    dropIns: [...CREDENTIALS, SYSEXT_RAW], addons: [], smbios: null, kernelStart: 'load-image-or-handover', appendsConsole: false, variables: VARS_252,
+  },
+  {
+    ...common, family: '253-254', versions: 'systemd-stub 253 to 254.x',
+    source: 'systemd v253, v254 src/fundamental/tpm-pcr.h (.uname, .sbat added before .pcrsig), src/boot/efi/stub.c (addons in .extra.d), NEWS; runs of Debian 254.26',
+    unifiedSections: SECTIONS_253, sectionNameMatch: 'prefix', profiles: false,
+    dropIns: [...CREDENTIALS, SYSEXT_RAW], addons: [PER_UKI_ADDONS], smbios: null, kernelStart: 'load-image-or-handover', appendsConsole: false, variables: VARS_252,
+  },
+  {
+    ...common, family: '255-256', versions: 'systemd-stub 255 to 256.x',
+    source: 'systemd v255, v256 src/fundamental/uki.h (.ucode in 256), src/boot/efi/stub.c (\\loader\\addons, *.sysext.raw, *.confext.raw), NEWS; no Debian build run',
+    unifiedSections: SECTIONS_256, sectionNameMatch: 'exact', profiles: false,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], smbios: null, kernelStart: 'load-image-or-handover', appendsConsole: false,
+    variables: VARS_257.filter((v) => v !== 'StubProfile'),
+  },
+  {
+    ...common, family: '257', versions: 'systemd-stub 257.x',
+    source: 'systemd v257 src/fundamental/uki.h (.profile, .dtbauto, .hwids), src/boot/stub.c (profiles, @N), NEWS; runs of Debian 257.13',
+    unifiedSections: SECTIONS_257, sectionNameMatch: 'exact', profiles: true,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], smbios: null, kernelStart: 'load-image-or-handover', appendsConsole: false,
+    variables: VARS_257,
+  },
+  {
+    ...common, family: '258-259', versions: 'systemd-stub 258 to 259.x',
+    source: 'systemd v258 src/fundamental/uki.h (.efifw), src/boot/linux.c (own PE loader), NEWS; no Debian build run',
+    unifiedSections: SECTIONS_258, sectionNameMatch: 'exact', profiles: true,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], smbios: null, kernelStart: 'own-pe-loader', appendsConsole: false,
+    variables: VARS_257,
+  },
+  {
+    ...common, family: '260-262',
+    versions: 'systemd-stub 261 to 262.x',
+    source: 'systemd main docs/TPM2_PCR_MEASUREMENTS.md (PCR 1 SMBIOS tagged events, LoaderPcrSMBIOS), src/fundamental/uki.h, NEWS; runs of Debian 262.1',
+    unifiedSections: SECTIONS_258, sectionNameMatch: 'exact', profiles: true,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], smbios: SMBIOS_261, kernelStart: 'own-pe-loader', appendsConsole: true,
+    variables: VARS_261,
+  },
+];
+
+const family = (key: string): StubMeasurementRules => STUB_FAMILIES.find((f) => f.family === key)!;
+
 /**
- * Researched versions, by [major, first patch, last patch]. 252.0-252.5 differ in the command line: before 252.3
- * LoadOptions were squeezed to ASCII, before 252.6 mangle_stub_cmdline kept trailing spaces (systemd-stable
- * 7ca40a8b08, 6882211df7); they are refused rather than predicted wrongly.
+ * Researched versions, by [first major, last major, first patch of the first major]. 252.0-252.5 differ in the command
+ * line: before 252.3 LoadOptions were squeezed to ASCII, before 252.6 mangle_stub_cmdline kept trailing spaces
+ * (systemd-stable 7ca40a8b08, 6882211df7); they are refused rather than predicted wrongly. SMBIOS measurement came in
+ * 261; 260 is listed with 261-262 on the strength of its NEWS (no 260 build was run) and differs in that.
  */
-const TABLE: readonly { readonly major: number; readonly fromPatch: number; readonly toPatch: number; readonly rules: StubMeasurementRules }[] = [
-  { major: 252, fromPatch: 6, toPatch: Infinity, rules: STUB_252 },
+const TABLE: readonly { readonly fromMajor: number; readonly toMajor: number; readonly fromPatch: number; readonly rules: StubMeasurementRules }[] = [
+  { fromMajor: 252, toMajor: 252, fromPatch: 6, rules: family('252') },
+  { fromMajor: 253, toMajor: 254, fromPatch: 0, rules: family('253-254') },
+  { fromMajor: 255, toMajor: 256, fromPatch: 0, rules: family('255-256') },
+  { fromMajor: 257, toMajor: 257, fromPatch: 0, rules: family('257') },
+  { fromMajor: 258, toMajor: 259, fromPatch: 0, rules: family('258-259') },
+  { fromMajor: 260, toMajor: 260, fromPatch: 0, rules: { ...family('260-262'), versions: 'systemd-stub 260.x', smbios: null, appendsConsole: false, variables: VARS_257 } },
+  { fromMajor: 261, toMajor: 262, fromPatch: 0, rules: family('260-262') },
 ];
 
 export interface StubVersion {
@@ -96,7 +217,7 @@ export function parseStubVersion(identity: string): StubVersion {
 /** The rules for this stub, or UnsupportedStubError naming the versions that were researched. */
 export function stubRulesFor(identity: string): StubMeasurementRules {
   const v = parseStubVersion(identity);
-  const entry = TABLE.find((e) => e.major === v.major && v.patch >= e.fromPatch && v.patch <= e.toPatch);
+  const entry = TABLE.find((e) => v.major >= e.fromMajor && v.major <= e.toMajor && (v.major > e.fromMajor || v.patch >= e.fromPatch));
   if (!entry) {
     throw new UnsupportedStubError(`${identity}: stubemu knows what ${TABLE.map((e) => e.rules.versions).join(', ')} measure; `
       + `version ${v.major}.${v.patch} was not researched, so its PCR values are not predicted`);
@@ -113,11 +234,45 @@ export function locateUnifiedSections(pe: PeImage, rules: StubMeasurementRules):
   const found = new Map<string, PeSection>();
   for (const s of pe.sections) {
     for (const name of rules.unifiedSections) {
-      if (s.rawName.subarray(0, name.length).equals(Buffer.from(name, 'latin1'))) found.set(name, s);
+      const prefix = s.rawName.subarray(0, name.length).equals(Buffer.from(name, 'latin1'));
+      const exact = prefix && (name.length === 8 || s.rawName[name.length] === 0);
+      if (rules.sectionNameMatch === 'prefix' ? prefix : exact) found.set(name, s);
     }
   }
   for (const [name, s] of found) if (s.virtualSize === 0) found.delete(name);
   return found;
+}
+
+/**
+ * Multi-profile UKIs (257+, stub.c and pe.c pe_locate_profile_sections): the sections before the first ".profile" are
+ * the base; each ".profile" starts a profile that runs to the next one. The chosen profile's unified sections (its
+ * ".profile" included) replace the base's sections of the same name. A UKI without ".profile" has just profile 0.
+ * undefined: the profile does not exist.
+ */
+export function locateProfileSections(pe: PeImage, rules: StubMeasurementRules, profile: number): Map<string, PeSection> | undefined {
+  const isProfile = (s: PeSection): boolean => s.name === '.profile';
+  const firstProfile = pe.sections.findIndex(isProfile);
+  if (!rules.profiles || firstProfile < 0) {
+    return profile === 0 ? locateUnifiedSections(pe, rules) : undefined;
+  }
+  const base = locateUnifiedSections({ ...pe, sections: pe.sections.slice(0, firstProfile) }, rules);
+  const starts = pe.sections.map((s, i) => (isProfile(s) ? i : -1)).filter((i) => i >= 0);
+  if (profile >= starts.length) return undefined;
+  const end = profile + 1 < starts.length ? starts[profile + 1] : pe.sections.length;
+  const own = locateUnifiedSections({ ...pe, sections: pe.sections.slice(starts[profile], end) }, rules);
+  return new Map([...base, ...own]);
+}
+
+/**
+ * stub.c (257+): LoadOptions starting with "@N" choose profile N; whitespace after the number is skipped and the rest,
+ * if any, is the command line. Returns the profile and the remaining text (undefined: nothing left).
+ */
+export function profileFromLoadOptions(text: string | undefined): { profile: number; rest: string | undefined } {
+  if (text === undefined) return { profile: 0, rest: undefined };
+  const m = /^@(\d+)[ \t]*/.exec(text.replace(/\0[\s\S]*$/, ''));
+  if (!m) return { profile: 0, rest: text };
+  const rest = text.slice(m[0].length);
+  return { profile: Number(m[1]), rest: rest.replace(/\0[\s\S]*$/, '') === '' ? undefined : rest };
 }
 
 /**

@@ -1,4 +1,5 @@
-// Building a Unified Kernel Image from systemd-stub, a kernel and its parts, reproducing ukify (systemd 253/254 src/ukify/ukify.py).
+// Building a Unified Kernel Image from systemd-stub, a kernel and its parts, reproducing ukify (systemd 253/254 and 257 src/ukify/ukify.py)
+// in the layout of the ukify that ships with the stub's version.
 import { hex } from '../../emulator/pe/pe-error';
 import { IMAGE_SCN_CNT_CODE, IMAGE_SCN_CNT_INITIALIZED_DATA, IMAGE_SCN_MEM_READ } from '../../emulator/pe/pe-format';
 import { IMAGE_DIRECTORY_ENTRY, parsePe, PeFormatError, PeImage, sectionByName, sectionCopySize } from '../../emulator/pe/pe-image';
@@ -27,6 +28,33 @@ export const UKI_LINUX_CHARACTERISTICS = IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_READ
  */
 export const UKIFY_253_ORDER = ['.osrel', '.cmdline', '.dtb', '.splash', '.pcrpkey', '.initrd', '.uname'] as const;
 
+/**
+ * ukify 257's order (make_uki): .osrel .cmdline .dtb, each .dtbauto, .hwids .uname .splash .pcrpkey, then .linux,
+ * .initrd and .ucode after it; then --section extras; .sbat merged into the stub's own (with a default "uki" line when
+ * no --sbat is given); the base .profile last when profiles are joined, then each joined profile's sections. The PE
+ * checksum is left 0, and NX_COMPAT is cleared when the kernel does not have it.
+ */
+export const UKIFY_257_ORDER = ['.osrel', '.cmdline', '.dtb', '.dtbauto', '.hwids', '.uname', '.splash', '.pcrpkey', '.linux', '.initrd', '.ucode', '.efifw'] as const;
+
+/** ukify ≥ 254 STUB_SBAT: the line a UKI gets when no --sbat is given (and the addon's, ADDON_SBAT). */
+export const DEFAULT_UKI_SBAT = 'sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\nuki,1,UKI,uki,1,https://uapi-group.org/specifications/specs/unified_kernel_image/\n';
+export const DEFAULT_ADDON_SBAT = 'sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\nuki-addon,1,UKI Addon,addon,1,https://www.freedesktop.org/software/systemd/man/latest/systemd-stub.html\n';
+
+/** Sections ukify 257 copies from a --join-profile PE (to_import), in that PE's order; .osrel only when the base has one. */
+export const PROFILE_IMPORTS = ['.linux', '.osrel', '.cmdline', '.initrd', '.ucode', '.splash', '.dtb', '.uname', '.sbat', '.profile'] as const;
+
+/**
+ * Which ukify's layout a stub gets: systemd 252 shipped no ukify (its UKIs were made with objcopy), so 252 and
+ * 253-254 get ukify 253/254's; 255 and later ukify 257's (order .linux before .initrd, checksum 0). ukify 254 added the
+ * default SBAT line; 255 and 256 were not compared with their own ukify.
+ */
+export type UkifyLayout = 'ukify-253' | 'ukify-254' | 'ukify-257';
+
+export function ukifyLayoutFor(stubIdentity: string | undefined): UkifyLayout {
+  const major = Number(/^systemd-stub (\d+)/.exec(stubIdentity ?? '')?.[1] ?? 0);
+  return major >= 255 ? 'ukify-257' : major >= 254 ? 'ukify-254' : 'ukify-253';
+}
+
 /** The header line SBAT data must start with, and the one ukify ≥ 254 writes at the top of a merged .sbat. */
 export const SBAT_HEADER = 'sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md';
 
@@ -52,8 +80,25 @@ export interface UkiInputs {
   readonly pcrsig?: Buffer;
   /** Further sections (ukify --section NAME:CONTENT), placed after .uname. */
   readonly extraSections?: readonly Part[];
-  /** SBAT texts to merge into the stub's .sbat (ukify ≥ 254 --sbat); none: the stub's .sbat is kept as it is. */
+  /**
+   * SBAT texts to merge into the stub's .sbat (ukify ≥ 254 --sbat). undefined: ukify-253 keeps the stub's .sbat as it
+   * is; ukify ≥ 254 merges the default "uki,1,UKI,..." line.
+   */
   readonly sbat?: readonly string[];
+  /** .ucode (256+): a microcode cpio the stub puts before the initrds. */
+  readonly ucode?: Buffer;
+  /** .dtbauto sections (257+), one per devicetree; the stub picks the one matching the machine. */
+  readonly dtbauto?: readonly Buffer[];
+  /** .hwids (257+): the binary CHID table (ukify builds it from JSON files; here it is given ready-made). */
+  readonly hwids?: Buffer;
+  /** .efifw (258+): firmware images, one section each. */
+  readonly efifw?: readonly Buffer[];
+  /** .profile of the base (257+): with joinProfiles, placed after .sbat, so every section before it is shared. */
+  readonly profile?: Buffer;
+  /** PE files built with ukify --profile (a .profile first, then its sections), joined in order (ukify --join-profile). */
+  readonly joinProfiles?: readonly Part[];
+  /** default: ukifyLayoutFor(the stub's .sdmagic). */
+  readonly layout?: UkifyLayout;
 }
 
 export interface UkiBuild {
@@ -65,8 +110,9 @@ export interface UkiBuild {
   /** "systemd-stub 252.39-1~deb12u2" from the stub's .sdmagic, when it has one. */
   readonly stubIdentity: string | undefined;
   readonly uname: string | undefined;
-  /** The merged .sbat text, when --sbat was given. */
+  /** The merged .sbat text, when it was merged. */
   readonly sbat: string | undefined;
+  readonly layout: UkifyLayout;
   /** Bytes the stub's sections moved down so the longer section table fits (0 normally). */
   readonly headerGrowth: number;
   /** Bytes of COFF symbol table dropped from the end of the stub. */
@@ -157,22 +203,58 @@ function checkStub(stub: PeImage, i: UkiInputs, names: readonly string[], warnin
   return identity;
 }
 
+/** The sections a --join-profile PE contributes (ukify 257 make_uki): .profile first and only once. */
+function profileSections(p: Part, importOsrel: boolean): NewSection[] {
+  const pe = parsePe(p.data, p.name);
+  const wanted = new Set<string>(PROFILE_IMPORTS.filter((n) => importOsrel || n !== '.osrel'));
+  const names = pe.sections.map((x) => x.name).filter((n) => wanted.has(n));
+  if (names.length === 0) throw new UkiInputError(p.name, 'found no valid sections in the PE profile binary');
+  if (names[0] !== '.profile') throw new UkiInputError(p.name, `expected .profile as the first valid section, got ${names[0]}`);
+  if (names.filter((n) => n === '.profile').length > 1) throw new UkiInputError(p.name, 'contains more than one .profile section');
+  return pe.sections.filter((x) => wanted.has(x.name)).map((x) => ({
+    name: x.name, data: p.data.subarray(x.pointerToRawData, x.pointerToRawData + sectionCopySize(x)),
+    characteristics: x.name === '.linux' ? UKI_LINUX_CHARACTERISTICS : UKI_DATA_CHARACTERISTICS,
+  }));
+}
+
 /** Builds the UKI; every step is a pure function of the inputs, so equal inputs give byte-identical images. */
 export function buildUki(i: UkiInputs): UkiBuild {
   const warnings: string[] = [];
   const stubPe = parsePe(i.stub, i.stubName);
   const kernelPe = checkKernel(i, warnings);
   const uname = kernelUname(i, warnings);
+  const magic = sectionData(i.stub, stubPe, '.sdmagic');
+  const layout = i.layout ?? ukifyLayoutFor(magic && sdmagicIdentity(magic.toString('latin1')));
+  const modern = layout === 'ukify-257';
+  if (!modern && (i.ucode || i.dtbauto?.length || i.hwids || i.efifw?.length || i.profile || i.joinProfiles?.length)) {
+    throw new UkiInputError(i.stubName, `.ucode, .dtbauto, .hwids, .efifw and profiles need a systemd-stub ≥ 255 (this one gets the ${layout} layout)`);
+  }
 
-  const parts = new Map<string, Buffer | undefined>([
-    ['.osrel', i.osRelease], ['.cmdline', i.cmdline], ['.dtb', i.dtb], ['.splash', i.splash], ['.pcrpkey', i.pcrpkey],
-    ['.initrd', joinInitrds((i.initrds ?? []).map((p) => p.data))], ['.uname', uname === undefined ? undefined : Buffer.from(uname, 'utf8')],
+  const single = (name: string, data: Buffer | undefined): Part[] => (data && data.length ? [{ name, data }] : []);
+  const parts = new Map<string, Part[]>([
+    ['.osrel', single('.osrel', i.osRelease)], ['.cmdline', single('.cmdline', i.cmdline)], ['.dtb', single('.dtb', i.dtb)],
+    ['.dtbauto', (i.dtbauto ?? []).flatMap((d) => single('.dtbauto', d))], ['.hwids', single('.hwids', i.hwids)],
+    ['.splash', single('.splash', i.splash)], ['.pcrpkey', single('.pcrpkey', i.pcrpkey)],
+    ['.initrd', single('.initrd', joinInitrds((i.initrds ?? []).map((p) => p.data)))],
+    ['.uname', single('.uname', uname === undefined ? undefined : Buffer.from(uname, 'utf8'))],
+    ['.ucode', single('.ucode', i.ucode)], ['.efifw', (i.efifw ?? []).flatMap((d) => single('.efifw', d))],
   ]);
+  // The EFI handover path runs the kernel in place inside .linux, and its handover entry clears the kernel's BSS
+  // (Linux 6.8, backported to 6.1.y: "x86/efistub: Clear BSS in EFI handover protocol entrypoint"), which lies past
+  // the file data up to the kernel's own SizeOfImage. Without room for it the kernel overwrites whatever memory
+  // follows the UKI (stubemu catches this as a fault), so .linux gets the kernel's SizeOfImage as VirtualSize.
+  const handover = kernelPe.majorImageVersion < 1;
+  if (handover && kernelPe.sizeOfImage > i.linux.length) {
+    warnings.push(`${i.linuxName}: .linux VirtualSize set to the kernel's SizeOfImage 0x${kernelPe.sizeOfImage.toString(16)} so the in-place handover boot has room for its BSS`);
+  }
+  const linuxSection: NewSection = { name: '.linux', data: i.linux, characteristics: UKI_LINUX_CHARACTERISTICS, ...(handover ? { virtualSize: kernelPe.sizeOfImage } : {}) };
+
   // ukify adds a part only when it has content ("if content:").
   const added: NewSection[] = [];
-  for (const name of UKIFY_253_ORDER) {
-    const data = parts.get(name);
-    if (data && data.length) added.push({ name, data, characteristics: UKI_DATA_CHARACTERISTICS });
+  const order: readonly string[] = modern ? UKIFY_257_ORDER : UKIFY_253_ORDER;
+  for (const name of order) {
+    if (name === '.linux') added.push(linuxSection);
+    else for (const p of parts.get(name) ?? []) added.push({ name, data: p.data, characteristics: UKI_DATA_CHARACTERISTICS });
   }
   for (const extra of i.extraSections ?? []) {
     const bad = checkSectionName(extra.name);
@@ -182,40 +264,51 @@ export function buildUki(i: UkiInputs): UkiBuild {
     }
     if (extra.data.length) added.push({ name: extra.name, data: extra.data, characteristics: UKI_DATA_CHARACTERISTICS });
   }
-  if (i.pcrsig?.length) added.push({ name: '.pcrsig', data: i.pcrsig, characteristics: UKI_DATA_CHARACTERISTICS });
-  // The EFI handover path runs the kernel in place inside .linux, and its handover entry clears the kernel's BSS
-  // (Linux 6.8, backported to 6.1.y: "x86/efistub: Clear BSS in EFI handover protocol entrypoint"), which lies past
-  // the file data up to the kernel's own SizeOfImage. Without room for it the kernel overwrites whatever memory
-  // follows the UKI (stubemu catches this as a fault), so .linux gets the kernel's SizeOfImage as VirtualSize.
-  const handover = kernelPe.majorImageVersion < 1;
-  if (handover && kernelPe.sizeOfImage > i.linux.length) {
-    warnings.push(`${i.linuxName}: .linux VirtualSize set to the kernel's SizeOfImage 0x${kernelPe.sizeOfImage.toString(16)} so the in-place handover boot has room for its BSS`);
-  }
-  added.push({ name: '.linux', data: i.linux, characteristics: UKI_LINUX_CHARACTERISTICS, ...(handover ? { virtualSize: kernelPe.sizeOfImage } : {}) });
 
   const stubIdentity = checkStub(stubPe, i, added.map((s) => s.name), warnings);
   const stripped = stripTrailingSymbolTable(i.stub, i.stubName);
   let image = stripped.file;
 
-  // ukify ≥ 254: the stub's and the kernel's .sbat and the --sbat texts merged, put in place of the stub's .sbat.
+  // ukify ≥ 254: the stub's and the kernel's .sbat and the --sbat texts (default: the "uki" line) merged, put in
+  // place of the stub's .sbat.
   let sbat: string | undefined;
-  if (i.sbat !== undefined) {
+  const sbatTexts = i.sbat ?? (layout === 'ukify-253' ? undefined : [DEFAULT_UKI_SBAT]);
+  if (sbatTexts !== undefined) {
     const pes = [{ name: i.stubName, pe: stubPe, file: i.stub }, { name: i.linuxName, pe: kernelPe, file: i.linux }]
       .flatMap((p) => {
         const d = sectionData(p.file, p.pe, '.sbat');
         return d ? [{ name: p.name, data: d }] : [];
       });
-    sbat = mergeSbat(pes, i.sbat, warnings);
+    sbat = mergeSbat(pes, sbatTexts, warnings);
     const data = Buffer.from(sbat, 'utf8');
     if (sectionByName(stubPe, '.sbat')) image = replaceSectionData(image, '.sbat', data, i.stubName);
     else added.push({ name: '.sbat', data, characteristics: UKI_DATA_CHARACTERISTICS });
   }
+  if (i.profile?.length && i.joinProfiles?.length) added.push({ name: '.profile', data: i.profile, characteristics: UKI_DATA_CHARACTERISTICS });
+  else if (i.profile?.length) throw new UkiInputError('--profile', 'a base .profile is only written together with --join-profile (ukify builds profile PEs without a kernel)');
+  for (const p of i.joinProfiles ?? []) added.push(...profileSections(p, i.osRelease !== undefined && i.osRelease.length > 0));
+  if (i.pcrsig?.length) added.push({ name: '.pcrsig', data: i.pcrsig, characteristics: UKI_DATA_CHARACTERISTICS });
+  if (!modern) {
+    // ukify 253/254: .linux last, "to leave breathing room for decompression", after .pcrsig.
+    added.push(linuxSection);
+  }
 
   const appended = appendSections(image, added, i.stubName);
-  const checksum = setPeChecksum(appended.file, 'the UKI');
+  let checksum = 0;
+  if (modern) {
+    const pe = parsePe(appended.file, 'the UKI');
+    appended.file.writeUInt32LE(0, pe.checkSumFileOffset);
+    // ukify 257: the UKI's NX_COMPAT must match the kernel's, so it is cleared when the kernel lacks it.
+    const NX_COMPAT = 0x100;
+    if (!(kernelPe.dllCharacteristics & NX_COMPAT) && pe.dllCharacteristics & NX_COMPAT) {
+      appended.file.writeUInt16LE(pe.dllCharacteristics & ~NX_COMPAT, pe.optionalHeaderOffset + 70);
+    }
+  } else {
+    checksum = setPeChecksum(appended.file, 'the UKI');
+  }
   parsePe(appended.file, 'the built UKI');
   return {
-    image: appended.file, sections: appended.placed, checksum, warnings, stubIdentity, uname, sbat,
+    image: appended.file, sections: appended.placed, checksum, warnings, stubIdentity, uname, sbat, layout,
     headerGrowth: appended.headerGrowth, symbolTableStripped: stripped.stripped,
   };
 }

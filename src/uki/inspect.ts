@@ -1,4 +1,5 @@
 // `uki inspect`: what a UKI (or a bare EFI-stub kernel) holds, as a documented JSON object and as a readable table.
+import { StubMeasurementRules, stubRulesFor, UnsupportedStubError } from '../pcr/stub-measurements';
 import { createHash } from 'node:crypto';
 import { hex } from '../../emulator/pe/pe-error';
 import { EFI_SUBSYSTEM_NAMES } from '../../emulator/pe/pe-format';
@@ -69,8 +70,10 @@ export interface LinuxInfo {
   readonly sha256: string;
   readonly pe: { readonly imageVersion: string; readonly majorImageVersion: number; readonly sizeOfImage: string } | null;
   readonly peError: string | null;
-  /** What systemd-stub 252 does with this kernel (linux.c linux_exec after pe.c pe_kernel_info). */
+  /** What the stub does with this kernel (its family's kernelStart; linux.c linux_exec). */
   readonly stubBootPath: string;
+  /** The stub that rule is for: the UKI's own researched stub, else "systemd-stub 252" (a bare kernel). */
+  readonly bootingStub: string;
   readonly setupHeader: Record<string, unknown> | null;
   readonly setupHeaderError: string | null;
 }
@@ -99,7 +102,28 @@ function describeInitrd(data: Buffer): InitrdInfo {
   };
 }
 
-function describeLinux(kernel: Buffer, source: '.linux' | 'file'): LinuxInfo {
+/** How the stub starts this kernel, from the stub family's rules (src/pcr/stub-measurements.ts). */
+function bootPathOf(pe: PeImage | undefined, stubIdentity: string | null): { stub: string; path: string } {
+  let rules: StubMeasurementRules | undefined;
+  try {
+    rules = stubIdentity ? stubRulesFor(stubIdentity) : undefined;
+  } catch (e) {
+    if (!(e instanceof UnsupportedStubError)) throw e;
+  }
+  const stub = rules ? `${stubIdentity}` : 'systemd-stub 252';
+  if (!pe) return { stub, path: `none: ${stub} refuses a kernel that is not a PE image ("Bad kernel image")` };
+  if (rules?.kernelStart === 'own-pe-loader') {
+    return { stub, path: 'its own PE loader: .linux copied into pages it allocates, relocated, protected through EFI_MEMORY_ATTRIBUTE_PROTOCOL, '
+      + 'entered directly (no LoadImage/StartImage, so no PCR 4 event for the kernel); initrd through LoadFile2 on LINUX_INITRD_MEDIA_GUID' };
+  }
+  return {
+    stub,
+    path: pe.majorImageVersion >= 1 ? 'LoadImage + StartImage; initrd through LoadFile2 on LINUX_INITRD_MEDIA_GUID (EFI stub ≥ 1.0)'
+      : 'EFI handover protocol (EFI stub < 1.0: no LINUX_INITRD_MEDIA_GUID support)',
+  };
+}
+
+function describeLinux(kernel: Buffer, source: '.linux' | 'file', stubIdentity: string | null): LinuxInfo {
   let pe: PeImage | undefined;
   let peError: string | null = null;
   try {
@@ -121,13 +145,12 @@ function describeLinux(kernel: Buffer, source: '.linux' | 'file'): LinuxInfo {
   } catch (e) {
     setupHeaderError = (e as Error).message;
   }
-  const stubBootPath = !pe ? 'none: systemd-stub 252 refuses a kernel that is not a PE image ("Bad kernel image")'
-    : pe.majorImageVersion >= 1 ? 'LoadImage + StartImage; initrd through LoadFile2 on LINUX_INITRD_MEDIA_GUID (EFI stub ≥ 1.0)'
-      : 'EFI handover protocol (EFI stub < 1.0: no LINUX_INITRD_MEDIA_GUID support)';
+  const boot = bootPathOf(pe, stubIdentity);
+  const stubBootPath = boot.path;
   return {
     source, size: kernel.length, sha256: sha256(kernel),
     pe: pe ? { imageVersion: `${pe.majorImageVersion}.${pe.minorImageVersion}`, majorImageVersion: pe.majorImageVersion, sizeOfImage: hex(pe.sizeOfImage) } : null,
-    peError, stubBootPath, setupHeader, setupHeaderError,
+    peError, stubBootPath, bootingStub: boot.stub, setupHeader, setupHeaderError,
   };
 }
 
@@ -166,7 +189,8 @@ export function inspectImage(file: Buffer, what: string): UkiInspection {
     uname: text('.uname'),
     cmdline: cmdline ? { raw: cmdline.toString('utf8'), effective: stubEffectiveCmdline(cmdline) } : null,
     initrd: initrd ? describeInitrd(initrd) : null,
-    linux: linux ? describeLinux(linux, '.linux') : kind === 'kernel' ? describeLinux(file, 'file') : null,
+    linux: linux ? describeLinux(linux, '.linux', sdmagic ? sdmagicIdentity(sdmagic.toString('latin1')) ?? null : null)
+      : kind === 'kernel' ? describeLinux(file, 'file', null) : null,
   };
 }
 
@@ -213,7 +237,7 @@ export function formatInspection(i: UkiInspection): string {
 
 function formatLinux(l: LinuxInfo): string[] {
   const out = [`linux (${l.source === '.linux' ? '.linux section' : 'this file'}): ${l.size} bytes, EFI stub ${l.pe ? `PE image version ${l.pe.imageVersion}` : `missing (${l.peError})`}`];
-  out.push(`    systemd-stub 252 boots it by: ${l.stubBootPath}`);
+  out.push(`    ${l.bootingStub} boots it by: ${l.stubBootPath}`);
   const h = l.setupHeader;
   if (!h) {
     out.push(`    no setup header: ${l.setupHeaderError}`);

@@ -6,6 +6,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PeFormatError } from '../../emulator/pe/pe-image';
 import { BadInput, runImage } from '../../src/api';
+import { Outcome } from '../../src/report';
 import { main as cliMain } from '../../src/cli';
 import { formatInspection, inspectImage } from '../../src/uki/inspect';
 import { applyCase, caseArb, decodeCase, describeCase, encodeCase, FuzzCase, loadSeeds, Seed } from './mutators';
@@ -65,11 +66,11 @@ function crash(e: unknown): string {
 }
 
 /** An outcome for the table: statuses by name, other values and addresses folded together. */
-function outcomeLabel(o: { kind: string; status?: string; [k: string]: unknown }): string {
+function outcomeLabel(o: Outcome): string {
   const fold = (text: string): string => text.replace(/0x[0-9a-f]+/g, '0x…');
-  if (o.kind === 'returned' || o.kind === 'exit') return `${o.kind} ${fold(String(o.status))}`;
-  if (o.kind === 'fault') return `fault ${fold(String(o.reason).split(' at ')[0].replace(/ \(.*$/, ''))}`;
-  if (o.kind === 'budget') return `budget ${String(o.which)}`;
+  if (o.kind === 'returned' || o.kind === 'exit') return `${o.kind} ${fold(o.status)}`;
+  if (o.kind === 'fault') return `fault ${fold(o.reason.split(' at ')[0].replace(/ \(.*$/, ''))}`;
+  if (o.kind === 'budget') return `budget ${o.which}`;
   return o.kind;
 }
 

@@ -1,6 +1,21 @@
 // Tiny EFI applications made of hand-assembled x86-64 code, for machine-level tests.
 import { runImage, RunResult, RunOptions } from '../../src/api';
+import { Outcome, OutcomeKind } from '../../src/report';
 import { buildPe } from './pe-builder';
+
+/** Every outcome field, optional: for tests that read a field without narrowing on `kind` first. */
+export interface FlatOutcome {
+  kind: OutcomeKind;
+  status?: string;
+  success?: boolean;
+  reason?: string;
+  which?: string;
+  limit?: number;
+  message?: string;
+  rip?: string;
+  returnAddress?: string;
+}
+export const flat = (o: Outcome): FlatOutcome => o;
 
 /** An EFI application whose .text (at RVA 0x1000, the entry point) is `code`. */
 export function codeImage(code: number[], imageBase = 0x400000n): Buffer {

@@ -1,0 +1,131 @@
+// The machine options `stubemu run` and `stubemu verify` share: one declaration for parseArgs and one conversion to RunOptions.
+import { realpathSync } from 'node:fs';
+import { basename, isAbsolute, relative, sep } from 'node:path';
+import { parseKeyScript } from '../efi-services/protocols/simple-text-input';
+import { parseTimeOption } from '../efi-services/runtime/time-services';
+import { loadVariablesJson } from '../efi-services/runtime/variables-json';
+import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
+import { CPU_KINDS } from '../emulator/cpu/create-cpu';
+import { BadInput, readInputFile, RunOptions } from './api';
+
+export function realpathOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch (e) {
+    throw new BadInput(`cannot resolve ${p}: ${(e as Error).message}`);
+  }
+}
+
+function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new BadInput(`--memory: not a size: ${text}`);
+  const mult = { '': 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Number(m[1]) * mult;
+}
+
+const BANK_NAMES = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
+
+export function parseBanks(text: string): HashAlgorithmName[] {
+  const banks = text.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
+  const bad = banks.find((b) => !(BANK_NAMES as readonly string[]).includes(b));
+  if (bad !== undefined || banks.length === 0) throw new BadInput(`--pcr-banks: ${bad ?? '(empty)'} is not one of ${BANK_NAMES.join(', ')}`);
+  return [...new Set(banks)] as HashAlgorithmName[];
+}
+
+export function parsePositive(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new BadInput(`${name}: not a positive number: ${text}`);
+  return n;
+}
+
+/** parseArgs declarations of the options that shape the machine and the run. */
+export const MACHINE_ARGS = {
+  'load-options': { type: 'string' },
+  vars: { type: 'string' },
+  keys: { type: 'string' },
+  time: { type: 'string' },
+  'max-instructions': { type: 'string' },
+  cpu: { type: 'string' },
+  timeout: { type: 'string' },
+  memory: { type: 'string' },
+  esp: { type: 'string' },
+  'esp-writable': { type: 'boolean' },
+  'rng-seed': { type: 'string' },
+  'no-rng': { type: 'boolean' },
+  initrd: { type: 'string', multiple: true },
+  gop: { type: 'string' },
+  'smbios-oem': { type: 'string', multiple: true },
+  'secure-boot': { type: 'boolean' },
+  'pcr-banks': { type: 'string' },
+  'no-tpm': { type: 'boolean' },
+} as const;
+
+export type MachineArgValues = {
+  [K in keyof typeof MACHINE_ARGS]?: (typeof MACHINE_ARGS)[K] extends { multiple: true } ? string[]
+    : (typeof MACHINE_ARGS)[K] extends { type: 'boolean' } ? boolean : string;
+};
+
+/** RunOptions (without console callbacks, tracing and profiling) from the values of MACHINE_ARGS for the image at `path`. */
+export function machineRunOptions(values: MachineArgValues, path: string): RunOptions {
+  const image = readInputFile(path);
+  let variables;
+  if (values.vars !== undefined) {
+    const text = readInputFile(values.vars, '--vars').toString('utf8');
+    try {
+      variables = loadVariablesJson(text, values.vars);
+    } catch (e) {
+      throw new BadInput((e as Error).message);
+    }
+  }
+  let keys;
+  let epochSeconds;
+  try {
+    keys = values.keys !== undefined ? parseKeyScript(values.keys) : undefined;
+    epochSeconds = values.time !== undefined ? parseTimeOption(values.time) : undefined;
+  } catch (e) {
+    throw new BadInput((e as Error).message);
+  }
+  const maxInstructions = parsePositive('--max-instructions', values['max-instructions']);
+  const cpu = values.cpu === undefined ? undefined : CPU_KINDS.find((k) => k === values.cpu);
+  if (values.cpu !== undefined && !cpu) throw new BadInput(`--cpu: expected ${CPU_KINDS.join(' or ')}, got ${values.cpu}`);
+  const timeoutSeconds = parsePositive('--timeout', values.timeout);
+  const memoryBytes = values.memory !== undefined ? parseSize(values.memory) : undefined;
+  const initrds = (values.initrd ?? []).map((f) => readInputFile(f, '--initrd'));
+  const pcrBanks = values['no-tpm'] ? null : values['pcr-banks'] !== undefined ? parseBanks(values['pcr-banks']) : undefined;
+  let gop: { width: number; height: number } | undefined;
+  if (values.gop !== undefined) {
+    const m = /^(\d+)x(\d+)$/.exec(values.gop);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[1]) * Number(m[2]) > 16384 * 16384) throw new BadInput(`--gop: expected WIDTHxHEIGHT, got ${values.gop}`);
+    gop = { width: Number(m[1]), height: Number(m[2]) };
+  }
+  let imagePath: string | undefined;
+  if (values.esp !== undefined) {
+    const root = realpathOr(values.esp);
+    const rel = relative(root, realpathOr(path));
+    if (rel.startsWith('..') || isAbsolute(rel)) throw new BadInput(`${path} is not inside the --esp directory ${values.esp}`);
+    imagePath = '\\' + rel.split(sep).join('\\');
+  }
+  return {
+    image,
+    imageName: basename(path),
+    loadOptions: values['load-options'],
+    variables,
+    keys,
+    epochSeconds,
+    maxInstructions: maxInstructions !== undefined ? Math.floor(maxInstructions) : undefined,
+    timeoutSeconds,
+    memoryBytes,
+    cpu,
+    espDir: values.esp,
+    espWritable: values['esp-writable'],
+    imagePath,
+    rngSeed: values['rng-seed'],
+    noRng: values['no-rng'],
+    initrds,
+    gop,
+    smbiosOemStrings: values['smbios-oem'],
+    secureBoot: values['secure-boot'],
+    pcrBanks,
+  };
+}

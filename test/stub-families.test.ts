@@ -1,0 +1,136 @@
+// The real systemd-stubs 254, 257 and 262 (Debian builds) run to ExitBootServices; their measurements are checked
+// against PCR values computed here from the UKI's section bytes in systemd's canonical order, and against the
+// prediction (`stubemu verify`'s comparison). Multi-profile UKIs (@N) on 257 and 262.
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runImage, RunResult } from '../src/api';
+import { compareEvents, loggedEventsOf } from '../src/pcr/compare';
+import { predictPcrs } from '../src/pcr/predict';
+import { stubRulesFor } from '../src/pcr/stub-measurements';
+import { buildUki } from '../src/uki/build';
+import { fixtureDir } from '../scripts/fixtures/manifest';
+import { fixture, fixturePath, FixtureId, stubIdentity } from './helpers/fixtures';
+
+const TMP = mkdtempSync(join(tmpdir(), 'stubemu-families-'));
+test.after.always(() => rmSync(TMP, { recursive: true, force: true }));
+
+const LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f';
+const VMLINUZ = fixture('kernel-6.1-cloud', 'vmlinuz');
+const OSREL = Buffer.from('ID=stubemu\n');
+const CMDLINE = Buffer.from('console=ttyS0 base');
+
+/** The section table read directly (PE/COFF §3, §4), independent of the project's parser: name → loaded bytes. */
+function sectionsInOrder(file: Buffer): { name: string; data: Buffer }[] {
+  const pe = file.readUInt32LE(0x3c);
+  const n = file.readUInt16LE(pe + 6);
+  const table = pe + 24 + file.readUInt16LE(pe + 20);
+  const out: { name: string; data: Buffer }[] = [];
+  for (let i = 0; i < n; i++) {
+    const h = table + 40 * i;
+    const vsize = file.readUInt32LE(h + 8);
+    const raw = file.readUInt32LE(h + 20);
+    const rawSize = file.readUInt32LE(h + 16);
+    const data = Buffer.concat([file.subarray(raw, raw + Math.min(vsize, rawSize)), Buffer.alloc(Math.max(0, vsize - rawSize))]);
+    out.push({ name: file.toString('latin1', h, h + 8).replace(/\0+$/, ''), data });
+  }
+  return out;
+}
+
+const hash = (bank: string, ...parts: Buffer[]): Buffer => parts.reduce((h, p) => h.update(p), createHash(bank)).digest();
+
+/** PCR 11 from zero: for each (name, data) extend H(name NUL) then H(data) — systemd's documented section measurement. */
+function pcr11(bank: string, parts: readonly { name: string; data: Buffer }[]): string {
+  let pcr: Buffer = Buffer.alloc(hash(bank).length);
+  for (const p of parts) {
+    pcr = hash(bank, pcr, hash(bank, Buffer.from(`${p.name}\0`)));
+    pcr = hash(bank, pcr, hash(bank, p.data));
+  }
+  return pcr.toString('hex');
+}
+
+/** PCR `n` from zero after extending these measured byte strings. */
+function pcrOf(bank: string, measured: readonly Buffer[]): string {
+  let pcr: Buffer = Buffer.alloc(hash(bank).length);
+  for (const m of measured) pcr = hash(bank, pcr, hash(bank, m));
+  return pcr.toString('hex');
+}
+
+function run(image: Buffer, name: string, loadOptions?: string): RunResult {
+  return runImage({ image, imageName: name, loadOptions, timeoutSeconds: 300 });
+}
+
+function agreement(image: Buffer, r: RunResult, loadOptions?: string): { agree: boolean; lines: readonly string[] } {
+  const p = predictPcrs(image, 'uki', { banks: ['sha1', 'sha256'], loadOptions });
+  return compareEvents(p.events, loggedEventsOf(r.firmware.tcg2!.measuredBoot.events), p.scope);
+}
+
+const setBy = (r: RunResult): string[] => (r.report.variableChanges as { guid: string; name: string }[])
+  .filter((v) => v.guid === LOADER_GUID).map((v) => v.name);
+
+for (const stubId of ['stub-254', 'stub-257', 'stub-262'] as FixtureId[]) {
+  test(`${stubId}: PCR 11 is .linux .osrel .cmdline .uname .sbat (systemd's enum order), PCR 12 the LoadOptions; the prediction agrees`, (t) => {
+    const image = buildUki({
+      stub: fixture(stubId, 'linuxx64.efi.stub'), stubName: 'stub', linux: VMLINUZ, linuxName: 'vmlinuz',
+      cmdline: CMDLINE, osRelease: OSREL, uname: '6.1.0-test',
+    }).image;
+    const r = run(image, `${stubId}.efi`, 'quiet x');
+    t.is(r.outcome.kind, 'exit-boot-services', r.summary);
+    const byName = new Map(sectionsInOrder(image).map((s) => [s.name, s.data]));
+    const order = ['.linux', '.osrel', '.cmdline', '.uname', '.sbat'];
+    const pcrs = r.report.pcrs as Record<string, Record<string, string>>;
+    for (const bank of ['sha1', 'sha256']) {
+      t.is(pcrs[bank]['11'], pcr11(bank, order.map((name) => ({ name, data: byName.get(name)! }))), `${bank} PCR 11`);
+      t.is(pcrs[bank]['12'], pcrOf(bank, [Buffer.from('quiet x\0', 'utf16le')]), `${bank} PCR 12`);
+    }
+    const cmp = agreement(image, r, 'quiet x');
+    t.true(cmp.agree, cmp.lines.join('\n'));
+    t.deepEqual(setBy(r).sort(), [...stubRulesFor(stubIdentity(stubId)).variables].sort());
+    const kernelLoads = r.firmware.tcg2!.measuredBoot.events.filter((e) => e.pcr === 4 && e.type === 0x80000003).length;
+    t.is(kernelLoads, stubId === 'stub-262' ? 1 : 2, 'the UKI, plus the kernel when the stub uses LoadImage (not 262: own PE loader)');
+    // The kernel is found and named either way: LoadImage'd from the .linux buffer, or placed by 262's own PE loader.
+    const images = r.report.images as { name: string; source: string }[];
+    t.deepEqual(images.map((i) => [i.name, i.source]), [[`${stubId}.efi`, 'command line'], [`${stubId}.efi:.linux`, stubId === 'stub-262' ? 'guest PE loader' : 'buffer']]);
+    const kernelSha = createHash('sha256').update(VMLINUZ).digest('hex');
+    t.is(r.handoff?.report.kernel?.fileSha256, kernelSha);
+    t.true(r.handoff?.blobs.kernel?.equals(VMLINUZ), 'the kexec kernel file is the vmlinuz in .linux');
+    t.regex((r.report.outcome as { returnAddress: string }).returnAddress, new RegExp(`^${stubId}\\.efi:\\.linux\\+0x[0-9a-f]+$`));
+  });
+}
+
+/** Profile PEs built by the real ukify 257 on the addon stub (see test/ukify-257.test.ts). */
+function profilePe(name: string, profile: string, cmdline: string): { name: string; data: Buffer } {
+  const out = join(TMP, name);
+  execFileSync('python3', [fixturePath('ukify-257', 'ukify'), 'build', '--stub', fixturePath('stub-257', 'addonx64.efi.stub'),
+    '--profile', profile, '--cmdline', cmdline, '--output', out], { env: { ...process.env, PYTHONPATH: fixtureDir('pefile') }, stdio: 'ignore' });
+  return { name, data: readFileSync(out) };
+}
+
+for (const [stubId, loadOptions, profile, passed] of [['stub-257', '@1', 1, undefined], ['stub-262', '@2 extra words', 2, 'extra words']] as const) {
+  test(`${stubId}: a three-profile UKI booted with LoadOptions "${loadOptions}" measures profile ${profile}'s sections over the base`, (t) => {
+    const profiles = [profilePe('p1.efi', 'ID=one', 'one'), profilePe('p2.efi', 'ID=two', 'two')];
+    const image = buildUki({
+      stub: fixture(stubId, 'linuxx64.efi.stub'), stubName: 'stub', linux: VMLINUZ, linuxName: 'vmlinuz',
+      cmdline: CMDLINE, osRelease: OSREL, uname: '6.1.0-test', profile: Buffer.from('ID=base'), joinProfiles: profiles,
+    }).image;
+    const r = run(image, `${stubId}-profiles.efi`, loadOptions);
+    t.is(r.outcome.kind, 'exit-boot-services', r.summary);
+    const all = sectionsInOrder(image);
+    const base = new Map(all.slice(0, all.findIndex((s) => s.name === '.profile')).map((s) => [s.name, s.data]));
+    const starts = all.map((s, i) => (s.name === '.profile' ? i : -1)).filter((i) => i >= 0);
+    const own = new Map(all.slice(starts[profile], starts[profile + 1] ?? all.length).map((s) => [s.name, s.data]));
+    t.is(own.get('.cmdline')?.toString(), profile === 1 ? 'one' : 'two');
+    const merged = new Map([...base, ...own]);
+    const order = ['.linux', '.osrel', '.cmdline', '.uname', '.sbat', '.profile'];
+    const pcrs = r.report.pcrs as Record<string, Record<string, string>>;
+    t.is(pcrs.sha256['11'], pcr11('sha256', order.map((name) => ({ name, data: merged.get(name)! }))));
+    // PCR 12: the profile number (UTF-16 with NUL, a tagged event), then the rest of LoadOptions if any.
+    t.is(pcrs.sha256['12'], pcrOf('sha256', [Buffer.from(`${profile}\0`, 'utf16le'), ...(passed ? [Buffer.from(`${passed}\0`, 'utf16le')] : [])]));
+    t.is(r.handoff?.report.cmdline, passed ?? (profile === 1 ? 'one' : 'two'));
+    const cmp = agreement(image, r, loadOptions);
+    t.true(cmp.agree, cmp.lines.join('\n'));
+  });
+}
