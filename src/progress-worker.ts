@@ -17,7 +17,7 @@ const timer = setInterval(() => {
       return;
     }
     const [region, last] = Buffer.from(text.subarray(0, words[SLOT.textLength])).toString('utf8').split('\n');
-    writeSync(d.fd, CLEAR_LINE + progressText({ calls: words[SLOT.calls], region: region || 'starting', lastService: last || undefined }, elapsed, d.columns));
+    writeSync(d.fd, CLEAR_LINE + progressText({ calls: words[SLOT.calls], region: region ?? '', lastService: last || undefined }, elapsed, d.columns));
     words[SLOT.drawn] = 1;
   });
 }, d.intervalMs);

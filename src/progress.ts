@@ -11,14 +11,15 @@ import { Worker } from 'node:worker_threads';
 
 export interface ProgressState {
   calls: number;
-  /** `image:section` the guest is running (or returned to), `firmware`, or `outside images`. */
+  /** `image:section` the guest is running (or returned to), `firmware`, or `outside images`; '' before it runs. */
   region: string;
   lastService: string | undefined;
 }
 
 /** The line for a state after `elapsedMs`, cut to the terminal's width (a wrapped line cannot be redrawn). */
 export function progressText(s: ProgressState, elapsedMs: number, columns: number | undefined): string {
-  const text = `stubemu: ${(elapsedMs / 1000).toFixed(1)} s, ${s.calls} service calls, running ${s.region}${s.lastService ? `, last ${s.lastService}` : ''}`;
+  const where = s.region ? `running ${s.region}${s.lastService ? `, last ${s.lastService}` : ''}` : 'loading the image';
+  const text = `stubemu: ${(elapsedMs / 1000).toFixed(1)} s, ${s.calls} service calls, ${where}`;
   const width = Math.max(20, (columns || 80) - 1);
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }

@@ -18,6 +18,7 @@ test('the line: elapsed, calls, region, last service; cut to the terminal width'
   const cut = progressText(s, 7340, 40);
   t.is(cut.length, 39);
   t.true(cut.endsWith('…'));
+  t.is(progressText({ calls: 0, region: '', lastService: undefined }, 1100, 200), 'stubemu: 1.1 s, 0 service calls, loading the image');
 });
 
 test('a run draws the line from the worker and erases it at the end', async (t) => {
@@ -32,7 +33,7 @@ test('a run draws the line from the worker and erases it at the end', async (t) 
   const out = readFileSync(file, 'utf8');
   const drawn = out.split('\r\x1b[K').filter(Boolean);
   t.true(drawn.length > 0, out);
-  t.true(drawn.every((l) => /^stubemu: \d+\.\d s, \d+ service calls, running /.test(l)), out);
+  t.true(drawn.every((l) => /^stubemu: \d+\.\d s, \d+ service calls, (running |loading the image$)/.test(l)), out);
   t.true(drawn.some((l) => l.includes(`${(r.report.calls as { total: number }).total} service calls`) && l.includes('hello.efi')), out);
   t.true(out.endsWith('\r\x1b[K'), 'erased at the end');
   t.is(ProgressLine.forTerminal({ isTTY: false }, false), undefined);
@@ -48,7 +49,7 @@ test('not a terminal, --quiet, or a run shorter than a second: no progress outpu
   // but no line may come before one second. --quiet never draws.
   for (const extra of ['', ' --quiet']) {
     const tty = execFileSync(tool('script'), ['-qefc', `'${process.execPath}' '${CLI}' run '${HELLO}'${extra}`, '/dev/null'], { encoding: 'utf8' });
-    const drawn = [...tty.matchAll(/stubemu: (\d+\.\d) s, \d+ service calls, running /g)].map((m) => Number(m[1]));
+    const drawn = [...tty.matchAll(/stubemu: (\d+\.\d) s, \d+ service calls, (running |loading the image)/g)].map((m) => Number(m[1]));
     if (extra) t.deepEqual(drawn, [], tty);
     else t.true(drawn.every((s) => s >= 1.0), tty);
     t.true(tty.includes('hello.efi: returned EFI_SUCCESS'));

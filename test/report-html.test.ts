@@ -132,7 +132,7 @@ test('stubemu report renders the same page from the JSON report', (t) => {
 
 test('progress on the terminal: an updating line once the run passes one second, erased before the summary', (t) => {
   const lines = terminal.split(/\r|\n/);
-  const progress = lines.filter((l) => /^\x1b\[Kstubemu: \d+\.\d s, \d+ service calls, running /.test(l));
+  const progress = lines.filter((l) => /^\x1b\[Kstubemu: \d+\.\d s, \d+ service calls, (running |loading the image)/.test(l));
   const summary = lines.find((l) => l.includes('ExitBootServices succeeded'));
   t.truthy(summary);
   t.false(summary!.includes('service calls, running'), 'the summary is on a clean line');

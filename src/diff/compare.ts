@@ -167,7 +167,9 @@ export function compareReports(a: RunReport, b: RunReport, names: { a: string; b
   if (a.eventLog || b.eventLog) {
     const ea = (a.eventLog ?? []).map((e, i) => eventRef(e, i, addresses));
     const eb = (b.eventLog ?? []).map((e, i) => eventRef(e, i, addresses));
-    events = align(ea, eb, (e) => `PCR ${e.pcr} ${e.type} ${e.data}`, (x, y) =>
+    // An image load event is the same event when the same path was loaded; its size shows in the digest.
+    const eventKey = (e: EventRef) => `PCR ${e.pcr} ${e.type} ${e.type === 'EV_EFI_BOOT_SERVICES_APPLICATION' ? e.data.replace(/^image \(\d+ bytes\) /, 'image ') : e.data}`;
+    events = align(ea, eb, eventKey, (x, y) =>
       [...new Set([...Object.keys(x.digests), ...Object.keys(y.digests)])].sort().filter((k) => x.digests[k] !== y.digests[k]).map((k) => ({ field: k, a: x.digests[k], b: y.digests[k] })));
   }
   const pcrs: ReportDiff['measurements']['pcrs'] = [];

@@ -39,7 +39,7 @@ export function renderDiffHtml(d: ReportDiff): string {
 ${alignedTable('diff-calls', d.calls.aligned, [{ head: '#', cell: (c) => String(c.seq) }, { head: 'call', cell: (c) => `${c.image} ${c.service}(${c.args})${c.status ? ` → ${c.status}` : ''}` }])}`;
   const events = d.measurements.aligned === null
     ? html`<p class="none">No TPM in either run.</p>`
-    : alignedTable('diff-events', d.measurements.aligned, [{ head: 'event', cell: (e) => `${e.index}: PCR ${e.pcr} ${e.type} ${e.data}` }], false);
+    : alignedTable('diff-events', d.measurements.aligned, [{ head: 'event', cell: (e) => `${e.index}: PCR ${e.pcr} ${e.type} ${e.data}` }]);
   const body = html`<section id="diff-summary"><h2>Summary</h2>${verdict}
 <h3>Outcome</h3>${changesTable('diff-outcome', d.outcome)}
 <h3>Images</h3>${changesTable('diff-images', d.images)}

@@ -80,7 +80,14 @@ function timeline(r: RunReport): Html {
   return html`<section id="timeline"><h2>Timeline of service calls</h2>
 <p class="note">One lane per image (the image the call came from), one row per nesting depth; x is the virtual clock, which moves 1 µs per call, by Stall() and to the next timer when the guest waits. ${trace.length} calls from ${new Set(trace.map((c) => callerImage(c.caller, names))).size} image(s).</p>
 <div class="scroll">${timelineSvg(trace, names)}</div>
-<h3>Every call</h3>
+<p class="note">Every call with its arguments is listed under <a href="#calls">Calls</a>.</p></section>`;
+}
+
+function callList(r: RunReport): Html {
+  const trace = r.calls.trace;
+  if (!trace) return html``;
+  const names = (r.images ?? []).map((i) => i.name);
+  return html`<section id="calls"><h2>Every call</h2>
 <input class="filter" data-filter="calls-table" placeholder="filter calls (service, argument, status…)">
 <div class="scroll"><table id="calls-table"><thead><tr><th>#</th><th>µs</th><th>image</th><th>service (indented by depth)</th><th>caller</th><th>arguments</th><th>status</th><th>notes</th></tr></thead><tbody>
 ${trace.map((c) => html`<tr data-seq="${c.seq}"><td class="num">${c.seq}</td><td class="num">${callTime(c)}</td><td class="mono">${callerImage(c.caller, names)}</td><td class="depth">${'  '.repeat(Math.max(0, c.depth - 1))}${c.service}</td><td class="mono">${c.caller}</td><td class="mono">${argsText(c)}</td><td>${c.status ?? ''}</td><td>${(c.notes ?? []).join('; ')}</td></tr>`)}
@@ -118,7 +125,7 @@ function firstAccessText(s: SectionUse): string {
 function sections(r: RunReport): Html {
   if (!r.imageSections) return html`<section id="sections"><h2>Sections</h2><p class="none">The report has no section usage.</p></section>`;
   const h = r.handoff;
-  const copyNote = (a: string): string => (h?.initrd?.address === a ? ' = hand-off initrd' : h?.bootParams?.cmdline?.address === a ? ' = hand-off cmdline' : '');
+  const copyNote = (a: string): string => (h?.initrd?.address === a ? ' = hand-off initrd' : h?.bootParams?.cmdline?.address === a ? ' = hand-off cmdline' : h?.kernel?.address === a ? ' = hand-off kernel image' : '');
   const passed = (s: SectionUse): string => {
     const counts = new Map<string, number>();
     for (const p of s.passedTo) counts.set(`${p.service}(${p.argument})`, (counts.get(`${p.service}(${p.argument})`) ?? 0) + 1);
@@ -189,7 +196,7 @@ ${(h.memoryMap ?? []).map((d) => html`<tr><td>${d.type}</td><td class="mono">${d
 </tbody></table></section>`;
 }
 
-const NAV: [string, string][] = [['summary', 'Summary'], ['timeline', 'Timeline'], ['memory', 'Memory map'], ['sections', 'Sections'], ['measurements', 'Measurements'], ['variables', 'Variables'], ['handoff', 'Hand-off']];
+const NAV: [string, string][] = [['summary', 'Summary'], ['timeline', 'Timeline'], ['memory', 'Memory map'], ['sections', 'Sections'], ['measurements', 'Measurements'], ['variables', 'Variables'], ['handoff', 'Hand-off'], ['calls', 'Calls']];
 
 export function pageShell(title: string, subtitle: string, nav: [string, string][], body: Html): string {
   return html`<!DOCTYPE html>
@@ -205,6 +212,6 @@ export function pageShell(title: string, subtitle: string, nav: [string, string]
 
 /** The whole page for one run report. */
 export function renderReportHtml(r: RunReport): string {
-  const body = join([summary(r), timeline(r), memory(r), sections(r), measurements(r), variables(r), handoff(r)], '\n');
+  const body = join([summary(r), timeline(r), memory(r), sections(r), measurements(r), variables(r), handoff(r), callList(r)], '\n');
   return pageShell(`stubemu: ${r.image.name}`, `${outcomeText(r.outcome)} — ${r.calls.total} service calls`, NAV, body);
 }

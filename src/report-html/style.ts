@@ -21,6 +21,7 @@ th { background:var(--alt); font-weight:600; }
 tr:nth-child(even) td { background:#fbfbfd; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; }
 code, .mono, td.mono { font-family:ui-monospace, "DejaVu Sans Mono", monospace; font-size:12px; }
+td.mono { overflow-wrap:anywhere; }
 .hash { font-family:ui-monospace, monospace; font-size:11.5px; word-break:break-all; }
 pre.console { background:#0f1722; color:#d6e2f0; padding:10px; max-height:260px; overflow:auto; font-size:12px; }
 .kv { display:grid; grid-template-columns:max-content 1fr; gap:2px 14px; }
