@@ -7,8 +7,8 @@ export const MARK = '@@conformance';
 
 /**
  * /init. The kernel keeps the initrd it was handed at /sys/firmware/initrd when booted with `retain_initrd`
- * (init/initramfs.c, Linux ≥ 6.3): those are the raw bytes the stub and the kernel's EFI stub passed, concatenated
- * parts included. binary_bios_measurements is the log the kernel's EFI stub copied from EFI_TCG2_PROTOCOL.GetEventLog
+ * (init/initramfs.c; Linux 6.12 and 7.x have it, 6.1 does not): the raw bytes the stub and the kernel's EFI stub
+ * passed, concatenated parts included. binary_bios_measurements is the log the kernel's EFI stub copied from EFI_TCG2_PROTOCOL.GetEventLog
  * merged with the final events table (events logged after GetEventLog, up to ExitBootServices).
  */
 export const INIT_SCRIPT = `#!/bin/busybox sh
@@ -29,7 +29,7 @@ if [ -e /sys/firmware/initrd ]; then
 else
   echo "$M initrd none"
 fi
-# Kernels before 6.3 have no /sys/firmware/initrd: the unpacked files say what the initrd carried.
+# Linux 6.1 has no /sys/firmware/initrd: the unpacked files say what the initrd carried.
 echo "$M files-begin"
 cd / && find . -xdev -type f | sort | xargs sha256sum
 echo "$M files-end"

@@ -69,7 +69,9 @@ export async function bootInQemu(espDir: string, t: QemuTools, timeoutMs: number
     const setup = spawnSync(join(dirname(t.swtpm), 'swtpm_setup'), ['--tpm2', '--tpmstate', tpmState, '--pcr-banks', MACHINE.pcrBanks.join(','), '--overwrite'], { encoding: 'utf8', timeout: 30_000 });
     if (setup.status !== 0) return { serial: '', ms: performance.now() - t0, failure: `swtpm_setup --pcr-banks ${MACHINE.pcrBanks.join(',')} failed: ${(setup.stderr || setup.stdout || String(setup.error)).trim().slice(-300)}` };
     swtpm = spawn(t.swtpm, ['socket', '--tpm2', '--tpmstate', `dir=${tpmState}`, '--ctrl', `type=unixio,path=${socket}`], { stdio: 'ignore' });
-    if (!(await waitFor(socket, 10_000))) return { serial: '', ms: performance.now() - t0, failure: 'swtpm did not create its socket within 10 s' };
+    let swtpmError = '';
+    swtpm.on('error', (e) => { swtpmError = `: ${e.message}`; });
+    if (!(await waitFor(socket, 10_000))) return { serial: '', ms: performance.now() - t0, failure: `swtpm did not create its socket within 10 s${swtpmError}` };
     return await new Promise<QemuBoot>((resolve) => {
       let serial = '';
       let stderr = '';
@@ -83,6 +85,7 @@ export async function bootInQemu(espDir: string, t: QemuTools, timeoutMs: number
       };
       const timer = setTimeout(() => finish(`timed out after ${timeoutMs / 1000} s; serial tail: ${tail(serial)}`), timeoutMs);
       qemu = spawn(t.qemu, conformanceQemuArgs(t, vars, socket, espDir), { stdio: ['ignore', 'pipe', 'pipe'] });
+      qemu.on('error', (e) => finish(`cannot start QEMU: ${e.message}`));
       qemu.stdout!.setEncoding('latin1');
       qemu.stdout!.on('data', (chunk: string) => {
         serial += chunk;
