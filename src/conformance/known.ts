@@ -15,13 +15,6 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       + 'so its PCR 1 holds only the separator. The Boot#### contents are OVMF\'s device paths, so this difference '
       + 'cannot be removed without giving stubemu OVMF\'s boot options.',
   },
-  {
-    check: 'PCR 4 image data',
-    why: 'stubemu bug: UEFI_IMAGE_LOAD_EVENT.ImageLengthInMemory is the PE SizeOfImage in stubemu, the file size in '
-      + 'OVMF (edk2 DxeTpm2MeasureBootHandler measures the file buffer: ImageAddress/ImageSize of the buffer LoadImage '
-      + 'got); firmware.ts passes img.base/img.size to onImageLoaded. ImageLocationInMemory has the same mix-up (loaded '
-      + 'base vs file buffer) but is an address and not compared. The digests are unaffected.',
-  },
 ];
 
 export function knownDifference(check: string): KnownDifference | undefined {
