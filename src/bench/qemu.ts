@@ -93,7 +93,8 @@ export interface QemuSample {
   readonly failure?: string;
 }
 
-function waitFor(path: string, limitMs: number): Promise<boolean> {
+/** Resolves true once `path` exists (a socket a child creates), false after `limitMs`. */
+export function waitFor(path: string, limitMs: number): Promise<boolean> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const poll = (): void => {
@@ -130,7 +131,7 @@ function stop(p: ChildProcess | undefined): void {
 }
 
 /** Kills `p` (one process we started, by its handle) and waits for it to be gone. */
-function stopAndWait(p: ChildProcess | undefined): Promise<void> {
+export function stopAndWait(p: ChildProcess | undefined): Promise<void> {
   if (!running(p)) return Promise.resolve();
   return new Promise((resolve) => {
     p.once('exit', () => resolve());

@@ -4,7 +4,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { QemuTools } from '../bench/qemu';
+import { QemuTools, stopAndWait, waitFor } from '../bench/qemu';
 import { MARK } from './guest-init';
 import { MACHINE, qemuSmbiosArgs } from './machine';
 
@@ -29,26 +29,6 @@ export function conformanceQemuArgs(t: QemuTools, vars: string, socket: string, 
     '-chardev', `socket,id=chrtpm,path=${socket}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0',
     '-drive', `file=fat:${esp},format=raw,if=virtio,readonly=on`,
   ];
-}
-
-function waitFor(path: string, limitMs: number): Promise<boolean> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const poll = (): void => {
-      if (existsSync(path)) resolve(true);
-      else if (Date.now() - t0 > limitMs) resolve(false);
-      else setTimeout(poll, 10);
-    };
-    poll();
-  });
-}
-
-function stopAndWait(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    p.once('exit', () => resolve());
-    p.kill('SIGKILL');
-  });
 }
 
 const tail = (s: string, n = 600): string => JSON.stringify(s.slice(-n));
