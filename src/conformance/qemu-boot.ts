@@ -1,7 +1,7 @@
 // The reference side: a case's ESP booted by QEMU (TCG, q35) with OVMF and swtpm, run until /init powers off.
 // Both processes are ours, started and stopped here; their state lives in a temporary folder removed afterwards.
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { QemuTools, stopAndWait, waitFor } from '../bench/qemu';
