@@ -20,7 +20,8 @@ build: appends the parts to systemd-stub as the ukify of the stub's version does
   --stub FILE              systemd-stub (linuxx64.efi.stub)
   --linux FILE             the kernel (an x86_64 EFI-stub bzImage)
   --initrd FILE            an initrd; repeat to concatenate several (each padded to 4 bytes)
-  --cmdline TEXT|@FILE     kernel command line (.cmdline), stored as given
+  --cmdline TEXT|@FILE     kernel command line (.cmdline): a FILE as it is; TEXT as given, or whitespace-collapsed
+                           for stubs 255+ (as ukify 257 does)
   --os-release TEXT|@FILE  os-release (.osrel); a value without "=" is read as a FILE name
   --uname STR              .uname (default: the release from the kernel's kernel_version string)
   --splash BMP             .splash        --dtb FILE   .dtb
@@ -92,6 +93,7 @@ function build(args: string[]): number {
     linux: readInput(values.linux, '--linux'), linuxName: values.linux,
     initrds: (values.initrd ?? []).map((p) => ({ name: p, data: readInput(p, '--initrd') })),
     cmdline: values.cmdline === undefined ? undefined : textOrFile(values.cmdline, '--cmdline'),
+    cmdlineFromText: values.cmdline !== undefined && !values.cmdline.startsWith('@'),
     osRelease: osRelease === undefined ? undefined
       : !osRelease.startsWith('@') && !osRelease.includes('=') ? readInput(osRelease, '--os-release') : textOrFile(osRelease, '--os-release'),
     uname: values.uname,

@@ -97,6 +97,8 @@ export interface UkiInputs {
   readonly profile?: Buffer;
   /** PE files built with ukify --profile (a .profile first, then its sections), joined in order (ukify --join-profile). */
   readonly joinProfiles?: readonly Part[];
+  /** The cmdline was given as text, not @FILE: ukify 257 then collapses its whitespace (finalize_options). */
+  readonly cmdlineFromText?: boolean;
   /** default: ukifyLayoutFor(the stub's .sdmagic). */
   readonly layout?: UkifyLayout;
 }
@@ -231,8 +233,9 @@ export function buildUki(i: UkiInputs): UkiBuild {
   }
 
   const single = (name: string, data: Buffer | undefined): Part[] => (data && data.length ? [{ name, data }] : []);
+  const cmdline = modern && i.cmdlineFromText && i.cmdline ? Buffer.from(i.cmdline.toString('utf8').split(/\s+/).filter(Boolean).join(' ')) : i.cmdline;
   const parts = new Map<string, Part[]>([
-    ['.osrel', single('.osrel', i.osRelease)], ['.cmdline', single('.cmdline', i.cmdline)], ['.dtb', single('.dtb', i.dtb)],
+    ['.osrel', single('.osrel', i.osRelease)], ['.cmdline', single('.cmdline', cmdline)], ['.dtb', single('.dtb', i.dtb)],
     ['.dtbauto', (i.dtbauto ?? []).flatMap((d) => single('.dtbauto', d))], ['.hwids', single('.hwids', i.hwids)],
     ['.splash', single('.splash', i.splash)], ['.pcrpkey', single('.pcrpkey', i.pcrpkey)],
     ['.initrd', single('.initrd', joinInitrds((i.initrds ?? []).map((p) => p.data)))],
