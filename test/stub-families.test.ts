@@ -193,3 +193,16 @@ for (const stubId of ['stub-257', 'stub-262'] as FixtureId[]) {
     t.true(cmp.agree, cmp.lines.join('\n'));
   });
 }
+
+test('stub-257: a .dtbauto that matches nothing on this machine (no devicetree) is not measured; the prediction agrees', (t) => {
+  const dtb = Buffer.concat([Buffer.from([0xd0, 0x0d, 0xfe, 0xed]), Buffer.alloc(60)]);
+  const image = buildUki({ stub: fixture('stub-257', 'linuxx64.efi.stub'), stubName: 'stub', linux: VMLINUZ, linuxName: 'vmlinuz', cmdline: CMDLINE, uname: '6.1.0-test', dtbauto: [dtb] }).image;
+  const r = run(image, 'dtbauto.efi');
+  t.is(r.outcome.kind, 'exit-boot-services', r.summary);
+  const byName = new Map(sectionsInOrder(image).map((s) => [s.name, s.data]));
+  t.true(byName.has('.dtbauto'));
+  const pcrs = r.report.pcrs as Record<string, Record<string, string>>;
+  t.is(pcrs.sha256['11'], pcr11('sha256', ['.linux', '.cmdline', '.uname', '.sbat'].map((name) => ({ name, data: byName.get(name)! }))));
+  const cmp = agreement(image, r);
+  t.true(cmp.agree, cmp.lines.join('\n'));
+});

@@ -132,11 +132,17 @@ function sectionMemory(image: Buffer, s: { virtualAddress: number; virtualSize: 
 }
 
 /** stub.c efi_main: for each unified section in enum order, its name (ASCII with NUL) and then its data, both EV_IPL into PCR 11. */
-function sectionEvents(image: Buffer, found: ReadonlyMap<string, { virtualAddress: number; virtualSize: number }>, rules: StubMeasurementRules, banks: readonly Bank[]): PredictedEvent[] {
+function sectionEvents(image: Buffer, found: ReadonlyMap<string, { virtualAddress: number; virtualSize: number }>, rules: StubMeasurementRules, banks: readonly Bank[], notes: string[]): PredictedEvent[] {
   const events: PredictedEvent[] = [];
   for (const name of rules.unifiedSections) {
     const s = found.get(name);
     if (!s || rules.unmeasuredSections.includes(name)) continue;
+    if (name === '.dtbauto') {
+      // pe.c (257+) keeps only the .dtbauto whose compatible/CHID matches the machine (.hwids, the firmware's
+      // devicetree); stubemu's machine has no devicetree and matches none, so none is measured.
+      notes.push('.dtbauto: measured only when it matches the machine; predicted as not matching (stubemu has no devicetree)');
+      continue;
+    }
     const base = { pcr: rules.pcrKernelImage, type: rules.eventType, description: name, descriptionLogged: true };
     events.push({ ...base, digests: hexDigests(banks, Buffer.from(`${name}\0`, 'latin1')), what: `section name ${name}` });
     events.push({ ...base, digests: hexDigests(banks, sectionMemory(image, s)), what: `section ${name} data (${s.virtualSize} bytes)` });
@@ -359,7 +365,7 @@ export function predictPcrs(file: Buffer, what: string, o: PredictOptions = {}):
   const addons = addonEvents(o, rules, banks, authenticode, notes);
   const stubEvents = [
     ...profileEvents(chosen.profile, rules, banks),
-    ...sectionEvents(image, found, rules, banks),
+    ...sectionEvents(image, found, rules, banks, notes),
     ...loadOptionsEvents(chosen.rest, o, found.has('.cmdline'), rules, banks, notes),
     ...addons.pcr4,
     ...addons.pcr12,
