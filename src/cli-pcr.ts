@@ -9,17 +9,21 @@ import { PeFormatError } from '../emulator/pe/pe-image';
 import { Bank, BANKS, DEFAULT_BANKS, PcrPrediction, PcrPredictError, predictPcrs } from './pcr/predict';
 
 export const PCR_USAGE = `usage: stubemu pcr predict UKI [--json] [--pcr-banks sha1,sha256,...] [--load-options STR] [--secure-boot] [--esp DIR]
+                          [--smbios-oem STR]...
 
-predict: what systemd-stub (252.6 and later 252.x, read from .sdmagic) and the firmware will measure when UKI boots:
-PCR 11 the unified sections (name, then data, in the stub's fixed order), PCR 12 the command line from LoadOptions
-and credential drop-ins, PCR 13 sysext drop-ins, each PCR starting from zero as systemd-measure calculate does;
-PCR 4 the Authenticode digests of the UKI and of the kernel the stub loads (firmware EV_EFI_BOOT_SERVICES_APPLICATION).
+predict: what systemd-stub (252.6 to 262.x, its version family read from .sdmagic; README "systemd-stub 252 to 262")
+and the firmware will measure when UKI boots: PCR 11 the unified sections (name, then data, in the version's order;
+with profiles, LoadOptions "@N" picks one), PCR 12 the profile number, the command line from LoadOptions, addons'
+command lines, the SMBIOS kernel-cmdline-extra, credential and confext drop-ins, PCR 13 sysext drop-ins, each PCR
+starting from zero as systemd-measure calculate does; PCR 1 the SMBIOS structures (261+, as stubemu's firmware
+presents them); PCR 4 the Authenticode digests of the UKI, of addons, and of the kernel when the stub LoadImage's it.
   --json                   print the documented JSON object instead
   --pcr-banks LIST         banks to compute (sha1, sha256, sha384, sha512); default all four, as systemd-measure
   --load-options STR       LoadOptions as \`stubemu run --load-options\` passes them
   --secure-boot            SecureBoot=1 (the stub then keeps .cmdline and ignores LoadOptions)
-  --esp DIR                the ESP directory UKI runs from (as \`stubemu run --esp\`): credentials and sysexts in
-                           UKI.extra.d/*.cred, *.raw and \\loader\\credentials\\*.cred are measured
+  --esp DIR                the ESP directory UKI runs from (as \`stubemu run --esp\`): companion files in UKI.extra.d
+                           (*.cred, *.raw, *.confext.raw, *.addon.efi), \\loader\\credentials, \\loader\\addons
+  --smbios-oem STR         an SMBIOS type 11 string of the machine (as \`stubemu run --smbios-oem\`); repeatable
 
 exit codes: 0 done, 2 bad input (unreadable file, not a systemd-stub UKI, a stub version not researched, bad option)
 `;
@@ -27,7 +31,7 @@ exit codes: 0 done, 2 bad input (unreadable file, not a systemd-stub UKI, a stub
 /*
  * The JSON object (`pcr predict --json`); digests and PCR values are lower-case hex.
  * { stub: "systemd-stub 252.39-1~deb12u2", rules: "systemd-stub 252.6 to 252.x", banks: ["sha256", ...],
- *   events: [{ pcr, type: "EV_IPL" | "EV_EFI_BOOT_SERVICES_APPLICATION", description, descriptionLogged, what,
+ *   events: [{ pcr, type: "EV_IPL" | "EV_EVENT_TAG" | "EV_EFI_BOOT_SERVICES_APPLICATION", description, descriptionLogged, what,
  *              digests: { bank: hex } }],          in log order; descriptionLogged: the description is the event data
  *   pcrs: { bank: { "11": hex, "12": hex, "13": hex } },   "12" with --load-options or PCR 12 events, "13" with events
  *   pcr4: { uki: { bank: hex }, linux: { bank: hex } | null },   linux null: the stub does not LoadImage the kernel
@@ -82,7 +86,7 @@ function predict(args: string[]): number {
     args, allowPositionals: true,
     options: {
       json: { type: 'boolean' }, 'pcr-banks': { type: 'string' }, 'load-options': { type: 'string' },
-      'secure-boot': { type: 'boolean' }, esp: { type: 'string' },
+      'secure-boot': { type: 'boolean' }, esp: { type: 'string' }, 'smbios-oem': { type: 'string', multiple: true },
     },
   });
   if (positionals.length !== 1) throw new BadInput('predict takes exactly one UKI');
@@ -98,6 +102,7 @@ function predict(args: string[]): number {
     loadOptions: values['load-options'],
     secureBoot: values['secure-boot'] ?? false,
     esp: values.esp === undefined ? undefined : espOf(values.esp, path),
+    smbiosOemStrings: values['smbios-oem'],
   });
   process.stdout.write(values.json ? `${JSON.stringify(prediction, null, 2)}\n` : formatPrediction(path, prediction));
   return 0;

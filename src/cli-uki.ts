@@ -3,12 +3,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PeFormatError } from '../emulator/pe/pe-image';
 import { CpioFormatError } from './initrd/cpio';
-import { buildUki, describePlaced, Part, UkiInputError, UkiInputs, UkifyLayout } from './uki/build';
+import { buildAddon, buildUki, describePlaced, Part, UkiInputError, UkiInputs, UkifyLayout } from './uki/build';
 import { formatInspection, inspectImage } from './uki/inspect';
 import { PeEditError } from './uki/pe-sections';
 import { SetupHeaderError } from './uki/setup-header';
 
 export const UKI_USAGE = `usage: stubemu uki build --stub STUB --linux VMLINUZ -o OUT.efi [options]
+       stubemu uki build --stub ADDON-STUB [--cmdline ...] [--profile ...] -o OUT.efi   (an addon, or a profile PE)
        stubemu uki inspect FILE [--json]
 
 build: appends the parts to systemd-stub as the ukify of the stub's version does; same inputs give the same bytes.
@@ -20,7 +21,8 @@ build: appends the parts to systemd-stub as the ukify of the stub's version does
   --stub FILE              systemd-stub (linuxx64.efi.stub)
   --linux FILE             the kernel (an x86_64 EFI-stub bzImage)
   --initrd FILE            an initrd; repeat to concatenate several (each padded to 4 bytes)
-  --cmdline TEXT|@FILE     kernel command line (.cmdline), stored as given
+  --cmdline TEXT|@FILE     kernel command line (.cmdline): a FILE as it is; TEXT as given, or whitespace-collapsed
+                           for stubs 255+ (as ukify 257 does)
   --os-release TEXT|@FILE  os-release (.osrel); a value without "=" is read as a FILE name
   --uname STR              .uname (default: the release from the kernel's kernel_version string)
   --splash BMP             .splash        --dtb FILE   .dtb
@@ -31,6 +33,8 @@ build: appends the parts to systemd-stub as the ukify of the stub's version does
   --profile TEXT|@FILE     the base profile's .profile (with --join-profile)
   --join-profile PE        a profile PE (ukify build --profile ...) whose sections are appended; repeatable
   --layout L               ukify-253, ukify-254 or ukify-257 instead of the stub version's
+without --linux (ukify 257): an addon (addonx64.efi.stub; .sbat "uki-addon,1,...") with the given sections, or with
+--profile a profile PE (.profile first, no .sbat) for --join-profile
   -o, --output FILE        where to write the UKI
 
 inspect: sections (sha256 of each section's loaded bytes), .sdmagic, .sbat, os-release, .uname, .cmdline,
@@ -68,6 +72,34 @@ function parseLayout(text: string): UkifyLayout {
   return found;
 }
 
+/** `uki build` without --linux: an addon (ukify 257 ADDON_SBAT) or, with --profile, a profile PE for --join-profile. */
+function buildWithoutKernel(values: Record<string, string | string[] | undefined>): number {
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  const list = (k: string): string[] => (values[k] as string[] | undefined) ?? [];
+  const optional = (path: string | undefined, option: string): Buffer | undefined => (path === undefined ? undefined : readInput(path, option));
+  const cmdline = str('cmdline');
+  const result = buildAddon({
+    stub: readInput(str('stub')!, '--stub'), stubName: str('stub')!,
+    cmdline: cmdline === undefined ? undefined : textOrFile(cmdline, '--cmdline'), cmdlineFromText: cmdline !== undefined && !cmdline.startsWith('@'),
+    osRelease: str('os-release') === undefined ? undefined : textOrFile(str('os-release')!, '--os-release'), uname: str('uname'),
+    dtb: optional(str('dtb'), '--dtb'), dtbauto: list('dtbauto').map((p) => readInput(p, '--dtbauto')), hwids: optional(str('hwids'), '--hwids'),
+    splash: optional(str('splash'), '--splash'), pcrpkey: optional(str('pcrpkey'), '--pcrpkey'),
+    initrds: list('initrd').map((p) => ({ name: p, data: readInput(p, '--initrd') })), ucode: optional(str('ucode'), '--ucode'),
+    profile: str('profile') === undefined ? undefined : textOrFile(str('profile')!, '--profile'),
+    extraSections: list('section').map(parseSection),
+    sbat: values.sbat === undefined ? undefined : list('sbat').map((s) => (s.startsWith('sbat,') ? s : textOrFile(s.startsWith('@') ? s : `@${s}`, '--sbat').toString('utf8'))),
+  });
+  for (const w of result.warnings) process.stderr.write(`stubemu uki: warning: ${w}\n`);
+  try {
+    writeFileSync(str('output')!, result.image);
+  } catch (e) {
+    throw new BadInput(`cannot write ${str('output')}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  process.stdout.write(`wrote ${str('output')}: ${result.image.length} bytes, ${result.stubIdentity ?? 'unknown stub'}, ${result.sbat === undefined ? 'profile PE' : 'addon'}\n`);
+  for (const p of result.sections) process.stdout.write(`  ${describePlaced(p)}\n`);
+  return 0;
+}
+
 function build(args: string[]): number {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
@@ -83,8 +115,8 @@ function build(args: string[]): number {
   });
   if (positionals.length) throw new BadInput(`build takes no positional arguments (got ${positionals.join(' ')})`);
   if (!values.stub) throw new BadInput('build needs --stub');
-  if (!values.linux) throw new BadInput('build needs --linux');
   if (!values.output) throw new BadInput('build needs -o OUT.efi');
+  if (!values.linux) return buildWithoutKernel(values as Record<string, string | string[] | undefined>);
   const osRelease = values['os-release'];
   const optional = (path: string | undefined, option: string): Buffer | undefined => (path === undefined ? undefined : readInput(path, option));
   const inputs: UkiInputs = {
@@ -92,6 +124,7 @@ function build(args: string[]): number {
     linux: readInput(values.linux, '--linux'), linuxName: values.linux,
     initrds: (values.initrd ?? []).map((p) => ({ name: p, data: readInput(p, '--initrd') })),
     cmdline: values.cmdline === undefined ? undefined : textOrFile(values.cmdline, '--cmdline'),
+    cmdlineFromText: values.cmdline !== undefined && !values.cmdline.startsWith('@'),
     osRelease: osRelease === undefined ? undefined
       : !osRelease.startsWith('@') && !osRelease.includes('=') ? readInput(osRelease, '--os-release') : textOrFile(osRelease, '--os-release'),
     uname: values.uname,

@@ -55,7 +55,8 @@ options:
   --esp DIR                a host directory as the ESP (read-only; guest writes stay in memory); IMAGE must be in it
   --esp-writable           let guest writes reach the --esp directory
   --kexec-out DIR          after ExitBootServices: write kernel, initrd, cmdline, boot_params.bin, memmap.json,
-                           segments.json and handoff.json to DIR
+                           segments.json and handoff.json to DIR; exit 1 with the reason when no kernel file can
+                           be named (the kernel image is found also when the stub loaded it itself, 258+)
   --rng-seed STR           seed of EFI_RNG_PROTOCOL's deterministic stream (default "stubemu")
   --no-rng                 do not install EFI_RNG_PROTOCOL
   --initrd FILE            offer FILE as the Linux initrd through LoadFile2 (bare kernels; repeatable)

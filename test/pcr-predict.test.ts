@@ -352,3 +352,18 @@ test('a log written the way the stub writes it (sha1+sha256 TPM) agrees with the
   t.true(d.lines.includes('- PCR 12 EV_IPL "loud": predicted, not in the log'));
   t.true(d.lines.includes('+ PCR 12 EV_IPL "quiet": in the log, not predicted'));
 });
+
+test('stubemu verify takes the run options: bad values are refused before anything runs, --no-tpm is refused', (t) => {
+  const path = join(TMP, 'verify-uki.efi');
+  writeFileSync(path, UKI_CMDLINE);
+  const cli = join(ROOT, 'dist/src/cli.js');
+  const bad = spawnSync(process.execPath, [cli, 'verify', path, '--timeout', 'soon'], { encoding: 'utf8' });
+  t.is(bad.status, 2);
+  t.regex(bad.stderr, /--timeout: not a positive number: soon/);
+  const noTpm = spawnSync(process.execPath, [cli, 'verify', path, '--no-tpm'], { encoding: 'utf8' });
+  t.is(noTpm.status, 2);
+  t.regex(noTpm.stderr, /drop --no-tpm/);
+  const help = spawnSync(process.execPath, [cli, 'verify', '--help'], { encoding: 'utf8' });
+  t.is(help.status, 0);
+  for (const option of ['--timeout', '--esp', '--load-options', '--secure-boot', '--pcr-banks', '--smbios-oem']) t.true(help.stdout.includes(option), option);
+});

@@ -1,19 +1,22 @@
 // The real systemd-stubs 254, 257 and 262 (Debian builds) run to ExitBootServices; their measurements are checked
 // against PCR values computed here from the UKI's section bytes in systemd's canonical order, and against the
-// prediction (`stubemu verify`'s comparison). Multi-profile UKIs (@N) on 257 and 262.
+// prediction (`stubemu verify`'s comparison). Multi-profile UKIs (@N) on 257 and 262; companion files (credentials,
+// sysexts, confexts, addons) and an SMBIOS command line on 257 and 262.
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runImage, RunResult } from '../src/api';
 import { compareEvents, loggedEventsOf } from '../src/pcr/compare';
 import { predictPcrs } from '../src/pcr/predict';
-import { stubRulesFor } from '../src/pcr/stub-measurements';
+import { stubCpio, stubRulesFor } from '../src/pcr/stub-measurements';
+import { HostVolume } from '../efi-services/esp/host-volume';
 import { buildUki } from '../src/uki/build';
 import { fixtureDir } from '../scripts/fixtures/manifest';
 import { fixture, fixturePath, FixtureId, stubIdentity } from './helpers/fixtures';
+import { pesignHash } from './helpers/tools';
 
 const TMP = mkdtempSync(join(tmpdir(), 'stubemu-families-'));
 test.after.always(() => rmSync(TMP, { recursive: true, force: true }));
@@ -134,3 +137,72 @@ for (const [stubId, loadOptions, profile, passed] of [['stub-257', '@1', 1, unde
     t.true(cmp.agree, cmp.lines.join('\n'));
   });
 }
+
+for (const stubId of ['stub-257', 'stub-262'] as FixtureId[]) {
+  test(`${stubId}: companion files on the ESP and an SMBIOS kernel-cmdline-extra: PCR 12 and 13 are the cpios handed to the kernel`, (t) => {
+    const esp = join(TMP, `esp-${stubId}`);
+    const extra = join(esp, 'EFI', 'Linux', 'uki.efi.extra.d');
+    mkdirSync(extra, { recursive: true });
+    mkdirSync(join(esp, 'loader', 'credentials'), { recursive: true });
+    const image = buildUki({
+      stub: fixture(stubId, 'linuxx64.efi.stub'), stubName: 'stub', linux: VMLINUZ, linuxName: 'vmlinuz', cmdline: CMDLINE, osRelease: OSREL, uname: '6.1.0-test',
+    }).image;
+    writeFileSync(join(esp, 'EFI', 'Linux', 'uki.efi'), image);
+    const files: Record<string, Buffer> = {
+      'b.cred': Buffer.from('bee'), 'A.cred': Buffer.from('ay'), 'old.raw': Buffer.alloc(1500, 7), 'tools.sysext.raw': Buffer.alloc(999, 9),
+      'etc.confext.raw': Buffer.alloc(777, 5), 'ignored.txt': Buffer.from('x'),
+    };
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(extra, name), data);
+    writeFileSync(join(esp, 'loader', 'credentials', 'g.cred'), 'global');
+    // Addons built by the real ukify 257 on the addon stub: a global one and one for this UKI.
+    mkdirSync(join(esp, 'loader', 'addons'), { recursive: true });
+    const addon = (path: string, cmdline: string): string => {
+      execFileSync('python3', [fixturePath('ukify-257', 'ukify'), 'build', '--stub', fixturePath(stubId, 'addonx64.efi.stub'), '--cmdline', cmdline, '--output', path],
+        { env: { ...process.env, PYTHONPATH: fixtureDir('pefile') }, stdio: 'ignore' });
+      return path;
+    };
+    const addons = [addon(join(esp, 'loader', 'addons', 'g.addon.efi'), 'global=1'), addon(join(extra, 'x.addon.efi'), 'addon=one')];
+    const oem = ['io.systemd.stub.kernel-cmdline-extra=extra1  x'];
+    const r = runImage({ image, imageName: 'uki.efi', loadOptions: 'lo', timeoutSeconds: 300, espDir: esp, imagePath: '\\EFI\\Linux\\uki.efi', smbiosOemStrings: oem });
+    t.is(r.outcome.kind, 'exit-boot-services', r.summary);
+    const initrd = r.handoff!.blobs.initrd!;
+    // The archives as the stub builds them (names sorted by UTF-16 code unit, 255+ sysexts: *.raw but not *.confext.raw).
+    const cpio = (names: string[], dir: string, dirMode: number, mode: number): Buffer =>
+      stubCpio(names.map((name) => ({ name, data: files[name] ?? Buffer.from('global') })), dir, dirMode, mode);
+    const creds = cpio(['A.cred', 'b.cred'], '.extra/credentials', 0o500, 0o400);
+    const global = cpio(['g.cred'], '.extra/global_credentials', 0o500, 0o400);
+    const sysext = cpio(['old.raw', 'tools.sysext.raw'], '.extra/sysext', 0o555, 0o444);
+    const confext = cpio(['etc.confext.raw'], '.extra/confext', 0o555, 0o444);
+    for (const [what, c] of [['credentials', creds], ['global credentials', global], ['sysext', sysext], ['confext', confext]] as const) {
+      t.true(initrd.indexOf(c) >= 0, `the ${what} cpio is in the initrd the kernel received`);
+    }
+    const pcrs = r.report.pcrs as Record<string, Record<string, string>>;
+    // LoadOptions, then the addons' command lines joined (global first), then the SMBIOS extra, then the cpios.
+    t.is(pcrs.sha256['12'], pcrOf('sha256', [Buffer.from('lo\0', 'utf16le'), Buffer.from('global=1 addon=one\0', 'utf16le'),
+      Buffer.from('extra1  x\0', 'utf16le'), creds, global, confext]));
+    t.is(pcrs.sha256['13'], pcrOf('sha256', [sysext]));
+    t.is(r.handoff?.report.cmdline, 'lo global=1 addon=one extra1  x');
+    // The firmware measured each addon's Authenticode digest into PCR 4 when the stub loaded it (pesign computes it here).
+    const pcr4 = r.firmware.tcg2!.measuredBoot.events.filter((e) => e.pcr === 4 && e.type === 0x80000003).map((e) => (e.digests.sha256 as Buffer).toString('hex'));
+    t.deepEqual(pcr4.slice(1, 3), addons.map((a) => pesignHash(a)));
+    const p = predictPcrs(image, 'uki', {
+      banks: ['sha1', 'sha256'], loadOptions: 'lo', smbiosOemStrings: oem,
+      esp: { volume: new HostVolume(esp, { writable: false, overlay: false }), imagePath: '\\EFI\\Linux\\uki.efi' },
+    });
+    const cmp = compareEvents(p.events, loggedEventsOf(r.firmware.tcg2!.measuredBoot.events), p.scope);
+    t.true(cmp.agree, cmp.lines.join('\n'));
+  });
+}
+
+test('stub-257: a .dtbauto that matches nothing on this machine (no devicetree) is not measured; the prediction agrees', (t) => {
+  const dtb = Buffer.concat([Buffer.from([0xd0, 0x0d, 0xfe, 0xed]), Buffer.alloc(60)]);
+  const image = buildUki({ stub: fixture('stub-257', 'linuxx64.efi.stub'), stubName: 'stub', linux: VMLINUZ, linuxName: 'vmlinuz', cmdline: CMDLINE, uname: '6.1.0-test', dtbauto: [dtb] }).image;
+  const r = run(image, 'dtbauto.efi');
+  t.is(r.outcome.kind, 'exit-boot-services', r.summary);
+  const byName = new Map(sectionsInOrder(image).map((s) => [s.name, s.data]));
+  t.true(byName.has('.dtbauto'));
+  const pcrs = r.report.pcrs as Record<string, Record<string, string>>;
+  t.is(pcrs.sha256['11'], pcr11('sha256', ['.linux', '.cmdline', '.uname', '.sbat'].map((name) => ({ name, data: byName.get(name)! }))));
+  const cmp = agreement(image, r);
+  t.true(cmp.agree, cmp.lines.join('\n'));
+});

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parsePe, PeImage, sectionByName } from '../emulator/pe/pe-image';
 import { makeTestInitrd } from '../src/initrd/cpio';
-import { buildUki, joinInitrds, mergeSbat, UkiInputs } from '../src/uki/build';
-import { stubEffectiveCmdline } from '../src/uki/inspect';
+import { buildAddon, buildUki, joinInitrds, mergeSbat, UkiInputs } from '../src/uki/build';
+import { inspectImage, stubEffectiveCmdline } from '../src/uki/inspect';
 import { osReleaseTitle, parseOsRelease } from '../src/uki/os-release';
 import { PeEditError, peChecksum } from '../src/uki/pe-sections';
 import { parseSetupHeader, SetupHeaderError, unameFromKernelVersion } from '../src/uki/setup-header';
@@ -330,4 +330,21 @@ test('os-release is parsed like systemd parse_env_file', (t) => {
 test('the stub 252.6+ cmdline: up to the first NUL, control characters become spaces, trailing spaces go', (t) => {
   t.is(stubEffectiveCmdline(Buffer.from(' a\tb\nc\n\0ignored')), ' a b c');
   t.is(stubEffectiveCmdline(Buffer.from('plain')), 'plain');
+});
+
+test('uki inspect names the stub family, what PCR 11 will hold and each profile of a 257 multi-profile UKI; 262 boots with its own loader', (t) => {
+  const profilePe = (text: string, cmdline: string): Buffer =>
+    buildAddon({ stub: fixture('stub-257', 'addonx64.efi.stub'), stubName: 'addon', profile: Buffer.from(text), cmdline: Buffer.from(cmdline) }).image;
+  const uki = buildUki({
+    stub: fixture('stub-257', 'linuxx64.efi.stub'), stubName: 'stub', linux: VMLINUZ, linuxName: 'vmlinuz', cmdline: Buffer.from('base'),
+    osRelease: OSREL, profile: Buffer.from('ID=base'), joinProfiles: [{ name: 'p1', data: profilePe('ID=one', 'one') }],
+  }).image;
+  const i = inspectImage(uki, 'uki');
+  t.deepEqual(i.stubFamily, { family: '257', versions: 'systemd-stub 257.x' });
+  t.deepEqual(i.measuredSections, ['.linux', '.osrel', '.cmdline', '.uname', '.sbat', '.profile']);
+  t.deepEqual(i.profiles, [{ index: 0, profile: 'ID=base', sections: ['.profile'] }, { index: 1, profile: 'ID=one', sections: ['.profile', '.cmdline'] }]);
+  t.regex(i.linux!.stubBootPath, /^LoadImage \+ StartImage/);
+  const u262 = inspectImage(buildUki({ stub: fixture('stub-262', 'linuxx64.efi.stub'), stubName: 'stub', linux: VMLINUZ, linuxName: 'vmlinuz' }).image, 'uki262');
+  t.is(u262.stubFamily?.family, '260-262');
+  t.regex(u262.linux!.stubBootPath, /^its own PE loader/);
 });

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureDir } from '../scripts/fixtures/manifest';
-import { buildUki } from '../src/uki/build';
+import { buildAddon, buildUki } from '../src/uki/build';
 import { fixture, fixturePath, FixtureId } from './helpers/fixtures';
 
 const TMP = mkdtempSync(join(tmpdir(), 'stubemu-ukify-'));
@@ -72,4 +72,16 @@ test('a UKI with a base profile and two joined profile PEs (built by ukify 257 f
   });
   t.deepEqual(ours.sections.map((s) => s.name), ['.osrel', '.cmdline', '.uname', '.linux', '.initrd', '.profile', '.profile', '.cmdline', '.profile', '.cmdline']);
   t.true(ours.image.equals(expected), 'byte-identical to ukify 257');
+});
+
+test('addons and profile PEs (no --linux) equal ukify 257: the addon gets ADDON_SBAT as a new .sbat, a profile PE none', (t) => {
+  const addonStub = fixturePath('stub-257', 'addonx64.efi.stub');
+  const expectedAddon = ukify(['--stub', addonStub, '--cmdline', 'addon=one   two', '--initrd', file('ai', INITRD_B)], 'x.addon.efi');
+  const addon = buildAddon({ stub: fixture('stub-257', 'addonx64.efi.stub'), stubName: 'addon', cmdline: Buffer.from('addon=one   two'), cmdlineFromText: true, initrds: [{ name: 'ai', data: INITRD_B }] });
+  t.deepEqual(addon.sections.map((s) => s.name), ['.cmdline', '.initrd', '.sbat']);
+  t.true(addon.image.equals(expectedAddon), 'addon byte-identical to ukify 257');
+  const expectedProfile = ukify(['--stub', addonStub, '--profile', 'ID=one', '--cmdline', 'one'], 'profile.efi');
+  const profile = buildAddon({ stub: fixture('stub-257', 'addonx64.efi.stub'), stubName: 'addon', profile: Buffer.from('ID=one'), cmdline: Buffer.from('one'), cmdlineFromText: true });
+  t.deepEqual(profile.sections.map((s) => s.name), ['.profile', '.cmdline']);
+  t.true(profile.image.equals(expectedProfile), 'profile PE byte-identical to ukify 257');
 });

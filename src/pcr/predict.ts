@@ -132,11 +132,17 @@ function sectionMemory(image: Buffer, s: { virtualAddress: number; virtualSize: 
 }
 
 /** stub.c efi_main: for each unified section in enum order, its name (ASCII with NUL) and then its data, both EV_IPL into PCR 11. */
-function sectionEvents(image: Buffer, found: ReadonlyMap<string, { virtualAddress: number; virtualSize: number }>, rules: StubMeasurementRules, banks: readonly Bank[]): PredictedEvent[] {
+function sectionEvents(image: Buffer, found: ReadonlyMap<string, { virtualAddress: number; virtualSize: number }>, rules: StubMeasurementRules, banks: readonly Bank[], notes: string[]): PredictedEvent[] {
   const events: PredictedEvent[] = [];
   for (const name of rules.unifiedSections) {
     const s = found.get(name);
     if (!s || rules.unmeasuredSections.includes(name)) continue;
+    if (name === '.dtbauto') {
+      // pe.c (257+) keeps only the .dtbauto whose compatible/CHID matches the machine (.hwids, the firmware's
+      // devicetree); stubemu's machine has no devicetree and matches none, so none is measured.
+      notes.push('.dtbauto: measured only when it matches the machine; predicted as not matching (stubemu has no devicetree)');
+      continue;
+    }
     const base = { pcr: rules.pcrKernelImage, type: rules.eventType, description: name, descriptionLogged: true };
     events.push({ ...base, digests: hexDigests(banks, Buffer.from(`${name}\0`, 'latin1')), what: `section name ${name}` });
     events.push({ ...base, digests: hexDigests(banks, sectionMemory(image, s)), what: `section ${name} data (${s.virtualSize} bytes)` });
@@ -164,11 +170,11 @@ function loadOptionsEvents(loadOptions: string | undefined, o: PredictOptions, h
 }
 
 /** Files of one drop-in directory as the stub reads them through EFI_SIMPLE_FILE_SYSTEM_PROTOCOL. */
-function readDropIns(volume: Volume, dir: string, suffix: string): DropInFile[] {
+function readDropIns(volume: Volume, dir: string, suffix: string, excludeSuffix?: string): DropInFile[] {
   const path = dir.split('\\').filter((c) => c !== '');
   if (volume.stat(path)?.kind !== 'dir') return [];
   const files = volume.readDir(path).filter((n) => volume.stat([...path, n])?.kind === 'file');
-  return selectDropIns(files, suffix).map((name) => {
+  return selectDropIns(files, suffix, excludeSuffix).map((name) => {
     const size = volume.stat([...path, name])?.size ?? 0;
     return { name, data: volume.read([...path, name], 0, size) };
   });
@@ -180,7 +186,7 @@ function dropInEvents(o: PredictOptions, rules: StubMeasurementRules, banks: rea
   for (const rule of rules.dropIns) {
     // cpio.c get_dropin_dir: the image's FilePath as text plus ".extra.d".
     const dir = rule.dir ?? `${o.esp.imagePath}.extra.d`;
-    const files = readDropIns(o.esp.volume, dir, rule.suffix);
+    const files = readDropIns(o.esp.volume, dir, rule.suffix, rule.excludeSuffix);
     if (files.length === 0) continue;
     const cpio = stubCpio(files, rule.targetDir, rule.dirMode, rule.accessMode);
     for (const pcr of rule.pcrs) {
@@ -191,6 +197,71 @@ function dropInEvents(o: PredictOptions, rules: StubMeasurementRules, banks: rea
     }
   }
   return events;
+}
+
+interface AddonPrediction {
+  /** Firmware PCR 4 events for each addon the stub LoadImage's (global first, then the UKI's own, each sorted). */
+  readonly pcr4: PredictedEvent[];
+  /** The addons' .cmdline into PCR 12: one event each (254) or one for all, joined (257+). */
+  readonly pcr12: PredictedEvent[];
+}
+
+/**
+ * stub.c load_all_addons (254+: \loader\addons first, then <uki>.extra.d): every *.addon.efi, sorted, is loaded with
+ * LoadImage (so the firmware measures it into PCR 4) and its .cmdline taken (mangled like a command line); 254 measures
+ * each into PCR 12, 257+ joins them with spaces and measures once (cmdline_append_and_measure_addons), after LoadOptions.
+ * Devicetree, initrd and ucode addons (tagged events, 255+/257+) are not predicted: a note says so.
+ */
+function addonEvents(o: PredictOptions, rules: StubMeasurementRules, banks: readonly Bank[], authenticode: (data: Buffer) => Record<string, string>, notes: string[]): AddonPrediction {
+  const out: AddonPrediction = { pcr4: [], pcr12: [] };
+  if (!o.esp || rules.addons.length === 0) return out;
+  const cmdlines: string[] = [];
+  for (const rule of rules.addons) {
+    const dir = rule.dir ?? `${o.esp.imagePath}.extra.d`;
+    for (const addon of readDropIns(o.esp.volume, dir, rule.suffix)) {
+      let pe: PeImage;
+      try {
+        pe = parsePe(addon.data, addon.name);
+      } catch (e) {
+        if (!(e instanceof PeFormatError)) throw e;
+        notes.push(`${dir}\${addon.name} is not a PE image: LoadImage fails, nothing measured for it`);
+        continue;
+      }
+      out.pcr4.push({ pcr: 4, type: EV_EFI_BOOT_SERVICES_APPLICATION, description: `addon ${addon.name} (Authenticode)`, descriptionLogged: false, digests: authenticode(addon.data), what: `${dir}\${addon.name}` });
+      const cmd = sectionByName(pe, '.cmdline');
+      if (cmd) {
+        const text = mangleStubCmdline(addon.data.toString('latin1', cmd.pointerToRawData, cmd.pointerToRawData + sectionCopySize(cmd)));
+        if (text !== '') cmdlines.push(text);
+      }
+      for (const other of ['.dtb', '.dtbauto', '.initrd', '.ucode']) {
+        if (sectionByName(pe, other)) notes.push(`${dir}\${addon.name} has ${other}: its tagged PCR 12 event is not predicted`);
+      }
+    }
+  }
+  const measured = rules.addonCmdlines === 'each' ? cmdlines : cmdlines.length ? [cmdlines.join(' ')] : [];
+  for (const text of measured) {
+    out.pcr12.push({ pcr: rules.pcrKernelParameters, type: rules.eventType, description: text, descriptionLogged: true, digests: hexDigests(banks, eventDataOf(text)), what: 'addon .cmdline' });
+  }
+  return out;
+}
+
+/** The type 11 string systemd-stub appends to the command line (stub.c cmdline_append_and_measure_smbios). */
+const CMDLINE_EXTRA = 'io.systemd.stub.kernel-cmdline-extra=';
+
+/** 254+: the first type 11 "io.systemd.stub.kernel-cmdline-extra=" value, mangled, into PCR 12 like LoadOptions. */
+function smbiosCmdlineEvents(o: PredictOptions, rules: StubMeasurementRules, banks: readonly Bank[]): PredictedEvent[] {
+  if (!rules.smbiosCmdlineExtra) return [];
+  const strings = o.smbiosStructures
+    ? parseSmbios(o.smbiosStructures).filter((st) => st.type === 11).flatMap((st) => st.strings)
+    : o.smbiosOemStrings ?? [];
+  const found = strings.find((x) => x.startsWith(CMDLINE_EXTRA));
+  if (found === undefined) return [];
+  const extra = mangleStubCmdline(found.slice(CMDLINE_EXTRA.length));
+  if (extra === '') return [];
+  return [{
+    pcr: rules.pcrKernelParameters, type: rules.eventType, description: extra, descriptionLogged: true,
+    digests: hexDigests(banks, eventDataOf(extra)), what: 'SMBIOS type 11 io.systemd.stub.kernel-cmdline-extra',
+  }];
 }
 
 /** UKI_PROFILE_EVENT_TAG_ID (stub.c measure_profile, 257+). */
@@ -289,10 +360,16 @@ export function predictPcrs(file: Buffer, what: string, o: PredictOptions = {}):
   if (!linux) {
     throw new PcrPredictError(what, 'no .linux section (with a VirtualSize): systemd-stub stops with "Unable to locate embedded .linux section" before measuring anything');
   }
+  const authenticode = (data: Buffer): Record<string, string> =>
+    Object.fromEntries(banks.map((b) => [b, (o.authenticode ?? authenticodeDigest)(data, b).toString('hex')]));
+  const addons = addonEvents(o, rules, banks, authenticode, notes);
   const stubEvents = [
     ...profileEvents(chosen.profile, rules, banks),
-    ...sectionEvents(image, found, rules, banks),
+    ...sectionEvents(image, found, rules, banks, notes),
     ...loadOptionsEvents(chosen.rest, o, found.has('.cmdline'), rules, banks, notes),
+    ...addons.pcr4,
+    ...addons.pcr12,
+    ...smbiosCmdlineEvents(o, rules, banks),
     ...dropInEvents(o, rules, banks),
     ...smbiosEvents(o, rules, banks, notes),
   ];
@@ -300,8 +377,6 @@ export function predictPcrs(file: Buffer, what: string, o: PredictOptions = {}):
   if (rules.kernelStart === 'load-image-or-handover') kernelBuffer = kernelLoadImageBuffer(image, linux, notes);
   else notes.push('the stub loads .linux with its own PE loader and jumps to it: no LoadImage, no PCR 4 event for the kernel');
 
-  const authenticode = (data: Buffer): Record<string, string> =>
-    Object.fromEntries(banks.map((b) => [b, (o.authenticode ?? authenticodeDigest)(data, b).toString('hex')]));
   const pcr4 = { uki: authenticode(file), linux: kernelBuffer ? authenticode(kernelBuffer) : null };
   // The firmware's image measurements (TCG PFP §10.4.4, edk2 DxeTpm2MeasureBootLib): the UKI when it is loaded, before
   // the stub runs; the kernel when the stub calls LoadImage, after all of the stub's own measurements.
@@ -311,7 +386,7 @@ export function predictPcrs(file: Buffer, what: string, o: PredictOptions = {}):
     ...(pcr4.linux ? [{ pcr: 4, type: EV_EFI_BOOT_SERVICES_APPLICATION, description: '.linux (Authenticode)', descriptionLogged: false, digests: pcr4.linux, what: '.linux' }] : []),
   ];
 
-  const replayed = new Set([rules.pcrKernelImage, ...stubEvents.map((e) => e.pcr).filter((p) => p !== rules.smbios?.pcr)]);
+  const replayed = new Set([rules.pcrKernelImage, ...stubEvents.map((e) => e.pcr).filter((p) => p !== rules.smbios?.pcr && p !== 4)]);
   if (o.loadOptions !== undefined) replayed.add(rules.pcrKernelParameters);
   const pcrList = [...replayed].sort((a, b) => a - b);
   const scope: EventScope[] = [

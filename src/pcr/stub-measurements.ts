@@ -15,6 +15,8 @@ export interface DropInRule {
   readonly dir: string | undefined;
   /** Matched at the end of the name without regard to case (endswith_no_case). */
   readonly suffix: string;
+  /** 255+: names ending in this are left out (sysexts take *.raw but not *.confext.raw). */
+  readonly excludeSuffix?: string;
   /** Where the files appear in the initrd. */
   readonly targetDir: string;
   readonly dirMode: number;
@@ -79,11 +81,18 @@ export interface StubMeasurementRules {
   /** The stub's section, command line and cpio measurements are HashLogExtendEvent(flags 0) with this event type (measure.c). */
   readonly eventType: 'EV_IPL';
   readonly dropIns: readonly DropInRule[];
-  /** Where addons are looked for (none before 254); their measurements are not predicted yet. */
+  /** Where addons are looked for, in this order (none before 254). */
   readonly addons: readonly AddonRule[];
+  /** 254: one PCR 12 event per addon's .cmdline; 257+ (and 255-256 by the sources): one event for all, joined with spaces. */
+  readonly addonCmdlines: 'each' | 'joined';
   /** null: the stub does not measure SMBIOS. */
   readonly smbios: SmbiosRule | null;
   readonly kernelStart: KernelStart;
+  /**
+   * SMBIOS type 11 "io.systemd.stub.kernel-cmdline-extra=" is appended to the command line and measured into PCR 12
+   * like LoadOptions, after them (stub.c cmdline_append_and_measure_smbios; not in confidential VMs).
+   */
+  readonly smbiosCmdlineExtra: boolean;
   /** Appends "console=…" to the command line when the firmware console is a serial port and none is given (v261+). */
   readonly appendsConsole: boolean;
   /** The EFI variables (vendor LoaderInfo GUID) the stub sets when they are not set yet, in the order seen in runs. */
@@ -123,7 +132,8 @@ const common = {
 } as const;
 
 const SYSEXT_RAW: DropInRule = { dir: undefined, suffix: '.raw', targetDir: '.extra/sysext', dirMode: 0o555, accessMode: 0o444, pcrs: [PCR_INITRD_SYSEXTS], description: 'System extension initrd' };
-const SYSEXT_255: DropInRule = { ...SYSEXT_RAW, suffix: '.sysext.raw' };
+// stub.c generate_sidecar_initrds (255+): "*.raw" for compatibility, but not "*.confext.raw".
+const SYSEXT_255: DropInRule = { ...SYSEXT_RAW, excludeSuffix: '.confext.raw' };
 const CONFEXT_255: DropInRule = { dir: undefined, suffix: '.confext.raw', targetDir: '.extra/confext', dirMode: 0o555, accessMode: 0o444, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Configuration extension initrd' };
 
 const PER_UKI_ADDONS: AddonRule = { dir: undefined, suffix: '.addon.efi' };
@@ -143,33 +153,33 @@ export const STUB_FAMILIES: readonly StubMeasurementRules[] = [
     source: 'systemd-stable v252-stable (v252.31) src/boot/efi/{stub,measure,cpio,pe,util}.c, src/fundamental/tpm-pcr.[ch]; runs of Debian 252.39',
     unifiedSections: SECTIONS_252, sectionNameMatch: 'prefix', profiles: false,
     // stub.c efi_main calls pack_cpio three times, in this order.
-    dropIns: [...CREDENTIALS, SYSEXT_RAW], addons: [], smbios: null, kernelStart: 'load-image-or-handover', appendsConsole: false, variables: VARS_252,
+    dropIns: [...CREDENTIALS, SYSEXT_RAW], addons: [], addonCmdlines: 'each', smbios: null, smbiosCmdlineExtra: false, kernelStart: 'load-image-or-handover', appendsConsole: false, variables: VARS_252,
   },
   {
     ...common, family: '253-254', versions: 'systemd-stub 253 to 254.x',
-    source: 'systemd v253, v254 src/fundamental/tpm-pcr.h (.uname, .sbat added before .pcrsig), src/boot/efi/stub.c (addons in .extra.d), NEWS; runs of Debian 254.26',
+    source: 'systemd v253, v254 src/fundamental/tpm-pcr.h (.uname, .sbat added before .pcrsig), src/boot/efi/stub.c (addons in \\\\loader\\\\addons and .extra.d, each .cmdline measured), NEWS; runs of Debian 254.26',
     unifiedSections: SECTIONS_253, sectionNameMatch: 'prefix', profiles: false,
-    dropIns: [...CREDENTIALS, SYSEXT_RAW], addons: [PER_UKI_ADDONS], smbios: null, kernelStart: 'load-image-or-handover', appendsConsole: false, variables: VARS_252,
+    dropIns: [...CREDENTIALS, SYSEXT_RAW], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'each', smbios: null, smbiosCmdlineExtra: true, kernelStart: 'load-image-or-handover', appendsConsole: false, variables: VARS_252,
   },
   {
     ...common, family: '255-256', versions: 'systemd-stub 255 to 256.x',
-    source: 'systemd v255, v256 src/fundamental/uki.h (.ucode in 256), src/boot/efi/stub.c (\\loader\\addons, *.sysext.raw, *.confext.raw), NEWS; no Debian build run',
+    source: 'systemd v255, v256 src/fundamental/uki.h (.ucode in 256), src/boot/efi/stub.c (\\loader\\addons, *.raw but not *.confext.raw, *.confext.raw), NEWS; no Debian build run',
     unifiedSections: SECTIONS_256, sectionNameMatch: 'exact', profiles: false,
-    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], smbios: null, kernelStart: 'load-image-or-handover', appendsConsole: false,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', smbios: null, smbiosCmdlineExtra: true, kernelStart: 'load-image-or-handover', appendsConsole: false,
     variables: VARS_257.filter((v) => v !== 'StubProfile'),
   },
   {
     ...common, family: '257', versions: 'systemd-stub 257.x',
     source: 'systemd v257 src/fundamental/uki.h (.profile, .dtbauto, .hwids), src/boot/stub.c (profiles, @N), NEWS; runs of Debian 257.13',
     unifiedSections: SECTIONS_257, sectionNameMatch: 'exact', profiles: true,
-    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], smbios: null, kernelStart: 'load-image-or-handover', appendsConsole: false,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', smbios: null, smbiosCmdlineExtra: true, kernelStart: 'load-image-or-handover', appendsConsole: false,
     variables: VARS_257,
   },
   {
     ...common, family: '258-259', versions: 'systemd-stub 258 to 259.x',
     source: 'systemd v258 src/fundamental/uki.h (.efifw), src/boot/linux.c (own PE loader), NEWS; no Debian build run',
     unifiedSections: SECTIONS_258, sectionNameMatch: 'exact', profiles: true,
-    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], smbios: null, kernelStart: 'own-pe-loader', appendsConsole: false,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', smbios: null, smbiosCmdlineExtra: true, kernelStart: 'own-pe-loader', appendsConsole: false,
     variables: VARS_257,
   },
   {
@@ -177,7 +187,7 @@ export const STUB_FAMILIES: readonly StubMeasurementRules[] = [
     versions: 'systemd-stub 261 to 262.x',
     source: 'systemd main docs/TPM2_PCR_MEASUREMENTS.md (PCR 1 SMBIOS tagged events, LoaderPcrSMBIOS), src/fundamental/uki.h, NEWS; runs of Debian 262.1',
     unifiedSections: SECTIONS_258, sectionNameMatch: 'exact', profiles: true,
-    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], smbios: SMBIOS_261, kernelStart: 'own-pe-loader', appendsConsole: true,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', smbios: SMBIOS_261, smbiosCmdlineExtra: true, kernelStart: 'own-pe-loader', appendsConsole: true,
     variables: VARS_261,
   },
 ];
@@ -302,8 +312,9 @@ export interface DropInFile {
  * cpio.c pack_cpio's filter: no names starting with ".", no directories (the caller), the suffix without regard to
  * case, ASCII only, at most 255 characters; then sorted by UTF-16 code unit (strcmp16).
  */
-export function selectDropIns(names: readonly string[], suffix: string): string[] {
+export function selectDropIns(names: readonly string[], suffix: string, excludeSuffix?: string): string[] {
   return names.filter((n) => !n.startsWith('.') && n.toLowerCase().endsWith(suffix.toLowerCase())
+    && (excludeSuffix === undefined || !n.toLowerCase().endsWith(excludeSuffix.toLowerCase()))
     && /^[\x00-\x7f]*$/.test(n) && n.length <= 255).sort();
 }
 

@@ -97,6 +97,8 @@ export interface UkiInputs {
   readonly profile?: Buffer;
   /** PE files built with ukify --profile (a .profile first, then its sections), joined in order (ukify --join-profile). */
   readonly joinProfiles?: readonly Part[];
+  /** The cmdline was given as text, not @FILE: ukify 257 then collapses its whitespace (finalize_options). */
+  readonly cmdlineFromText?: boolean;
   /** default: ukifyLayoutFor(the stub's .sdmagic). */
   readonly layout?: UkifyLayout;
 }
@@ -189,7 +191,7 @@ function kernelUname(i: UkiInputs, warnings: string[]): string | undefined {
   return uname;
 }
 
-function checkStub(stub: PeImage, i: UkiInputs, names: readonly string[], warnings: string[]): string | undefined {
+function checkStub(stub: PeImage, i: Pick<UkiInputs, 'stub' | 'stubName'>, names: readonly string[], warnings: string[]): string | undefined {
   if (stub.dataDirectories[IMAGE_DIRECTORY_ENTRY.SECURITY].size !== 0) {
     throw new UkiInputError(i.stubName, 'is signed (it has a certificate table); sign the UKI instead, as ukify refuses signed stubs');
   }
@@ -199,7 +201,7 @@ function checkStub(stub: PeImage, i: UkiInputs, names: readonly string[], warnin
   const magic = sectionData(i.stub, stub, '.sdmagic');
   const identity = magic && sdmagicIdentity(magic.toString('latin1'));
   if (!identity) warnings.push(`${i.stubName}: no .sdmagic "#### LoaderInfo: systemd-stub ... ####" section; is it systemd-stub?`);
-  else if (!identity.startsWith('systemd-stub ')) warnings.push(`${i.stubName}: .sdmagic says ${JSON.stringify(identity)}, not systemd-stub`);
+  else if (!identity.startsWith('systemd-stub ') && !identity.startsWith('systemd-addon ')) warnings.push(`${i.stubName}: .sdmagic says ${JSON.stringify(identity)}, not systemd-stub`);
   return identity;
 }
 
@@ -231,8 +233,9 @@ export function buildUki(i: UkiInputs): UkiBuild {
   }
 
   const single = (name: string, data: Buffer | undefined): Part[] => (data && data.length ? [{ name, data }] : []);
+  const cmdline = modern && i.cmdlineFromText && i.cmdline ? Buffer.from(i.cmdline.toString('utf8').split(/\s+/).filter(Boolean).join(' ')) : i.cmdline;
   const parts = new Map<string, Part[]>([
-    ['.osrel', single('.osrel', i.osRelease)], ['.cmdline', single('.cmdline', i.cmdline)], ['.dtb', single('.dtb', i.dtb)],
+    ['.osrel', single('.osrel', i.osRelease)], ['.cmdline', single('.cmdline', cmdline)], ['.dtb', single('.dtb', i.dtb)],
     ['.dtbauto', (i.dtbauto ?? []).flatMap((d) => single('.dtbauto', d))], ['.hwids', single('.hwids', i.hwids)],
     ['.splash', single('.splash', i.splash)], ['.pcrpkey', single('.pcrpkey', i.pcrpkey)],
     ['.initrd', single('.initrd', joinInitrds((i.initrds ?? []).map((p) => p.data)))],
@@ -316,4 +319,66 @@ export function buildUki(i: UkiInputs): UkiBuild {
 /** One line per appended section, for the command's summary. */
 export function describePlaced(p: PlacedSection): string {
   return `${p.name.padEnd(9)} VA ${hex(p.virtualAddress).padStart(10)}  size ${String(p.virtualSize).padStart(9)}  file ${hex(p.pointerToRawData)}`;
+}
+
+/** The parts of a PE without a kernel: an addon (ukify build without --linux) or a profile PE (with profile). */
+export interface AddonInputs {
+  readonly stub: Buffer;
+  readonly stubName: string;
+  readonly cmdline?: Buffer;
+  readonly cmdlineFromText?: boolean;
+  readonly osRelease?: Buffer;
+  readonly uname?: string;
+  readonly dtb?: Buffer;
+  readonly dtbauto?: readonly Buffer[];
+  readonly hwids?: Buffer;
+  readonly splash?: Buffer;
+  readonly pcrpkey?: Buffer;
+  readonly initrds?: readonly Part[];
+  readonly ucode?: Buffer;
+  /** A profile PE for --join-profile: .profile first, and no .sbat. */
+  readonly profile?: Buffer;
+  readonly extraSections?: readonly Part[];
+  /** SBAT texts; default ukify's ADDON_SBAT ("uki-addon,1,..."); merged into a new .sbat (addons carry no kernel .sbat). */
+  readonly sbat?: readonly string[];
+}
+
+/**
+ * ukify 257 make_uki without a kernel: the same order as a UKI without .linux; a profile PE starts with .profile and
+ * has no .sbat; an addon gets a merged .sbat (no input PEs, the --sbat texts or ADDON_SBAT) as a new section. Checksum 0.
+ */
+export function buildAddon(i: AddonInputs): UkiBuild {
+  const warnings: string[] = [];
+  const stubPe = parsePe(i.stub, i.stubName);
+  const single = (name: string, data: Buffer | undefined): NewSection[] =>
+    (data && data.length ? [{ name, data, characteristics: UKI_DATA_CHARACTERISTICS }] : []);
+  const cmdline = i.cmdlineFromText && i.cmdline ? Buffer.from(i.cmdline.toString('utf8').split(/\s+/).filter(Boolean).join(' ')) : i.cmdline;
+  const parts = new Map<string, NewSection[]>([
+    ['.osrel', single('.osrel', i.osRelease)], ['.cmdline', single('.cmdline', cmdline)], ['.dtb', single('.dtb', i.dtb)],
+    ['.dtbauto', (i.dtbauto ?? []).flatMap((d) => single('.dtbauto', d))], ['.hwids', single('.hwids', i.hwids)],
+    ['.uname', single('.uname', i.uname === undefined ? undefined : Buffer.from(i.uname, 'utf8'))], ['.splash', single('.splash', i.splash)],
+    ['.pcrpkey', single('.pcrpkey', i.pcrpkey)], ['.initrd', single('.initrd', joinInitrds((i.initrds ?? []).map((p) => p.data)))],
+    ['.ucode', single('.ucode', i.ucode)],
+  ]);
+  const added: NewSection[] = [...single('.profile', i.profile)];
+  for (const name of UKIFY_257_ORDER) added.push(...(parts.get(name) ?? []));
+  for (const extra of i.extraSections ?? []) {
+    const bad = checkSectionName(extra.name);
+    if (bad) throw new UkiInputError('--section', bad);
+    added.push(...single(extra.name, extra.data));
+  }
+  if (added.length === 0) throw new UkiInputError(i.stubName, 'needs --linux for a UKI, or at least one section (--cmdline, --dtb, --initrd, --ucode, ...) for an addon');
+  let sbat: string | undefined;
+  if (!i.profile?.length) {
+    sbat = mergeSbat([], i.sbat ?? [DEFAULT_ADDON_SBAT], warnings);
+    added.push({ name: '.sbat', data: Buffer.from(sbat, 'utf8'), characteristics: UKI_DATA_CHARACTERISTICS });
+  }
+  const stubIdentity = checkStub(stubPe, i, added.map((s) => s.name), warnings);
+  const stripped = stripTrailingSymbolTable(i.stub, i.stubName);
+  const appended = appendSections(stripped.file, added, i.stubName);
+  appended.file.writeUInt32LE(0, parsePe(appended.file, 'the addon').checkSumFileOffset);
+  return {
+    image: appended.file, sections: appended.placed, checksum: 0, warnings, stubIdentity, uname: i.uname, sbat, layout: 'ukify-257',
+    headerGrowth: appended.headerGrowth, symbolTableStripped: stripped.stripped,
+  };
 }

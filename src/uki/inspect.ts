@@ -1,5 +1,5 @@
 // `uki inspect`: what a UKI (or a bare EFI-stub kernel) holds, as a documented JSON object and as a readable table.
-import { StubMeasurementRules, stubRulesFor, UnsupportedStubError } from '../pcr/stub-measurements';
+import { locateProfileSections, StubMeasurementRules, stubRulesFor, UnsupportedStubError } from '../pcr/stub-measurements';
 import { createHash } from 'node:crypto';
 import { hex } from '../../emulator/pe/pe-error';
 import { EFI_SUBSYSTEM_NAMES } from '../../emulator/pe/pe-format';
@@ -30,9 +30,15 @@ import { hasSetupHeader, parseSetupHeader, protocolString, unameFromKernelVersio
  *   linux: { source: ".linux" | "file", size, sha256, pe: { imageVersion, majorImageVersion, sizeOfImage } | null,
  *            peError, stubBootPath, setupHeader: { version, protocol, kernelVersion, kernelRelease, setupSects,
  *            setupSize, loadflags: [names], xloadflags: [names], fields: { name: "0x…" } } | null,
- *            setupHeaderError } | null }
+ *            setupHeaderError } | null,
+ *   stubFamily: { family, versions } | null,  the researched rules this stub gets (src/pcr/stub-measurements.ts)
+ *   profiles: [{ index, profile, sections: [names] }],   the .profile-separated parts (257+); [] without .profile
+ *   measuredSections: [names] | null }        what the stub measures into PCR 11 for profile 0, in order }
  */
 export interface UkiInspection {
+  readonly stubFamily: { readonly family: string; readonly versions: string } | null;
+  readonly profiles: readonly { readonly index: number; readonly profile: string; readonly sections: readonly string[] }[];
+  readonly measuredSections: readonly string[] | null;
   readonly file: string;
   readonly fileSize: number;
   readonly kind: 'uki' | 'kernel' | 'pe';
@@ -166,7 +172,23 @@ export function inspectImage(file: Buffer, what: string): UkiInspection {
   const fields = osrel === null ? undefined : parseOsRelease(osrel);
   const cmdline = bytesOf(file, pe, '.cmdline');
   const initrd = bytesOf(file, pe, '.initrd');
+  const identity = sdmagic ? sdmagicIdentity(sdmagic.toString('latin1')) ?? null : null;
+  let rules: StubMeasurementRules | undefined;
+  try {
+    rules = identity?.startsWith('systemd-stub ') ? stubRulesFor(identity) : undefined;
+  } catch (e) {
+    if (!(e instanceof UnsupportedStubError)) throw e;
+  }
+  const starts = pe.sections.map((x, n) => (x.name === '.profile' ? n : -1)).filter((n) => n >= 0);
+  const profiles = starts.map((start, index) => ({
+    index, profile: file.toString('utf8', pe.sections[start].pointerToRawData, pe.sections[start].pointerToRawData + sectionCopySize(pe.sections[start])).replace(/\0+$/, ''),
+    sections: pe.sections.slice(start, starts[index + 1] ?? pe.sections.length).map((x) => x.name),
+  }));
+  const profile0 = rules && kind === 'uki' ? locateProfileSections(pe, rules, 0) : undefined;
+  const measuredSections = rules && profile0 ? rules.unifiedSections.filter((n) => profile0.has(n) && !rules!.unmeasuredSections.includes(n)) : null;
   return {
+    stubFamily: rules ? { family: rules.family, versions: rules.versions } : null,
+    profiles, measuredSections,
     file: what, fileSize: file.length, kind,
     pe: {
       machine: hex(pe.machine), subsystem: EFI_SUBSYSTEM_NAMES[pe.subsystem] ?? pe.subsystem,
@@ -217,6 +239,12 @@ export function formatInspection(i: UkiInspection): string {
     ...i.sections.map((s, n) => [String(n), visible(s.name), s.virtualAddress, hex(s.virtualSize), s.pointerToRawData, hex(s.sizeOfRawData), s.characteristics, s.sha256]),
   ]));
   if (i.stub && !i.stub.identity) out.push(`\n.sdmagic: ${visible(i.stub.sdmagic)}`);
+  if (i.stubFamily) out.push(`\nstub family: ${i.stubFamily.family} (rules for ${i.stubFamily.versions})`);
+  if (i.measuredSections) out.push(`PCR 11 (profile 0): ${i.measuredSections.join(' ')}`);
+  if (i.profiles.length) {
+    out.push(`\nprofiles: ${i.profiles.length} (LoadOptions "@N" picks one; the base sections before the first .profile are shared)`);
+    for (const p of i.profiles) out.push(`    @${p.index}: ${JSON.stringify(p.profile)}  ${p.sections.join(' ')}`);
+  }
   if (i.osRelease) {
     out.push(`\nos-release${i.osRelease.title ? `: ${visible(i.osRelease.title)}` : ''}`);
     out.push(indent(Object.entries(i.osRelease.fields).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n')));
