@@ -9,7 +9,7 @@ export interface KnownDifference {
 
 export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   {
-    check: 'PCR 1',
+    check: 'PCR 1 boot options',
     why: 'OVMF measures BootOrder and its Boot#### options (UiApp, the ESP disk, the UEFI shell) into PCR 1 at '
       + 'ReadyToBoot (EV_EFI_VARIABLE_BOOT, edk2 MeasureAllBootVariables); stubemu starts its image without boot options, '
       + 'so its PCR 1 holds only the separator. The Boot#### contents are OVMF\'s device paths, so this difference '
