@@ -31,6 +31,7 @@ function problems(report: unknown): string {
 const sample = (name: string) => readFileSync(join(ROOT, 'samples', 'build', `${name}.efi`));
 
 test('the committed schema is the one the Report type generates (npm run schema)', (t) => {
+  t.timeout(300_000); // the generator type-checks the program: ~25 s alone, over a minute on a busy machine
   const generated = createGenerator({
     path: join(ROOT, 'src', 'report-v1.ts'),
     type: 'Report',
@@ -74,6 +75,7 @@ test('fault, budget (instructions, time) and reset reports validate', (t) => {
 });
 
 test('a Debian UKI run to ExitBootServices validates (hand-off, event log, sections)', (t) => {
+  t.timeout(300_000);
   const image = buildUki({
     stub: fixture('stub-252', 'linuxx64.efi.stub'),
     stubName: 'linuxx64.efi.stub',
