@@ -51,6 +51,8 @@ export function boot(image: string | Uint8Array, options: BootOptions = {}): Pro
   return new Promise<Report>((resolve, reject) => {
     const child = fork(join(__dirname, 'boot-worker.js'), [], {
       env: { ...process.env, [WORKER_ENV]: '1' },
+      // Like the CLI's worker: a plain node, not the caller's flags (an --inspect port would be taken twice).
+      execArgv: [],
       // Buffers, bigints (epochSeconds) and nested options cross as they are.
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -10,7 +10,10 @@ import { Report, reportJson } from '../src/report';
 import { buildUki } from '../src/uki/build';
 import { makeTestInitrd } from '../src/initrd/cpio';
 import { fixture } from './helpers/fixtures';
-import { runCode } from './helpers/guest-code';
+import { le32, runCode } from './helpers/guest-code';
+import { slotOffset } from '../efi-services/abi';
+import { EFI_RUNTIME_SERVICES } from '../efi-services/tables/runtime-services-decl';
+import { ST } from '../efi-services/tables/system-table';
 
 const ROOT = join(__dirname, '..', '..');
 const SCHEMA_PATH = join(ROOT, 'schema', 'report-v1.schema.json');
@@ -28,6 +31,7 @@ function problems(report: unknown): string {
 const sample = (name: string) => readFileSync(join(ROOT, 'samples', 'build', `${name}.efi`));
 
 test('the committed schema is the one the Report type generates (npm run schema)', (t) => {
+  t.timeout(300_000); // the generator type-checks the program: ~25 s alone, over a minute on a busy machine
   const generated = createGenerator({
     path: join(ROOT, 'src', 'report-v1.ts'),
     type: 'Report',
@@ -49,7 +53,7 @@ test('sample reports validate, with and without --trace', (t) => {
   }
 });
 
-test('fault and budget reports validate', (t) => {
+test('fault, budget (instructions, time) and reset reports validate', (t) => {
   const fault = runCode([0x0f, 0x0b]); // ud2
   t.is(fault.outcome.kind, 'fault');
   t.truthy(fault.report.fault);
@@ -57,12 +61,21 @@ test('fault and budget reports validate', (t) => {
   const budget = runCode([0xeb, 0xfe], { maxInstructions: 1_000_000 }); // jmp $
   t.like(budget.outcome, { kind: 'budget', which: 'instructions' });
   t.is(problems(asJson(budget.report)), '');
+  const time = runCode([0xeb, 0xfe], { timeoutSeconds: 0.5 }); // jmp $ until the wall-clock budget ends it
+  t.like(time.outcome, { kind: 'budget', which: 'time' });
+  t.is(problems(asJson(time.report)), '');
+  // sub rsp, 0x28; mov rax, [rdx+RuntimeServices]; mov rax, [rax+ResetSystem]; ResetSystem(EfiResetCold, 0, 0, NULL)
+  const reset = runCode([0x48, 0x83, 0xec, 0x28, 0x48, 0x8b, 0x82, ...le32(ST.RuntimeServices), 0x48, 0x8b, 0x80,
+    ...le32(slotOffset(EFI_RUNTIME_SERVICES, 'ResetSystem')), 0x31, 0xc9, 0x31, 0xd2, 0x45, 0x31, 0xc0, 0x45, 0x31, 0xc9, 0xff, 0xd0]);
+  t.like(reset.outcome, { kind: 'reset', status: 'EFI_SUCCESS' });
+  t.is(problems(asJson(reset.report)), '');
   const noTpm = runImage({ image: sample('hello'), imageName: 'hello.efi', pcrBanks: null, memoryBytes: 256 << 20 });
   t.is(noTpm.report.eventLog, undefined);
   t.is(problems(asJson(noTpm.report)), '');
 });
 
 test('a Debian UKI run to ExitBootServices validates (hand-off, event log, sections)', (t) => {
+  t.timeout(300_000);
   const image = buildUki({
     stub: fixture('stub-252', 'linuxx64.efi.stub'),
     stubName: 'linuxx64.efi.stub',
