@@ -250,27 +250,15 @@ export class UnicornCpu implements Cpu {
   }
 
   /**
-   * Writes the bytes again through uc_mem_write, which drops the translations of exactly those bytes (QEMU's
-   * write path invalidates code on the pages it writes). Not uc_ctl(UC_CTL_TB_REMOVE_CACHE): in 2.1.1 that
-   * walks the page tables from outside a run and leaves the CPU believing an exception is in delivery, so the
-   * guest's next exception is reported as a double fault. Mappings the guest cannot write (watches, the guard
-   * page) would need uc_mem_write to split them: there the whole translation cache is flushed.
+   * Drops every translation (UC_CTL_TB_FLUSH). Not uc_ctl(UC_CTL_TB_REMOVE_CACHE): in 2.1.1 that walks the page
+   * tables from outside a run and leaves the CPU believing an exception is in delivery, so the guest's next
+   * exception is reported as a double fault (test/unicorn-engine.test.ts). Not uc_mem_write of the same bytes
+   * either: with pointer-mapped RAM it does not drop translations of the page (measured: stale code ran).
+   * Guest stores into translated code are Unicorn's own business (QEMU's self-modifying-code detection).
    */
   invalidateCode(address: bigint, size: number): void {
     if (size <= 0 || this.live.length === 0) return; // nothing is translated before the first run
-    const end = address + BigInt(size);
-    for (const seg of this.live) {
-      const a = address > seg.start ? address : seg.start;
-      const b = end < seg.end ? end : seg.end;
-      if (a >= b) continue;
-      if (seg.access === 'none') {
-        this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_FLUSH), 'uc_ctl(TB_FLUSH)');
-        return;
-      }
-      const from = Number(a - seg.start);
-      const bytes = Buffer.from(seg.host.subarray(from, from + Number(b - a)));
-      this.check(this.u.uc_mem_write(this.uc, a, bytes, bytes.length), 'uc_mem_write');
-    }
+    this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_FLUSH), 'uc_ctl(TB_FLUSH)');
   }
 
   run(count: number, sliceMs?: number, limits?: RunLimits): StopReason {
