@@ -7,14 +7,12 @@ import { UC, UC_X86_REG, unicorn } from './unicorn-ffi';
 import { Access, RamLayout, Segment } from './ram-layout';
 import { RunWatch, runWatch } from './run-watch';
 import { faultAccess } from './fault-access';
+import { findAccess } from './x86-operand';
 
 const PERMS: Record<Access, number> = { none: UC.PROT_NONE, rw: UC.PROT_READ | UC.PROT_WRITE, rwx: UC.PROT_ALL };
 
 /** Translated-code buffer: the kernels' decompressors and the stubs need a few MiB. */
 const TCG_BUFFER_BYTES = 32 * 2 ** 20;
-
-/** The count of a run while a watch is armed: large enough never to end a run by itself. */
-const WATCH_COUNT = 2 ** 52;
 
 /** A non-canonical address: never executed, so `until` never ends a run by itself. */
 const NEVER = 0xdead_beef_dead_0000n;
@@ -37,8 +35,8 @@ export class UnicornCpu implements Cpu {
   /** Segments as Unicorn has them mapped now (empty until the first run lays them out). */
   private live: Segment[] = [];
   private pending: StopReason | undefined;
-  /** A watched range's first access in this run (handled by run()). */
-  private watchHit?: { w: UnicornCpu['watches'][number]; access: 'read' | 'write' | 'fetch'; address: bigint };
+  /** The current run counts instructions (a count hook stores RIP at every instruction: RIP is exact in hooks). */
+  private counting = false;
   private readonly scratch = new BigUint64Array(1);
   private closed = false;
   private watches: { start: bigint; end: bigint; cb: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void }[] = [];
@@ -99,10 +97,14 @@ export class UnicornCpu implements Cpu {
       if (!unmapped) {
         const w = this.watches.find((x) => a >= x.start && a < x.end);
         if (w) {
-          // A watched range: end the run as a fault does, where RIP is exact (inside the hook it is only the
-          // block's start without a count); run() then opens the pages and resumes at the same instruction.
-          this.watchHit ??= { w, access, address: a };
-          return false;
+          // A watched range: note the first access, open the range (a mapping of its own, so no split of guest
+          // RAM) and let the instruction proceed. Without a count RIP is the translated block's start here: the
+          // accessing instruction is found by decoding the block with the registers as they are (x86-operand.ts).
+          this.watches = this.watches.filter((x) => x !== w);
+          this.protect(w.start, Number(w.end - w.start), 'rwx');
+          const rip = this.readReg('rip');
+          w.cb(access, a, this.counting ? rip : this.accessingInstruction(rip, a));
+          return true;
         }
       }
       const canonical = a < 0x0000_8000_0000_0000n || a >= 0xffff_8000_0000_0000n;
@@ -276,23 +278,8 @@ export class UnicornCpu implements Cpu {
     const deadlineMs = limits?.deadlineMs ?? sliceMs;
     const watch = deadlineMs !== undefined || limits?.sampleMs !== undefined ? this.watcher() : undefined;
     watch?.arm(this.address, deadlineMs, limits?.sampleMs);
-    // While a watch is armed the run counts (a count hook stores RIP at every instruction): a watched access
-    // stops the run with RIP and registers at that instruction, so the report names it and the run resumes
-    // exactly. Without a count Unicorn 2.1.1 leaves RIP at the start of the block (the stop skips restoring it).
-    const counted = () => (count > 0 ? count : this.watches.length > 0 ? WATCH_COUNT : 0);
-    let err = this.u.uc_emu_start(this.uc, start, NEVER, 0, counted());
-    while (this.watchHit && !this.pending) {
-      // The first access to a watched range: report it, open the range (a mapping of its own, so no split of
-      // guest RAM) and run the instruction again, now allowed.
-      const { w, access, address } = this.watchHit;
-      this.watchHit = undefined;
-      this.watches = this.watches.filter((x) => x !== w);
-      this.protect(w.start, Number(w.end - w.start), 'rwx');
-      const rip = this.readReg('rip');
-      w.cb(access, address, rip);
-      err = this.u.uc_emu_start(this.uc, rip, NEVER, 0, counted());
-    }
-    this.watchHit = undefined;
+    this.counting = count > 0;
+    const err = this.u.uc_emu_start(this.uc, start, NEVER, 0, count);
     const watched = watch?.disarm();
     if (watched && limits?.onSample) for (const rip of watched.samples) limits.onSample(rip);
     const stop = this.pending as StopReason | undefined;
@@ -308,6 +295,16 @@ export class UnicornCpu implements Cpu {
       default:
         return { kind: 'exception', vector: 13, rip, detail: `unicorn: ${this.u.uc_strerror(err)}` };
     }
+  }
+
+  /** The instruction of the block at `blockStart` that accessed `address` (the block's start if not found). */
+  private accessingInstruction(blockStart: bigint, address: bigint): bigint {
+    const code = Buffer.alloc(2048);
+    if (this.u.uc_mem_read(this.uc, blockStart, code, code.length) !== UC.ERR_OK
+      && this.u.uc_mem_read(this.uc, blockStart, code.subarray(0, 64), 64) !== UC.ERR_OK) return blockStart;
+    const regs = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+    const values = regs.map((r) => this.readReg(r));
+    return findAccess(code, blockStart, address, (n) => values[n]) ?? blockStart;
   }
 
   private watchCache?: RunWatch;
