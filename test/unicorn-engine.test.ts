@@ -114,3 +114,13 @@ test('a profiled run of data-dependent code with stores and calls gives the repo
   delete rest.profile;
   t.is(reportJson(rest), reportJson(plain.report));
 });
+
+test('a fault on a protected page (the stack guard) names the exact instruction without a count', (t) => {
+  // sub rsp, 8; nop; call back to the sub: recursion until a push lands on the guard page.
+  const r = runCode([0x48, 0x83, 0xec, 0x08, 0x90, 0xe8, 0xf6, 0xff, 0xff, 0xff]);
+  const f = r.report.fault as Record<string, unknown>;
+  t.is(f.vector, 14);
+  t.is(f.access, 'write');
+  t.is(f.rip, 'code.efi+0x1005'); // the call, not the start of its block (+0x1000)
+  t.is(BigInt((f.registers as Record<string, string>).rip), 0x401005n);
+});

@@ -110,10 +110,12 @@ export class UnicornCpu implements Cpu {
       const canonical = a < 0x0000_8000_0000_0000n || a >= 0xffff_8000_0000_0000n;
       // What the identity-mapped machine would raise: #GP(0) for a non-canonical address,
       // #PF for a page the page tables do not map (unmapped) or map without the right (guard pages).
+      // Without a count RIP is the block's start here: the faulting instruction is decoded (run() stores it).
+      const blockRip = this.readReg('rip');
       this.pending ??= {
         kind: 'exception',
         vector: canonical ? 14 : 13,
-        rip: this.readReg('rip'),
+        rip: this.counting || access === 'fetch' ? blockRip : this.accessingInstruction(blockRip, a),
         address: a,
         access,
         detail: canonical ? (unmapped ? 'page not present' : 'access to a protected page') : 'non-canonical address',
@@ -283,7 +285,11 @@ export class UnicornCpu implements Cpu {
     const watched = watch?.disarm();
     if (watched && limits?.onSample) for (const rip of watched.samples) limits.onSample(rip);
     const stop = this.pending as StopReason | undefined;
-    if (stop) return stop;
+    if (stop) {
+      // A fault ends the run: RIP in the register file names the faulting instruction, as the report says.
+      if (stop.kind === 'exception' && stop.rip !== this.readReg('rip')) this.writeReg('rip', stop.rip);
+      return stop;
+    }
     const rip = this.readReg('rip');
     switch (err) {
       case UC.ERR_OK:
