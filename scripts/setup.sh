@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-[ -e /usr/lib/x86_64-linux-gnu/libunicorn.so.2 ] || need_pkgs+=(libunicorn2)
+# The CPU engine is Unicorn 2.1.1 (Debian 13's libunicorn2t64, needs only glibc >= 2.34): the fixtures step below
+# fetches it into .cache/fixtures/unicorn-2.1.1/ with a private apt configuration; a system library is used when it
+# is itself a good version (emulator/cpu/unicorn-library.ts). Bookworm's libunicorn2 (2.0.1) is not needed.
 [ -e /usr/lib/crt0-efi-x86_64.o ] || need_pkgs+=(gnu-efi)
 command -v gcc >/dev/null || need_pkgs+=(gcc)
 command -v objcopy >/dev/null || need_pkgs+=(binutils)
@@ -53,3 +55,6 @@ bash samples/build.sh
 
 echo "setup: fixtures (fixtures/manifest.json: Debian's stubs, kernels and tools, pinned)"
 node dist/scripts/fixtures/main.js
+
+# The engine the runs will use (a slow or broken version prints a warning naming the package to use).
+node dist/src/cli.js --version

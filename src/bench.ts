@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
     for (const c of cases) {
       log(`bench: ${c.id} (${c.description})`);
       const samples = await benchCase(c, o, tools, scratch);
-      results.push({ id: c.id, description: c.description, summary: summarizeCase(samples), samples });
+      results.push({ id: c.id, description: c.description, summary: summarizeCase(samples, c.id), samples });
     }
     // Where guest time goes (one profiled run per Linux case), and the second CPU engine where the host allows it.
     const profile: string[] = [];

@@ -137,7 +137,7 @@ test('targets: met or not met at their bounds, undefined without a figure', (t) 
 
 test('options: defaults, a case list in canonical order, refusals', (t) => {
   const d = parseBenchArgs([]);
-  t.deepEqual([d.runs, d.cases, d.qemu, d.json], [5, ['uki', 'uki64', 'kernel', 'samples'], true, undefined]);
+  t.deepEqual([d.runs, d.cases, d.qemu, d.json], [5, ['uki', 'uki64', 'kernel', 'samples', 'uki-xz', 'uki612'], true, undefined]);
   const o = parseBenchArgs(['--runs', '3', '--cases', 'kernel,uki', '--no-qemu', '--json', 'out.json']);
   t.deepEqual([o.runs, o.cases, o.qemu, o.json], [3, ['uki', 'kernel'], false, 'out.json']);
   t.throws(() => parseBenchArgs(['--runs', '2']), { instanceOf: BenchUsageError });

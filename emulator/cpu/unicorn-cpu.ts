@@ -7,11 +7,12 @@ import { UC, UC_X86_REG, unicorn } from './unicorn-ffi';
 import { Access, RamLayout, Segment } from './ram-layout';
 import { RunWatch, runWatch } from './run-watch';
 import { faultAccess } from './fault-access';
+import { findAccess } from './x86-operand';
 
 const PERMS: Record<Access, number> = { none: UC.PROT_NONE, rw: UC.PROT_READ | UC.PROT_WRITE, rwx: UC.PROT_ALL };
 
-/** The count of a run while a watch is armed: large enough never to end a run by itself. */
-const WATCH_COUNT = 2 ** 52;
+/** Translated-code buffer: the kernels' decompressors and the stubs need a few MiB. */
+const TCG_BUFFER_BYTES = 32 * 2 ** 20;
 
 /** A non-canonical address: never executed, so `until` never ends a run by itself. */
 const NEVER = 0xdead_beef_dead_0000n;
@@ -34,8 +35,8 @@ export class UnicornCpu implements Cpu {
   /** Segments as Unicorn has them mapped now (empty until the first run lays them out). */
   private live: Segment[] = [];
   private pending: StopReason | undefined;
-  /** A watched range's first access in this run (handled by run()). */
-  private watchHit?: { w: UnicornCpu['watches'][number]; access: 'read' | 'write' | 'fetch'; address: bigint };
+  /** The current run counts instructions (a count hook stores RIP at every instruction: RIP is exact in hooks). */
+  private counting = false;
   private readonly scratch = new BigUint64Array(1);
   private closed = false;
   private watches: { start: bigint; end: bigint; cb: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void }[] = [];
@@ -44,6 +45,9 @@ export class UnicornCpu implements Cpu {
     const out: unknown[] = [null];
     this.check(this.u.uc_open(UC.ARCH_X86, UC.MODE_64, out), 'uc_open');
     this.uc = out[0];
+    // Unicorn 2.1.1 reserves 1 GiB for translated code and a translation flush (invalidateCode) makes the host
+    // touch it all (measured: 1.1 GiB peak RSS); set before the engine initialises on its first use.
+    this.check(this.u.uc_ctl(this.uc, UC.CTL_TCG_BUFFER_SIZE, 'uint32_t', TCG_BUFFER_BYTES), 'uc_ctl(TCG_BUFFER_SIZE)');
     this.address = koffi.address(this.uc) as bigint;
     this.hook(UC.HOOK_INTR, this.u.HookIntr, (_uc: unknown, intno: number) => {
       const rip = this.readReg('rip');
@@ -93,19 +97,25 @@ export class UnicornCpu implements Cpu {
       if (!unmapped) {
         const w = this.watches.find((x) => a >= x.start && a < x.end);
         if (w) {
-          // A watched range: end the run as a fault does, where RIP is exact (inside the hook it is only the
-          // block's start without a count); run() then opens the pages and resumes at the same instruction.
-          this.watchHit ??= { w, access, address: a };
-          return false;
+          // A watched range: note the first access, open the range (a mapping of its own, so no split of guest
+          // RAM) and let the instruction proceed. Without a count RIP is the translated block's start here: the
+          // accessing instruction is found by decoding the block with the registers as they are (x86-operand.ts).
+          this.watches = this.watches.filter((x) => x !== w);
+          this.protect(w.start, Number(w.end - w.start), 'rwx');
+          const rip = this.readReg('rip');
+          w.cb(access, a, this.counting ? rip : this.accessingInstruction(rip, a));
+          return true;
         }
       }
       const canonical = a < 0x0000_8000_0000_0000n || a >= 0xffff_8000_0000_0000n;
       // What the identity-mapped machine would raise: #GP(0) for a non-canonical address,
       // #PF for a page the page tables do not map (unmapped) or map without the right (guard pages).
+      // Without a count RIP is the block's start here: the faulting instruction is decoded (run() stores it).
+      const blockRip = this.readReg('rip');
       this.pending ??= {
         kind: 'exception',
         vector: canonical ? 14 : 13,
-        rip: this.readReg('rip'),
+        rip: this.counting || access === 'fetch' ? blockRip : this.accessingInstruction(blockRip, a),
         address: a,
         access,
         detail: canonical ? (unmapped ? 'page not present' : 'access to a protected page') : 'non-canonical address',
@@ -250,27 +260,15 @@ export class UnicornCpu implements Cpu {
   }
 
   /**
-   * Writes the bytes again through uc_mem_write, which drops the translations of exactly those bytes (QEMU's
-   * write path invalidates code on the pages it writes). Not uc_ctl(UC_CTL_TB_REMOVE_CACHE): in 2.1.1 that
-   * walks the page tables from outside a run and leaves the CPU believing an exception is in delivery, so the
-   * guest's next exception is reported as a double fault. Mappings the guest cannot write (watches, the guard
-   * page) would need uc_mem_write to split them: there the whole translation cache is flushed.
+   * Drops every translation (UC_CTL_TB_FLUSH). Not uc_ctl(UC_CTL_TB_REMOVE_CACHE): in 2.1.1 that walks the page
+   * tables from outside a run and leaves the CPU believing an exception is in delivery, so the guest's next
+   * exception is reported as a double fault (test/unicorn-engine.test.ts). Not uc_mem_write of the same bytes
+   * either: with pointer-mapped RAM it does not drop translations of the page (measured: stale code ran).
+   * Guest stores into translated code are Unicorn's own business (QEMU's self-modifying-code detection).
    */
   invalidateCode(address: bigint, size: number): void {
     if (size <= 0 || this.live.length === 0) return; // nothing is translated before the first run
-    const end = address + BigInt(size);
-    for (const seg of this.live) {
-      const a = address > seg.start ? address : seg.start;
-      const b = end < seg.end ? end : seg.end;
-      if (a >= b) continue;
-      if (seg.access === 'none') {
-        this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_FLUSH), 'uc_ctl(TB_FLUSH)');
-        return;
-      }
-      const from = Number(a - seg.start);
-      const bytes = Buffer.from(seg.host.subarray(from, from + Number(b - a)));
-      this.check(this.u.uc_mem_write(this.uc, a, bytes, bytes.length), 'uc_mem_write');
-    }
+    this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_FLUSH), 'uc_ctl(TB_FLUSH)');
   }
 
   run(count: number, sliceMs?: number, limits?: RunLimits): StopReason {
@@ -282,27 +280,16 @@ export class UnicornCpu implements Cpu {
     const deadlineMs = limits?.deadlineMs ?? sliceMs;
     const watch = deadlineMs !== undefined || limits?.sampleMs !== undefined ? this.watcher() : undefined;
     watch?.arm(this.address, deadlineMs, limits?.sampleMs);
-    // While a watch is armed the run counts (a count hook stores RIP at every instruction): a watched access
-    // stops the run with RIP and registers at that instruction, so the report names it and the run resumes
-    // exactly. Without a count Unicorn 2.1.1 leaves RIP at the start of the block (the stop skips restoring it).
-    const counted = () => (count > 0 ? count : this.watches.length > 0 ? WATCH_COUNT : 0);
-    let err = this.u.uc_emu_start(this.uc, start, NEVER, 0, counted());
-    while (this.watchHit && !this.pending) {
-      // The first access to a watched range: report it, open the range (a mapping of its own, so no split of
-      // guest RAM) and run the instruction again, now allowed.
-      const { w, access, address } = this.watchHit;
-      this.watchHit = undefined;
-      this.watches = this.watches.filter((x) => x !== w);
-      this.protect(w.start, Number(w.end - w.start), 'rwx');
-      const rip = this.readReg('rip');
-      w.cb(access, address, rip);
-      err = this.u.uc_emu_start(this.uc, rip, NEVER, 0, counted());
-    }
-    this.watchHit = undefined;
+    this.counting = count > 0;
+    const err = this.u.uc_emu_start(this.uc, start, NEVER, 0, count);
     const watched = watch?.disarm();
     if (watched && limits?.onSample) for (const rip of watched.samples) limits.onSample(rip);
     const stop = this.pending as StopReason | undefined;
-    if (stop) return stop;
+    if (stop) {
+      // A fault ends the run: RIP in the register file names the faulting instruction, as the report says.
+      if (stop.kind === 'exception' && stop.rip !== this.readReg('rip')) this.writeReg('rip', stop.rip);
+      return stop;
+    }
     const rip = this.readReg('rip');
     switch (err) {
       case UC.ERR_OK:
@@ -314,6 +301,16 @@ export class UnicornCpu implements Cpu {
       default:
         return { kind: 'exception', vector: 13, rip, detail: `unicorn: ${this.u.uc_strerror(err)}` };
     }
+  }
+
+  /** The instruction of the block at `blockStart` that accessed `address` (the block's start if not found). */
+  private accessingInstruction(blockStart: bigint, address: bigint): bigint {
+    const code = Buffer.alloc(2048);
+    if (this.u.uc_mem_read(this.uc, blockStart, code, code.length) !== UC.ERR_OK
+      && this.u.uc_mem_read(this.uc, blockStart, code.subarray(0, 64), 64) !== UC.ERR_OK) return blockStart;
+    const regs = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+    const values = regs.map((r) => this.readReg(r));
+    return findAccess(code, blockStart, address, (n) => values[n]) ?? blockStart;
   }
 
   private watchCache?: RunWatch;

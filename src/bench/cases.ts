@@ -1,4 +1,5 @@
-// The bench's inputs: the Debian UKI (small and 64 MiB initrd), the bare Debian kernel with an initrd, the samples.
+// The bench's inputs: the Debian UKI (small and 64 MiB initrd), the same stub with the generic (XZ) kernel, trixie's
+// stub 257 with its 6.12 kernel (ZSTD), the bare Debian kernel with an initrd, the samples.
 import { createCipheriv, createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,11 +64,11 @@ function fixture(id: string, name: string): Buffer {
   return readFileSync(p);
 }
 
-function debianUki(initrd: Buffer): Buffer {
+function debianUki(initrd: Buffer, stub = 'stub-252', kernel = 'kernel-6.1-cloud'): Buffer {
   return buildUki({
-    stub: fixture('stub-252', 'linuxx64.efi.stub'),
+    stub: fixture(stub, 'linuxx64.efi.stub'),
     stubName: 'linuxx64.efi.stub',
-    linux: fixture('kernel-6.1-cloud', 'vmlinuz'),
+    linux: fixture(kernel, 'vmlinuz'),
     linuxName: 'vmlinuz',
     initrds: [{ name: 'initrd', data: initrd }],
     cmdline: Buffer.from(BENCH_CMDLINE),
@@ -90,6 +91,14 @@ export function prepareCases(groups: readonly CaseGroup[], dir: string): BenchCa
   if (groups.includes('uki64')) {
     const image = debianUki(makeLargeInitrd());
     out.push({ id: 'uki64', group: 'uki64', description: 'the same UKI with a 64 MiB initrd', image, imagePath: write('debian-uki64.efi', image), bootsLinux: true });
+  }
+  if (groups.includes('uki-xz')) {
+    const image = debianUki(makeTestInitrd(), 'stub-252', 'kernel-6.1');
+    out.push({ id: 'uki-xz', group: 'uki-xz', description: 'systemd-stub 252, Linux 6.1 generic (XZ payload), small initrd', image, imagePath: write('debian-uki-xz.efi', image), bootsLinux: true });
+  }
+  if (groups.includes('uki612')) {
+    const image = debianUki(makeTestInitrd(), 'stub-257', 'kernel-6.12-cloud');
+    out.push({ id: 'uki612', group: 'uki612', description: 'systemd-stub 257, Linux 6.12 cloud (ZSTD payload), small initrd', image, imagePath: write('debian-uki612.efi', image), bootsLinux: true });
   }
   if (groups.includes('kernel')) {
     const image = fixture('kernel-6.1-cloud', 'vmlinuz');

@@ -35,7 +35,7 @@ export interface FloorInputs {
  * Linux 6.1 EFI stub measures after LoadFile2). Other images: the image (PCR 4), copied once by the loader.
  */
 export function floorInputs(c: BenchCase): FloorInputs {
-  if (c.group === 'uki' || c.group === 'uki64') {
+  if (c.group === 'uki' || c.group === 'uki64' || c.group === 'uki-xz' || c.group === 'uki612') {
     const pe = parsePe(c.image, c.id);
     const measured: Blob[] = [];
     for (const name of STUB_252_MEASURED_SECTIONS) {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cases';
-import { debianPackageVersion, QemuTools, qemuVersions } from './qemu';
+import { QemuTools, qemuVersions } from './qemu';
 
 export interface MachineFacts {
   readonly nproc: number;
@@ -51,7 +51,7 @@ export function machineFacts(tools: QemuTools | undefined, loadAtStart: number):
     os: osName(),
     kernel: release(),
     node: process.version,
-    unicorn: `libunicorn2 ${debianPackageVersion('libunicorn2')}`,
+    unicorn: unicornFact(),
     koffi: koffiVersion(),
     reference: tools ? qemuVersions(tools) : null,
     loadAverage: [loadAtStart, loadavg()[0]],
@@ -66,4 +66,14 @@ export function formatFacts(f: MachineFacts): string {
   ];
   if (f.reference) lines.push(`reference: ${f.reference.qemu}; OVMF ${f.reference.ovmf}; ${f.reference.swtpm}`);
   return lines.join('\n');
+}
+
+/** The engine the runs load (emulator/cpu/unicorn-library.ts), not whichever Debian package is installed. */
+function unicornFact(): string {
+  try {
+    const e = (require('../../emulator/cpu/create-cpu') as typeof import('../../emulator/cpu/create-cpu')).engineInfo('unicorn');
+    return `${e.version} (${e.source})`;
+  } catch (err) {
+    return `no Unicorn (${(err as Error).message})`;
+  }
 }

@@ -1,7 +1,7 @@
 // `npm run bench -- [options]`: the bench's command line.
 import { parseArgs } from 'node:util';
 
-export const CASE_GROUPS = ['uki', 'uki64', 'kernel', 'samples'] as const;
+export const CASE_GROUPS = ['uki', 'uki64', 'kernel', 'samples', 'uki-xz', 'uki612'] as const;
 export type CaseGroup = typeof CASE_GROUPS[number];
 
 export interface BenchOptions {
