@@ -28,17 +28,19 @@ test('npm pack installs into an empty folder and runs: --version, the CLI, requi
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
     npm(['install', '--no-audit', '--no-fund', '--prefer-offline', join(tmp, packed[0].filename)], app);
 
-    const version = spawnSync('npx', ['--no-install', 'stubemu', '--version'], { cwd: app, encoding: 'utf8' });
+    // Outside a checkout there is no .cache/: an installed package is told where Unicorn 2.1.1 is, as its README says.
+    const env = { ...process.env, STUBEMU_LIBUNICORN: join(ROOT, '.cache', 'fixtures', 'unicorn-2.1.1', 'libunicorn.so.2') };
+    const version = spawnSync('npx', ['--no-install', 'stubemu', '--version'], { cwd: app, encoding: 'utf8', env });
     t.is(version.status, 0, version.stderr);
     t.is(version.stdout.split('\n')[0], `stubemu ${pkg.version}`);
 
-    const cli = spawnSync('npx', ['--no-install', 'stubemu', 'run', HELLO, '--quiet', '--json', 'cli.json'], { cwd: app, encoding: 'utf8' });
+    const cli = spawnSync('npx', ['--no-install', 'stubemu', 'run', HELLO, '--quiet', '--json', 'cli.json'], { cwd: app, encoding: 'utf8', env });
     t.is(cli.status, 0, cli.stderr);
     t.regex(cli.stderr, /stubemu: hello\.efi: returned EFI_SUCCESS/);
 
     const script = `const s = require('stubemu');
       s.boot(${JSON.stringify(HELLO)}).then((r) => require('fs').writeFileSync('lib.json', s.reportJson(r)), (e) => { console.error(e); process.exit(1); });`;
-    const lib = spawnSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' });
+    const lib = spawnSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8', env });
     t.is(lib.status, 0, lib.stderr);
     const cliJson = readFileSync(join(app, 'cli.json'), 'utf8');
     t.is(readFileSync(join(app, 'lib.json'), 'utf8'), cliJson, 'boot() and the CLI give the same report');

@@ -47,7 +47,10 @@ export class UnicornCpu implements Cpu {
     this.uc = out[0];
     // Unicorn 2.1.1 reserves 1 GiB for translated code and a translation flush (invalidateCode) makes the host
     // touch it all (measured: 1.1 GiB peak RSS); set before the engine initialises on its first use.
-    this.check(this.u.uc_ctl(this.uc, UC.CTL_TCG_BUFFER_SIZE, 'uint32_t', TCG_BUFFER_BYTES), 'uc_ctl(TCG_BUFFER_SIZE)');
+    // Unicorn 2.0.x has no UC_CTL_TCG_BUFFER_SIZE (UC_ERR_ARG): it then keeps its own default, with a warning
+    // at load time already naming the version to use.
+    const sized = this.u.uc_ctl(this.uc, UC.CTL_TCG_BUFFER_SIZE, 'uint32_t', TCG_BUFFER_BYTES);
+    if (sized !== UC.ERR_ARG) this.check(sized, 'uc_ctl(TCG_BUFFER_SIZE)');
     this.address = koffi.address(this.uc) as bigint;
     this.hook(UC.HOOK_INTR, this.u.HookIntr, (_uc: unknown, intno: number) => {
       const rip = this.readReg('rip');
