@@ -88,6 +88,22 @@ class Structure {
   }
 }
 
+/**
+ * Handles as the guest of a QEMU q35 + OVMF machine sees them: QEMU 7.2 hw/smbios/smbios.c numbers each type from a
+ * fixed base (T1_BASE 0x100, T2_BASE 0x200, T11_BASE 0xe00, ...; the Nth instance of a type is base + N) and OVMF
+ * keeps those handles; edk2 SmbiosDxe adds its own end-of-table structure, which Linux shows with handle 0xfeff
+ * (/sys/firmware/dmi/entries/127-0 on QEMU 7.2 + OVMF 2022.11). systemd-stub 261+ measures types 1, 2 and 11
+ * including their handles into PCR 1, so they must match for the conformance check.
+ */
+const HANDLE_BASE: Readonly<Record<number, number>> = {
+  0: 0x0000, 1: 0x0100, 2: 0x0200, 3: 0x0300, 4: 0x0400, 11: 0x0e00, 16: 0x1000, 17: 0x1100, 19: 0x1300, 127: 0xfeff,
+};
+
+/** The default type 1 UUID for an identity (used when `uuid` is not given; the conformance run passes it to QEMU). */
+export function defaultSystemUuid(manufacturer: string, product: string, serial: string): string {
+  return nameBasedUuid(`${manufacturer}\0${product}\0${serial}`);
+}
+
 /** UUID version 5 (RFC 9562 §5.5): SHA-1 of namespace and name. */
 function nameBasedUuid(name: string): string {
   const ns = Buffer.from(UUID_NAMESPACE.replace(/-/g, ''), 'hex');
@@ -135,7 +151,7 @@ function structures(o: SmbiosOptions): { s: Structure; links: [offset: number, t
   t1.str(0x05, product);
   t1.str(0x06, version);
   t1.str(0x07, serial);
-  t1.bytes(0x08, guidToBytes(o.uuid ?? nameBasedUuid(`${manufacturer}\0${product}\0${serial}`)));
+  t1.bytes(0x08, guidToBytes(o.uuid ?? defaultSystemUuid(manufacturer, product, serial)));
   t1.u8(0x18, 0x06); // Wake-up Type: Power Switch
   t1.str(0x1a, 'Virtual Machine');
   add(t1);
@@ -254,11 +270,19 @@ function structures(o: SmbiosOptions): { s: Structure; links: [offset: number, t
   return out;
 }
 
-/** The structure table bytes; handles are assigned 0, 1, 2, ... in table order. */
+/** The structure table bytes; handles are HANDLE_BASE of the type plus the instance number, as on QEMU + OVMF. */
 export function encodeSmbiosStructures(o: SmbiosOptions): Buffer {
   const list = structures(o);
-  list.forEach(({ s, links }) => links.forEach(([offset, target]) => s.u16(offset, target)));
-  return Buffer.concat(list.map(({ s }, handle) => s.encode(handle)));
+  const seen = new Map<number, number>();
+  const handles = list.map(({ s }) => {
+    const base = HANDLE_BASE[s.type];
+    if (base === undefined) throw new Error(`SMBIOS type ${s.type} has no handle base`);
+    const n = seen.get(s.type) ?? 0;
+    seen.set(s.type, n + 1);
+    return base + n;
+  });
+  list.forEach(({ s, links }) => links.forEach(([offset, target]) => s.u16(offset, handles[target])));
+  return Buffer.concat(list.map(({ s }, i) => s.encode(handles[i])));
 }
 
 /** The 24-byte entry point with its checksum (sum of all bytes is zero). */
