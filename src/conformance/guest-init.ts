@@ -21,6 +21,9 @@ exec </dev/ttyS0 >/dev/ttyS0 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+# Kernel messages on the console would land inside the report's base64 lines (seen: a garbled event log under
+# load); only emergencies may print from here on.
+echo 1 > /proc/sys/kernel/printk
 M=${MARK}
 echo "$M begin"
 echo "$M cmdline $(base64 -w 0 /proc/cmdline)"
