@@ -8,7 +8,7 @@ obj="$out/obj"
 gen="$out/gen"
 
 # child must come before images: images.c embeds child.efi. SAMPLES="hello memory" builds a subset.
-read -r -a samples <<<"${SAMPLES:-hello memory child images events protocols variables textio}"
+read -r -a samples <<<"${SAMPLES:-hello memory child images events protocols variables textio memattr}"
 
 efi_inc=/usr/include/efi
 efi_lib=/usr/lib

@@ -94,6 +94,23 @@ test('images: LoadImage from a buffer, StartImage, the child Exit()s with exit d
   t.not(child.exitStatus, undefined);
 });
 
+test('memattr: code written, made executable through EFI_MEMORY_ATTRIBUTE_PROTOCOL, rewritten in place, runs anew', (t) => {
+  // systemd-stub 258+ places the kernel itself this way; the second call must run the rewritten bytes.
+  const r = runImage({ image: readFileSync(sample('memattr')), imageName: 'memattr.efi', trace: true });
+  const out = r.report.console;
+  t.is(guestTally(out, 'memattr').failed, 0);
+  t.regex(out, /^first call 0x1111\r?$/m);
+  t.regex(out, /^second call 0x2222\r?$/m);
+  t.regex(out, /^attributes 0x20000\r?$/m); // EFI_MEMORY_RO, XP cleared
+  const calls = (r.report.calls.trace ?? []).map((c) => c.service).filter((n) => n.startsWith('MemoryAttribute.'));
+  t.deepEqual(calls, [
+    'MemoryAttribute.ClearMemoryAttributes', 'MemoryAttribute.SetMemoryAttributes', 'MemoryAttribute.GetMemoryAttributes',
+    'MemoryAttribute.ClearMemoryAttributes', 'MemoryAttribute.SetMemoryAttributes',
+    'MemoryAttribute.ClearMemoryAttributes', 'MemoryAttribute.SetMemoryAttributes',
+  ]);
+  t.is(flat(r.outcome).status, 'EFI_SUCCESS');
+});
+
 for (const name of ['events', 'protocols', 'variables', 'textio']) {
   test(`${name}: every check inside the guest passes`, (t) => {
     if (!existsSync(sample(name))) return t.fail(`${sample(name)} was not built`);
