@@ -5,11 +5,11 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTestInitrd, TEST_INIT_SCRIPT, writeCpio } from '../initrd/cpio';
 import { buildUki } from '../uki/build';
+import { readFixtureFile } from '../../scripts/fixtures/manifest';
 import { CaseGroup } from './options';
 
 /** The checkout: dist/src/bench/ → three levels up. */
 export const REPO_ROOT = join(__dirname, '..', '..', '..');
-export const FIXTURES_DIR = join(REPO_ROOT, '.cache', 'fixtures');
 export const SAMPLES_DIR = join(REPO_ROOT, 'samples', 'build');
 
 /**
@@ -57,18 +57,11 @@ export function makeLargeInitrd(payloadBytes = LARGE_INITRD_BYTES, seed = 'stube
   ]);
 }
 
-/** A file of fixtures/manifest.json's entry `id`, as `npm run fixtures` fetched it. */
-function fixture(id: string, name: string): Buffer {
-  const p = join(FIXTURES_DIR, id, name);
-  if (!existsSync(p)) throw new Error(`${p} is missing: run 'npm run fixtures' (or npm run setup)`);
-  return readFileSync(p);
-}
-
 function debianUki(initrd: Buffer, stub = 'stub-252', kernel = 'kernel-6.1-cloud'): Buffer {
   return buildUki({
-    stub: fixture(stub, 'linuxx64.efi.stub'),
+    stub: readFixtureFile(stub, 'linuxx64.efi.stub'),
     stubName: 'linuxx64.efi.stub',
-    linux: fixture(kernel, 'vmlinuz'),
+    linux: readFixtureFile(kernel, 'vmlinuz'),
     linuxName: 'vmlinuz',
     initrds: [{ name: 'initrd', data: initrd }],
     cmdline: Buffer.from(BENCH_CMDLINE),
@@ -101,7 +94,7 @@ export function prepareCases(groups: readonly CaseGroup[], dir: string): BenchCa
     out.push({ id: 'uki612', group: 'uki612', description: 'systemd-stub 257, Linux 6.12 cloud (ZSTD payload), small initrd', image, imagePath: write('debian-uki612.efi', image), bootsLinux: true });
   }
   if (groups.includes('kernel')) {
-    const image = fixture('kernel-6.1-cloud', 'vmlinuz');
+    const image = readFixtureFile('kernel-6.1-cloud', 'vmlinuz');
     const initrd = makeTestInitrd();
     out.push({
       id: 'kernel', group: 'kernel', description: 'bare Debian kernel, initrd through LoadFile2', image, imagePath: write('vmlinuz.efi', image),

@@ -1,8 +1,8 @@
 // One case end to end: build its UKI and ESP, boot it in stubemu and in QEMU + OVMF + swtpm, compare.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixtureDir } from '../../scripts/fixtures/manifest';
+import { readFixtureFile } from '../../scripts/fixtures/manifest';
 import { parseEventLog, ParsedEvent } from '../../efi-services/tcg/event-log';
 import { QemuTools } from '../bench/qemu';
 import { buildUki } from '../uki/build';
@@ -35,18 +35,12 @@ export interface RunCaseOptions {
   readonly log?: (line: string) => void;
 }
 
-export function fixtureFile(id: string, name: string): Buffer {
-  const p = join(fixtureDir(id), name);
-  if (!existsSync(p)) throw new Error(`${p} is missing: run 'npm run fixtures'`);
-  return readFileSync(p);
-}
-
 /** The case's UKI: the stub's linuxx64.efi.stub, the kernel, the conformance initrd, .cmdline when the case has one. */
 export function buildCaseUki(c: ConformanceCase): Buffer {
   return buildUki({
-    stub: fixtureFile(c.stub, 'linuxx64.efi.stub'), stubName: `${c.stub}/linuxx64.efi.stub`,
-    linux: fixtureFile(c.kernel, 'vmlinuz'), linuxName: `${c.kernel}/vmlinuz`,
-    initrds: [{ name: 'conformance-initrd', data: conformanceInitrd(fixtureFile('busybox', 'busybox')) }],
+    stub: readFixtureFile(c.stub, 'linuxx64.efi.stub'), stubName: `${c.stub}/linuxx64.efi.stub`,
+    linux: readFixtureFile(c.kernel, 'vmlinuz'), linuxName: `${c.kernel}/vmlinuz`,
+    initrds: [{ name: 'conformance-initrd', data: conformanceInitrd(readFixtureFile('busybox', 'busybox')) }],
     ...(c.cmdline !== undefined ? { cmdline: Buffer.from(c.cmdline) } : {}),
   }).image;
 }
@@ -70,7 +64,7 @@ export async function runCase(c: ConformanceCase, tools: QemuTools, o: RunCaseOp
   const problems: string[] = [];
   try {
     const uki = buildCaseUki(c);
-    const loader = c.loaderOptions !== undefined ? { systemdBoot: fixtureFile(c.stub, 'systemd-bootx64.efi'), options: c.loaderOptions } : undefined;
+    const loader = c.loaderOptions !== undefined ? { systemdBoot: readFixtureFile(c.stub, 'systemd-bootx64.efi'), options: c.loaderOptions } : undefined;
     const layout = writeEsp(esp, uki, loader);
 
     let emu: StubemuBoot;

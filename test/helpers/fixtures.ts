@@ -1,8 +1,8 @@
 // The real inputs of fixtures/manifest.json, fetched by `npm run fixtures` (run by scripts/setup.sh): never silently
 // skipped. Expected versions come from the manifest (the package's own metadata), never from a literal in a test.
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { FixtureEntry, fixtureDir, readManifest } from '../../scripts/fixtures/manifest';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { FixtureEntry, fixtureFilePath, readManifest } from '../../scripts/fixtures/manifest';
 
 export type FixtureId =
   | 'stub-252' | 'stub-254' | 'stub-257' | 'stub-262'
@@ -24,9 +24,7 @@ export function fixtureEntry(id: FixtureId): FixtureEntry {
 
 export function fixturePath(id: FixtureId, file: string): string {
   if (!(file in fixtureEntry(id).files)) throw new Error(`fixture ${id} has no file ${file} in fixtures/manifest.json`);
-  const p = join(fixtureDir(id), file);
-  if (!existsSync(p)) throw new Error(`${p} is missing: run 'npm run fixtures' (npm test runs it through scripts/setup.sh)`);
-  return p;
+  return fixtureFilePath(id, file);
 }
 
 export function fixture(id: FixtureId, file: string): Buffer {
