@@ -4,7 +4,6 @@
 // sysexts, confexts, addons) and an SMBIOS command line on 257 and 262.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +13,7 @@ import { predictPcrs } from '../src/pcr/predict';
 import { stubCpio, stubRulesFor } from '../src/pcr/stub-measurements';
 import { HostVolume } from '../efi-services/esp/host-volume';
 import { buildUki } from '../src/uki/build';
-import { fixtureDir } from '../scripts/fixtures/manifest';
-import { fixture, fixturePath, FixtureId, stubIdentity } from './helpers/fixtures';
+import { fixture, fixturePath, FixtureId, stubIdentity, ukify257Build } from './helpers/fixtures';
 import { pesignHash } from './helpers/tools';
 
 const TMP = mkdtempSync(join(tmpdir(), 'stubemu-families-'));
@@ -107,8 +105,7 @@ for (const stubId of ['stub-254', 'stub-257', 'stub-262'] as FixtureId[]) {
 /** Profile PEs built by the real ukify 257 on the addon stub (see test/ukify-257.test.ts). */
 function profilePe(name: string, profile: string, cmdline: string): { name: string; data: Buffer } {
   const out = join(TMP, name);
-  execFileSync('python3', [fixturePath('ukify-257', 'ukify'), 'build', '--stub', fixturePath('stub-257', 'addonx64.efi.stub'),
-    '--profile', profile, '--cmdline', cmdline, '--output', out], { env: { ...process.env, PYTHONPATH: fixtureDir('pefile') }, stdio: 'ignore' });
+  ukify257Build(['--stub', fixturePath('stub-257', 'addonx64.efi.stub'), '--profile', profile, '--cmdline', cmdline], out);
   return { name, data: readFileSync(out) };
 }
 
@@ -157,8 +154,7 @@ for (const stubId of ['stub-257', 'stub-262'] as FixtureId[]) {
     // Addons built by the real ukify 257 on the addon stub: a global one and one for this UKI.
     mkdirSync(join(esp, 'loader', 'addons'), { recursive: true });
     const addon = (path: string, cmdline: string): string => {
-      execFileSync('python3', [fixturePath('ukify-257', 'ukify'), 'build', '--stub', fixturePath(stubId, 'addonx64.efi.stub'), '--cmdline', cmdline, '--output', path],
-        { env: { ...process.env, PYTHONPATH: fixtureDir('pefile') }, stdio: 'ignore' });
+      ukify257Build(['--stub', fixturePath(stubId, 'addonx64.efi.stub'), '--cmdline', cmdline], path);
       return path;
     };
     const addons = [addon(join(esp, 'loader', 'addons', 'g.addon.efi'), 'global=1'), addon(join(extra, 'x.addon.efi'), 'addon=one')];

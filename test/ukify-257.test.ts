@@ -1,27 +1,21 @@
 // `stubemu uki build` against Debian trixie's ukify 257 run on the same inputs: the bytes must be identical
 // (section order with .linux before .initrd, merged .sbat with the default "uki" line, PE checksum 0, joined profiles).
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixtureDir } from '../scripts/fixtures/manifest';
 import { buildAddon, buildUki } from '../src/uki/build';
-import { fixture, fixturePath, FixtureId } from './helpers/fixtures';
+import { fixture, fixturePath, FixtureId, ukify257Build } from './helpers/fixtures';
 
 const TMP = mkdtempSync(join(tmpdir(), 'stubemu-ukify-'));
 test.after.always(() => rmSync(TMP, { recursive: true, force: true }));
 
 const VMLINUZ = fixturePath('kernel-6.1-cloud', 'vmlinuz');
-const UKIFY = fixturePath('ukify-257', 'ukify');
-fixturePath('pefile', 'pefile.py');
 
 /** Runs the real ukify 257 (Debian 257.13) with pefile from the fixtures; returns the file it wrote. */
 function ukify(args: readonly string[], out: string): Buffer {
   const path = join(TMP, out);
-  execFileSync('python3', [UKIFY, 'build', ...args, '--output', path], {
-    env: { ...process.env, PYTHONPATH: fixtureDir('pefile') }, stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  ukify257Build(args, path);
   return readFileSync(path);
 }
 

@@ -1,7 +1,8 @@
 // The real inputs of fixtures/manifest.json, fetched by `npm run fixtures` (run by scripts/setup.sh): never silently
 // skipped. Expected versions come from the manifest (the package's own metadata), never from a literal in a test.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { FixtureEntry, fixtureFilePath, readManifest } from '../../scripts/fixtures/manifest';
 
 export type FixtureId =
@@ -45,4 +46,14 @@ export function kernelRelease(id: FixtureId = DEFAULT_KERNEL): string {
   const p = fixtureEntry(id).files.vmlinuz.path;
   const m = /\/modules\/([^/]+)\/vmlinuz/.exec(p);
   return m ? m[1] : basename(p).replace(/^vmlinuz-/, '');
+}
+
+/**
+ * `ukify build ARGS... --output OUT` with Debian 13's ukify 257 and the python3-pefile it imports, both from the
+ * fixtures (Debian 12's python3 runs them); the reference UKI builder the tests compare against.
+ */
+export function ukify257Build(args: readonly string[], out: string): void {
+  execFileSync('python3', [fixturePath('ukify-257', 'ukify'), 'build', ...args, '--output', out], {
+    env: { ...process.env, PYTHONPATH: dirname(fixturePath('pefile', 'pefile.py')) }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
 }
