@@ -5,6 +5,10 @@ import { Cpu } from '../emulator/cpu/cpu';
 import { GuestMemory, Range, encodeUtf16z } from '../emulator/guest-memory';
 import { Machine } from '../emulator/machine';
 import { rdtscCandidates } from '../emulator/rdtsc-sites';
+import { PlatformTime } from '../emulator/q35/platform-time';
+import { Q35Ports } from '../emulator/q35/q35-ports';
+
+export type ConsoleStream = 'ConOut' | 'StdErr' | 'Serial';
 import { sectionAt } from '../emulator/pe/pe-image';
 import { initMachineState, pageTablePages, GDT_BYTES, IDT_BYTES } from '../emulator/machine-state';
 import { buildInterface } from './interface';
@@ -69,7 +73,8 @@ export interface FirmwareOptions {
   epochSeconds?: bigint;
   /** The ESP; by default an in-memory volume holding the started image. */
   esp?: Volume;
-  onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
+  /** Console output as the guest writes it: ConOut, StdErr, and the bytes it sends out of the COM1 UART. */
+  onConsole?: (text: string, stream: ConsoleStream) => void;
   /** Seed of EFI_RNG_PROTOCOL's deterministic stream; undefined = the protocol is installed with seed "stubemu". */
   rngSeed?: string;
   /** Report Secure Boot as enabled (SecureBoot=1, SetupMode=0); no signature checking is done. */
@@ -103,6 +108,7 @@ export class Firmware {
   readonly machine: Machine;
   readonly log: CallLog;
   readonly clock: VirtualClock;
+  readonly ports: Q35Ports;
   readonly events: EventSystem;
   readonly db: ProtocolDatabase;
   readonly images: ImageServices;
@@ -176,6 +182,9 @@ export class Firmware {
 
     // 3. Services and their models.
     this.clock = new VirtualClock(opts.epochSeconds);
+    // The board's I/O ports (PIT, PM timer, RTC, COM1) on the same virtual time (emulator/q35).
+    this.ports = new Q35Ports(new PlatformTime(this.clock), { memoryBytes: size, onSerial: (t) => opts.onConsole?.(t, 'Serial') });
+    cpu.setPortIo(this.ports);
     this.log.clock = () => this.clock.nowMicros;
     this.events = new EventSystem(p, this.clock);
     this.events.onGuestError = (m) => this.log.guestError(undefined, undefined, m);
@@ -357,8 +366,9 @@ export class Firmware {
     // The TSC runs at a nominal 1 GHz on the virtual clock, and moves by 1000 cycles per read so that
     // back-to-back reads differ.
     let tscReads = 0n;
-    this.machine.rdtsc = () => this.clock.nowMicros * 1000n + 1000n * ++tscReads;
+    this.machine.rdtsc = () => this.ports.time.nowNanos() + 1000n * ++tscReads;
     this.machine.beforeCall = (_service, runtime) => {
+      this.ports.time.settle();
       this.clock.advance(1n);
       if (this.ebs.exited && !runtime) return 'boot service called after ExitBootServices';
       return undefined;

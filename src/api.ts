@@ -6,7 +6,7 @@ import { GuestFault, RunEnd } from '../emulator/signals';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
 import { MemfsVolume } from '../efi-services/esp/memfs-volume';
-import { Firmware, memorySizeProblem } from '../efi-services/firmware';
+import { ConsoleStream, Firmware, memorySizeProblem } from '../efi-services/firmware';
 import { encodeUtf16z } from '../emulator/guest-memory';
 import { filePathNode } from '../efi-services/protocols/device-path';
 import { LOADED_IMAGE } from '../efi-services/protocols/loaded-image';
@@ -50,7 +50,7 @@ export interface RunOptions {
   secureBoot?: boolean;
   /** Active PCR banks (default sha1 + sha256); null: no TPM (EFI_TCG2_PROTOCOL absent). */
   pcrBanks?: readonly HashAlgorithmName[] | null;
-  onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
+  onConsole?: (text: string, stream: ConsoleStream) => void;
   /** The CPU engine (default unicorn). kvm runs guest code on the host CPU: fast, but no instruction budget. */
   cpu?: CpuKind;
   /** Sample guest RIP every this many milliseconds of emulation into report.profile (not deterministic). */

@@ -3,6 +3,7 @@
 import { fork } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { BadInput, RunOptions } from './api';
+import { ConsoleStream } from '../efi-services/firmware';
 import { Report } from './report';
 import { engineCrashMessage, WORKER_ENV } from './worker';
 
@@ -30,7 +31,7 @@ export interface BootRequest {
 
 /** Worker → parent. */
 export type BootMessage =
-  | { type: 'console'; text: string; stream: 'ConOut' | 'StdErr' }
+  | { type: 'console'; text: string; stream: ConsoleStream }
   | { type: 'report'; json: string }
   | { type: 'error'; badInput: boolean; message: string; stack?: string };
 

@@ -215,6 +215,18 @@ export interface FaultReportJson {
   firmwareStack: string[];
 }
 
+/** Accesses to one I/O port. */
+export interface PortAccessReport {
+  /**
+   * @pattern ^0x[0-9a-f]{1,4}$
+   */
+  port: string;
+  /** The device that answers there, or why nothing does (floating bus: reads all ones). */
+  device: string;
+  reads: number;
+  writes: number;
+}
+
 /** The run report, version 1 (`stubemu run --json`). Same inputs and options give the same JSON bytes. */
 export interface Report {
   stubemu: { reportVersion: 1 };
@@ -225,6 +237,10 @@ export interface Report {
   console: string;
   /** Everything written with OutputString to StdErr. */
   stdErr: string;
+  /** Everything the guest sent out of the COM1 UART (port 0x3f8), bytes as Latin-1 text. */
+  serial: string;
+  /** Every I/O port the guest read or wrote, in port order (emulator/q35: what answers each port). */
+  ports: PortAccessReport[];
   calls: ReportCalls;
   /** Members called that the firmware does not implement (they returned EFI_UNSUPPORTED). */
   unimplemented: { service: string; calls: number }[];

@@ -44,6 +44,8 @@ export function buildReport(fw: Firmware, r: ReportInput): Report {
     outcome: r.outcome,
     console: fw.conOut.text(),
     stdErr: fw.stdErr.text(),
+    serial: fw.ports.uart.text(),
+    ports: fw.ports.report().map((c) => ({ ...c, port: `0x${c.port.toString(16)}` })),
     calls: {
       total: [...fw.log.counts.values()].reduce((a, b) => a + b, 0),
       counts,

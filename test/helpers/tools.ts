@@ -10,6 +10,8 @@ export const TOOLS = {
   tpm2_eventlog: { path: '/usr/bin/tpm2_eventlog', pkg: 'tpm2-tools' },
   'systemd-measure': { path: '/usr/lib/systemd/systemd-measure', pkg: 'systemd' },
   objdump: { path: '/usr/bin/objdump', pkg: 'binutils' },
+  as: { path: '/usr/bin/as', pkg: 'binutils' },
+  objcopy: { path: '/usr/bin/objcopy', pkg: 'binutils' },
   chromium: { path: '/usr/bin/chromium', pkg: 'chromium' },
   script: { path: '/usr/bin/script', pkg: 'bsdutils' },
 } as const;
