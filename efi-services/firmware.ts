@@ -7,10 +7,11 @@ import { Machine } from '../emulator/machine';
 import { rdtscCandidates } from '../emulator/rdtsc-sites';
 import { PlatformTime } from '../emulator/q35/platform-time';
 import { Q35Ports } from '../emulator/q35/q35-ports';
+import { NullPage } from '../emulator/null-page';
 
 export type ConsoleStream = 'ConOut' | 'StdErr' | 'Serial';
 import { sectionAt } from '../emulator/pe/pe-image';
-import { initMachineState, pageTablePages, GDT_BYTES, IDT_BYTES } from '../emulator/machine-state';
+import { initMachineState, nullPagePte, pageTablePages, GDT_BYTES, IDT_BYTES } from '../emulator/machine-state';
 import { buildInterface } from './interface';
 import { VirtualClock } from './clock';
 import { GUID } from './guid';
@@ -90,6 +91,8 @@ export interface FirmwareOptions {
   /** Active PCR banks of the emulated TPM 2.0 (default sha1 + sha256, as OVMF with swtpm); null: no TPM. */
   pcrBanks?: readonly HashAlgorithmName[] | null;
   imageHooks?: ImageHooks;
+  /** Keep page 0 unmapped: every access faults (OVMF with NULL pointer detection). Default: zeros, accesses listed. */
+  strictNull?: boolean;
 }
 
 const TRAP_PAGES = 64n;
@@ -109,6 +112,8 @@ export class Firmware {
   readonly log: CallLog;
   readonly clock: VirtualClock;
   readonly ports: Q35Ports;
+  /** Page 0 readable as on OVMF, every access recorded; absent with --strict-null (accesses fault). */
+  readonly nullPage?: NullPage;
   readonly events: EventSystem;
   readonly db: ProtocolDatabase;
   readonly images: ImageServices;
@@ -147,6 +152,8 @@ export class Firmware {
     const host = cpu.allocateRam(size);
     this.mem = new GuestMemory(host, ram);
     for (const r of ram) cpu.mapRam(r.start, host.subarray(Number(r.start), Number(r.end)));
+    // Page 0 is RAM to the CPU (zeros, as OVMF leaves it) unless --strict-null; the firmware itself never uses it.
+    if (!opts.strictNull) cpu.mapRam(0n, host.subarray(0, 0x1000));
     this.mem.onCodeWrite = (a, n) => cpu.invalidateCode(a, n);
     this.map = new MemoryMap(ram);
     this.pool = new Pool(this.map, this.mem);
@@ -175,6 +182,10 @@ export class Firmware {
     const idt = p.allocate(IDT_BYTES);
     const pageTables = fwPages(EfiBootServicesData, BigInt(pageTablePages(BigInt(size))));
     initMachineState(cpu, this.mem, { gdt, idt, pageTables, ramTop: BigInt(size), ram, vectors });
+    if (!opts.strictNull) {
+      this.nullPage = new NullPage(cpu, this.mem, nullPagePte(pageTables));
+      this.machine.onException = (stop) => this.nullPage!.handle(stop);
+    }
     this.stackGuard = fwPages(EfiBootServicesData, STACK_PAGES + 1n);
     cpu.protect(this.stackGuard, 4096, 'none');
     this.stackTop = this.stackGuard + (STACK_PAGES + 1n) * 4096n;

@@ -60,6 +60,8 @@ export class Machine {
   profile?: GuestProfile;
   /** Sees where the guest is after every stop (service call, instruction chunk, time slice): the progress line. */
   onProgress?: (rip: bigint) => void;
+  /** Sees CPU exceptions first: undefined = dealt with, the run goes on; else the exception to report. */
+  onException?: (stop: Extract<StopReason, { kind: 'exception' }>) => Extract<StopReason, { kind: 'exception' }> | undefined;
   /** Stack of the services currently being executed (outermost first), for fault reports. */
   readonly activeCalls: string[] = [];
 
@@ -158,7 +160,12 @@ export class Machine {
         this.checkTime(stop.rip);
         continue;
       }
-      if (stop.kind === 'exception') throw this.fault(stop);
+      if (stop.kind === 'exception') {
+        // The board may complete the access itself (page 0 as OVMF has it, null-page.ts).
+        const left = this.onException ? this.onException(stop) : stop;
+        if (left === undefined) continue;
+        throw this.fault(left);
+      }
       // A trap: a service call, or the return of a nested call.
       executed = 0;
       if (stop.rip === this.returnTrap) {
@@ -248,7 +255,11 @@ export class Machine {
         extra.errorCode = 0; // non-canonical accesses raise #GP(0)
       }
     }
-    return new GuestFault(reason, this.cpu.readAll(), extra);
+    const regs = this.cpu.readAll();
+    // CR2 holds the faulting linear address of a #PF (Intel SDM vol. 3 §4.7); engines that find the fault before
+    // the processor would (Unicorn's unmapped-memory hook) leave it unset, so it is set from the fault here.
+    if (stop.vector === 14 && stop.address !== undefined) regs.cr2 = stop.address;
+    return new GuestFault(reason, regs, extra);
   }
 
   private dispatch(rip: bigint): void {

@@ -51,6 +51,8 @@ export interface RunOptions {
   /** Active PCR banks (default sha1 + sha256); null: no TPM (EFI_TCG2_PROTOCOL absent). */
   pcrBanks?: readonly HashAlgorithmName[] | null;
   onConsole?: (text: string, stream: ConsoleStream) => void;
+  /** Page 0 unmapped: every access faults (default: zeros as on OVMF, every access listed in report.pageZero). */
+  strictNull?: boolean;
   /** The CPU engine (default unicorn). kvm runs guest code on the host CPU: fast, but no instruction budget. */
   cpu?: CpuKind;
   /** Sample guest RIP every this many milliseconds of emulation into report.profile (not deterministic). */
@@ -130,6 +132,7 @@ export function runImage(o: RunOptions): RunResult {
       secureBoot: o.secureBoot,
       pcrBanks: o.pcrBanks,
       onConsole: o.onConsole,
+      strictNull: o.strictNull,
     });
     let img;
     const imagePath = o.imagePath ?? DEFAULT_IMAGE_PATH;
@@ -211,6 +214,7 @@ export function runImage(o: RunOptions): RunResult {
         gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
         smbiosOemStrings: o.smbiosOemStrings ?? [],
         secureBoot: o.secureBoot ?? false,
+        strictNull: o.strictNull ?? false,
         pcrBanks: o.pcrBanks === null ? null : (o.pcrBanks ?? ['sha1', 'sha256']),
       },
       outcome,

@@ -111,6 +111,8 @@ export interface ReportOptions {
   gop: string | null;
   smbiosOemStrings: readonly string[];
   secureBoot: boolean;
+  /** --strict-null: page 0 unmapped, every access faults. */
+  strictNull: boolean;
   /** Active PCR banks; null without a TPM. */
   pcrBanks: readonly string[] | null;
 }
@@ -215,6 +217,18 @@ export interface FaultReportJson {
   firmwareStack: string[];
 }
 
+/** Page 0 (the NULL page) during the run. */
+export interface PageZeroReport {
+  /** 'zeros' (readable RAM, as OVMF's default build has it; accesses listed) or 'strict' (--strict-null: accesses fault). */
+  mode: 'zeros' | 'strict';
+  /** Guest reads and writes of page 0 (the first 256). */
+  accesses: { access: 'read' | 'write'; address: Hex; by: Location }[];
+  /** How many accesses there were in all. */
+  total: number;
+  /** The engine could not step accesses (KVM): the page stayed mapped after the first one, later ones are not counted. */
+  onlyFirstSeen: boolean;
+}
+
 /** Accesses to one I/O port. */
 export interface PortAccessReport {
   /**
@@ -239,6 +253,8 @@ export interface Report {
   stdErr: string;
   /** Everything the guest sent out of the COM1 UART (port 0x3f8), bytes as Latin-1 text. */
   serial: string;
+  /** Page 0: how it was mapped and every guest access to it. */
+  pageZero: PageZeroReport;
   /** Every I/O port the guest read or wrote, in port order (emulator/q35: what answers each port). */
   ports: PortAccessReport[];
   calls: ReportCalls;

@@ -45,6 +45,12 @@ export function buildReport(fw: Firmware, r: ReportInput): Report {
     console: fw.conOut.text(),
     stdErr: fw.stdErr.text(),
     serial: fw.ports.uart.text(),
+    pageZero: {
+      mode: fw.nullPage ? 'zeros' : 'strict',
+      accesses: (fw.nullPage?.accesses ?? []).map((a) => ({ access: a.access, address: hex(a.address), by: fw.symbolize(a.rip) })),
+      total: fw.nullPage?.total ?? 0,
+      onlyFirstSeen: fw.nullPage?.leftPresent ?? false,
+    },
     ports: fw.ports.report().map((c) => ({ ...c, port: `0x${c.port.toString(16)}` })),
     calls: {
       total: [...fw.log.counts.values()].reduce((a, b) => a + b, 0),

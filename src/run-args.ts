@@ -59,6 +59,7 @@ export const MACHINE_ARGS = {
   'secure-boot': { type: 'boolean' },
   'pcr-banks': { type: 'string' },
   'no-tpm': { type: 'boolean' },
+  'strict-null': { type: 'boolean' },
 } as const;
 
 export type MachineArgValues = {
@@ -127,5 +128,6 @@ export function machineRunOptions(values: MachineArgValues, path: string): RunOp
     smbiosOemStrings: values['smbios-oem'],
     secureBoot: values['secure-boot'],
     pcrBanks,
+    strictNull: values['strict-null'],
   };
 }
