@@ -8,6 +8,7 @@ import { rdtscCandidates } from '../emulator/rdtsc-sites';
 import { PlatformTime } from '../emulator/q35/platform-time';
 import { Q35Ports } from '../emulator/q35/q35-ports';
 import { NullPage } from '../emulator/null-page';
+import { EspDisk, installEspDisk } from './disk/esp-disk';
 
 export type ConsoleStream = 'ConOut' | 'StdErr' | 'Serial';
 import { sectionAt } from '../emulator/pe/pe-image';
@@ -130,6 +131,7 @@ export class Firmware {
   readonly esp: Volume;
   readonly espHandle: bigint;
   readonly espDevicePath: DevicePathNode[];
+  readonly espDisk: EspDisk;
   readonly ebs: ExitBootServicesState = { exited: false, failedAttempts: 0 };
   readonly misc: MiscState = { monotonic: 0n };
   handOff?: HandOff;
@@ -333,6 +335,13 @@ export class Firmware {
     m.write(dp, dpBytes);
     this.espHandle = this.db.install(0n, GUID.DEVICE_PATH, dp);
     this.db.install(this.espHandle, GUID.SIMPLE_FILE_SYSTEM, simpleFileSystem(p, this.esp).protocol);
+    // The same ESP as a GPT disk and partition with Block I/O and Disk I/O, for loaders with their own FAT drivers.
+    this.espDisk = installEspDisk(p, {
+      volume: this.esp, partitionStart: 0x800, partitionSectors: 0x100000, partitionGuid: ESP_PARTITION_GUID,
+      diskPath: this.espDevicePath.slice(0, 2), partitionHandle: this.espHandle,
+      install: (h, guid, iface) => this.db.install(h, guid, iface),
+      signal: (e) => void this.events.signal(e),
+    });
 
     // 7. Platform protocols a boot loader and the Linux EFI stub look for.
     this.random = new DeterministicRandom(opts.rngSeed ?? 'stubemu');
