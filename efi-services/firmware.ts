@@ -257,6 +257,9 @@ export class Firmware {
           });
           opts.imageHooks?.loaded?.(img, file, dp, fileAddress);
         },
+        // A kernel placed by the guest's own PE loader (GRUB 2.12, systemd-stub 258+) reads the virtual TSC too,
+        // from the moment it is found (at its first service call), so such runs stay deterministic.
+        adopted: (img) => void this.machine.trapRdtsc(img.base, rdtscCandidates(img.pe, this.mem.view(img.base, img.size))),
         starting: (img) => {
           this.measurements?.onStartImage(!this.startedAny);
           this.startedAny = true;
