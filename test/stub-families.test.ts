@@ -8,11 +8,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runImage, RunResult } from '../src/api';
-import { compareEvents, loggedEventsOf } from '../src/pcr/compare';
+import { compareEvents, compareVariables, loggedEventsOf } from '../src/pcr/compare';
 import { predictPcrs } from '../src/pcr/predict';
 import { stubCpio, stubRulesFor } from '../src/pcr/stub-measurements';
 import { HostVolume } from '../efi-services/esp/host-volume';
-import { buildUki } from '../src/uki/build';
+import { buildAddon, buildUki } from '../src/uki/build';
 import { fixture, fixturePath, FixtureId, stubIdentity, ukify257Build } from './helpers/fixtures';
 import { pesignHash } from './helpers/tools';
 
@@ -202,3 +202,52 @@ test('stub-257: a .dtbauto that matches nothing on this machine (no devicetree) 
   const cmp = agreement(image, r);
   t.true(cmp.agree, cmp.lines.join('\n'));
 });
+
+/**
+ * stub.c export_pcr_variables and combine_measured_flag, as read per family: StubPcrKernelParameters needs every PCR 12
+ * contributor measured, each credential directory counting ("nothing" is "not measured"); 257.13's tagged events
+ * count as not measured (measure.c tpm_log_tagged_event leaves the flag false); 262 also packs \loader\extensions.
+ * Expected sets are written from that reading, per case, and checked against the variables the real stubs set.
+ */
+const ESP_CASES: readonly { name: string; files: readonly string[]; expect: Record<'stub-254' | 'stub-257' | 'stub-262', string[]> }[] = [
+  { name: 'LoadOptions only', files: [], expect: { 'stub-254': [], 'stub-257': [], 'stub-262': [] } },
+  { name: "the UKI's credentials only", files: ['extra/a.cred'], expect: { 'stub-254': [], 'stub-257': [], 'stub-262': [] } },
+  { name: 'both credential directories', files: ['extra/a.cred', 'creds/g.cred'], expect: { 'stub-254': ['P'], 'stub-257': ['P'], 'stub-262': ['P'] } },
+  // 254 ignores an addon without .cmdline; 257.13 counts its tagged event as not measured; 262 as measured.
+  { name: 'both credential directories and an initrd addon', files: ['extra/a.cred', 'creds/g.cred', 'extra/i.addon.efi'], expect: { 'stub-254': ['P'], 'stub-257': [], 'stub-262': ['P'] } },
+  { name: "the UKI's sysext and confext", files: ['extra/s.sysext.raw', 'extra/e.confext.raw'], expect: { 'stub-254': ['S'], 'stub-257': ['S', 'C'], 'stub-262': [] } },
+  { name: 'sysexts and confexts, also in \\loader\\extensions', files: ['extra/s.sysext.raw', 'extra/e.confext.raw', 'ext/gs.sysext.raw', 'ext/ge.confext.raw'], expect: { 'stub-254': ['S'], 'stub-257': ['S', 'C'], 'stub-262': ['S', 'C'] } },
+];
+const FLAG_NAMES: Record<string, string> = { P: 'StubPcrKernelParameters', S: 'StubPcrInitRDSysExts', C: 'StubPcrInitRDConfExts' };
+
+for (const stubId of ['stub-254', 'stub-257', 'stub-262'] as const) {
+  test(`${stubId}: StubPcrKernelParameters, StubPcrInitRDSysExts, StubPcrInitRDConfExts are set exactly when all that feeds them was measured`, (t) => {
+    const image = buildUki({ stub: fixture(stubId, 'linuxx64.efi.stub'), stubName: 'stub', linux: VMLINUZ, linuxName: 'vmlinuz', cmdline: CMDLINE, uname: '6.1.0-test' }).image;
+    const fixed = [...stubRulesFor(stubIdentity(stubId)).variables];
+    for (const c of ESP_CASES) {
+      const esp = join(TMP, `vars-${stubId}-${ESP_CASES.indexOf(c)}`);
+      const dirs: Record<string, string> = { extra: join(esp, 'EFI', 'Linux', 'uki.efi.extra.d'), creds: join(esp, 'loader', 'credentials'), ext: join(esp, 'loader', 'extensions') };
+      mkdirSync(dirs.extra, { recursive: true });
+      writeFileSync(join(esp, 'EFI', 'Linux', 'uki.efi'), image);
+      for (const f of c.files) {
+        const [dir, name] = f.split('/');
+        mkdirSync(dirs[dir], { recursive: true });
+        const data = name.endsWith('.addon.efi')
+          ? buildAddon({ stub: fixture(stubId, 'addonx64.efi.stub'), stubName: 'addon', initrds: [{ name: 'i', data: Buffer.from('addon initrd') }] }).image
+          : Buffer.from(name);
+        writeFileSync(join(dirs[dir], name), data);
+      }
+      const r = runImage({ image, imageName: 'uki.efi', loadOptions: 'lo', timeoutSeconds: 300, espDir: esp, imagePath: '\\EFI\\Linux\\uki.efi' });
+      t.is(r.outcome.kind, 'exit-boot-services', `${c.name}: ${r.summary}`);
+      const set = setBy(r);
+      t.deepEqual(set.filter((v) => !fixed.includes(v)).sort(), c.expect[stubId].map((k) => FLAG_NAMES[k]).sort(), c.name);
+      t.deepEqual(fixed.filter((v) => !set.includes(v)), [], `${c.name}: the fixed variables`);
+      const p = predictPcrs(image, 'uki', {
+        banks: ['sha256'], loadOptions: 'lo', esp: { volume: new HostVolume(esp, { writable: false, overlay: false }), imagePath: '\\EFI\\Linux\\uki.efi' },
+      });
+      t.deepEqual(compareVariables(p.variables, set).lines.slice(0, -1), [], `${c.name}: the prediction`);
+      const cmp = compareEvents(p.events, loggedEventsOf(r.firmware.tcg2!.measuredBoot.events), p.scope);
+      t.true(cmp.agree, `${c.name}\n${cmp.lines.join('\n')}`);
+    }
+  });
+}
