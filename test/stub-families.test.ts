@@ -251,3 +251,71 @@ for (const stubId of ['stub-254', 'stub-257', 'stub-262'] as const) {
     }
   });
 }
+
+/** The EV_EVENT_TAG data of a logged event: tag id and the UTF-16 text (PFP §10.4.2.1 TCG_PCClientTaggedEvent). */
+function taggedEvent(data: Buffer): { tag: number; text: string } {
+  return { tag: data.readUInt32LE(0), text: data.subarray(8, 8 + data.readUInt32LE(4)).toString('utf16le').replace(/\0+$/, '') };
+}
+
+for (const stubId of ['stub-254', 'stub-257', 'stub-262'] as FixtureId[]) {
+  test(`${stubId}: devicetree, initrd and ucode addons (global and the UKI's, one with another .uname): PCR 12 and the initrd the kernel received`, (t) => {
+    const esp = join(TMP, `addons-${stubId}`);
+    const extra = join(esp, 'EFI', 'Linux', 'uki.efi.extra.d');
+    const global = join(esp, 'loader', 'addons');
+    mkdirSync(extra, { recursive: true });
+    mkdirSync(global, { recursive: true });
+    const ukiInitrd = Buffer.from('UKI-INITRD-0123456789');
+    const image = buildUki({
+      stub: fixture(stubId, 'linuxx64.efi.stub'), stubName: 'stub', linux: VMLINUZ, linuxName: 'vmlinuz', cmdline: CMDLINE, uname: '6.1.0-test',
+      initrds: [{ name: 'uki-initrd', data: ukiInitrd }],
+    }).image;
+    writeFileSync(join(esp, 'EFI', 'Linux', 'uki.efi'), image);
+    const blob = (s: string): Buffer => Buffer.from(`${s}-${'x'.repeat(40)}`);
+    const [G, U1, U2, I2] = [blob('GLOBAL-INITRD-ADDON'), blob('UCODE-ONE'), blob('UCODE-TWO'), blob('OTHER-UNAME-INITRD')];
+    const dtb = Buffer.concat([Buffer.from([0xd0, 0x0d, 0xfe, 0xed]), Buffer.alloc(60, 1)]);
+    const addonStub = fixture(stubId, 'addonx64.efi.stub');
+    const files: Record<string, Buffer> = {
+      [join(global, 'g.addon.efi')]: buildAddon({ stub: addonStub, stubName: 'addon', cmdline: Buffer.from('g=1'), initrds: [{ name: 'g', data: G }], ucode: U1 }).image,
+      [join(extra, 'a.addon.efi')]: buildAddon({ stub: addonStub, stubName: 'addon', dtb, ucode: U2 }).image,
+      [join(extra, 'b.addon.efi')]: buildAddon({ stub: addonStub, stubName: 'addon', uname: '9.9.9-other', initrds: [{ name: 'b', data: I2 }], cmdline: Buffer.from('b=1') }).image,
+      [join(extra, 'c.addon.efi')]: buildAddon({ stub: addonStub, stubName: 'addon', uname: '6.1.0-test', cmdline: Buffer.from('c=1') }).image,
+      [join(extra, 'd.addon.efi')]: buildAddon({ stub: addonStub, stubName: 'addon', cmdline: Buffer.from('d=1') }).image,
+    };
+    for (const [path, data] of Object.entries(files)) writeFileSync(path, data);
+    const r = runImage({ image, imageName: 'uki.efi', loadOptions: 'lo', timeoutSeconds: 300, espDir: esp, imagePath: '\\EFI\\Linux\\uki.efi' });
+    t.is(r.outcome.kind, 'exit-boot-services', r.summary);
+    const events = r.firmware.tcg2!.measuredBoot.events;
+    // Every addon is loaded with LoadImage (global first, then the UKI's, sorted): the firmware's PCR 4 digests (pesign).
+    const pcr4 = events.filter((e) => e.pcr === 4 && e.type === 0x80000003).map((e) => (e.digests.sha256 as Buffer).toString('hex'));
+    t.deepEqual(pcr4.slice(1, 6), Object.keys(files).map((p) => pesignHash(p)));
+    const initrd = r.handoff!.blobs.initrd!;
+    const pcrs = r.report.pcrs as Record<string, Record<string, string>>;
+    const utf16 = (s: string): Buffer => Buffer.from(`${s}\0`, 'utf16le');
+    if (stubId === 'stub-254') {
+      // .cmdline only, one event per directory; a.addon.efi (no .cmdline) and b.addon.efi (other .uname) are ignored.
+      t.is(pcrs.sha256['12'], pcrOf('sha256', [utf16('lo'), utf16('g=1'), utf16('c=1 d=1')]));
+      t.is(r.handoff?.report.cmdline, 'lo g=1 c=1 d=1');
+      t.true(initrd.equals(ukiInitrd), 'the kernel got the UKI .initrd alone');
+    } else {
+      const section = (path: string, name: string): Buffer => sectionsInOrder(files[path]).find((s) => s.name === name)!.data;
+      const dtbData = section(join(extra, 'a.addon.efi'), '.dtb');
+      // LoadOptions, the joined command lines, the devicetree addon, ucode addons in reverse order, initrd addons.
+      t.is(pcrs.sha256['12'], pcrOf('sha256', [utf16('lo'), utf16('g=1 c=1 d=1'), dtbData,
+        section(join(extra, 'a.addon.efi'), '.ucode'), section(join(global, 'g.addon.efi'), '.ucode'), section(join(global, 'g.addon.efi'), '.initrd')]));
+      const tagged = events.filter((e) => e.pcr === 12 && e.type === 0x6).map((e) => taggedEvent(e.data));
+      t.deepEqual(tagged, [{ tag: 0x6c46f751, text: 'a.addon.efi' }, { tag: 0xdac08e1a, text: 'a.addon.efi' }, { tag: 0xdac08e1a, text: 'g.addon.efi' }, { tag: 0x49dffe0f, text: 'g.addon.efi' }]);
+      t.is(r.handoff?.report.cmdline, 'lo g=1 c=1 d=1');
+      // The kernel's initrd: ucode addons (reverse order), the UKI's initrd, the initrd addon last; not b's (other .uname).
+      const at = [U2, U1, ukiInitrd, G].map((b) => initrd.indexOf(b));
+      t.true(at.every((x, i) => x >= 0 && (i === 0 || x > at[i - 1])), `initrd order ${at.join(' ')}`);
+      t.is(initrd.indexOf(I2), -1);
+    }
+    const p = predictPcrs(image, 'uki', {
+      banks: ['sha1', 'sha256'], loadOptions: 'lo', esp: { volume: new HostVolume(esp, { writable: false, overlay: false }), imagePath: '\\EFI\\Linux\\uki.efi' },
+    });
+    const cmp = compareEvents(p.events, loggedEventsOf(events), p.scope);
+    t.true(cmp.agree, cmp.lines.join('\n'));
+    t.true(compareVariables(p.variables, setBy(r)).agree);
+    t.is(p.pcrs.sha256['12'], pcrs.sha256['12']);
+  });
+}
