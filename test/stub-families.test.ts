@@ -69,6 +69,9 @@ function agreement(image: Buffer, r: RunResult, loadOptions?: string): { agree: 
   return compareEvents(p.events, loggedEventsOf(r.firmware.tcg2!.measuredBoot.events), p.scope);
 }
 
+/** 262 appends console= for the serial terminal stubemu's ConOut has (as OVMF's) when the command line names none. */
+const withConsole = (stubId: string, cmdline: string): string => (stubId === 'stub-262' ? `${cmdline} console=uart,io,0x3f8` : cmdline);
+
 const setBy = (r: RunResult): string[] => (r.report.variableChanges as { guid: string; name: string }[])
   .filter((v) => v.guid === LOADER_GUID).map((v) => v.name);
 
@@ -129,7 +132,7 @@ for (const [stubId, loadOptions, profile, passed] of [['stub-257', '@1', 1, unde
     t.is(pcrs.sha256['11'], pcr11('sha256', order.map((name) => ({ name, data: merged.get(name)! }))));
     // PCR 12: the profile number (UTF-16 with NUL, a tagged event), then the rest of LoadOptions if any.
     t.is(pcrs.sha256['12'], pcrOf('sha256', [Buffer.from(`${profile}\0`, 'utf16le'), ...(passed ? [Buffer.from(`${passed}\0`, 'utf16le')] : [])]));
-    t.is(r.handoff?.report.cmdline, passed ?? (profile === 1 ? 'one' : 'two'));
+    t.is(r.handoff?.report.cmdline, withConsole(stubId, passed ?? (profile === 1 ? 'one' : 'two')));
     const cmp = agreement(image, r, loadOptions);
     t.true(cmp.agree, cmp.lines.join('\n'));
   });
@@ -177,7 +180,7 @@ for (const stubId of ['stub-257', 'stub-262'] as FixtureId[]) {
     t.is(pcrs.sha256['12'], pcrOf('sha256', [Buffer.from('lo\0', 'utf16le'), Buffer.from('global=1 addon=one\0', 'utf16le'),
       Buffer.from('extra1  x\0', 'utf16le'), creds, global, confext]));
     t.is(pcrs.sha256['13'], pcrOf('sha256', [sysext]));
-    t.is(r.handoff?.report.cmdline, 'lo global=1 addon=one extra1  x');
+    t.is(r.handoff?.report.cmdline, withConsole(stubId, 'lo global=1 addon=one extra1  x'));
     // The firmware measured each addon's Authenticode digest into PCR 4 when the stub loaded it (pesign computes it here).
     const pcr4 = r.firmware.tcg2!.measuredBoot.events.filter((e) => e.pcr === 4 && e.type === 0x80000003).map((e) => (e.digests.sha256 as Buffer).toString('hex'));
     t.deepEqual(pcr4.slice(1, 3), addons.map((a) => pesignHash(a)));
@@ -304,7 +307,7 @@ for (const stubId of ['stub-254', 'stub-257', 'stub-262'] as FixtureId[]) {
         section(join(extra, 'a.addon.efi'), '.ucode'), section(join(global, 'g.addon.efi'), '.ucode'), section(join(global, 'g.addon.efi'), '.initrd')]));
       const tagged = events.filter((e) => e.pcr === 12 && e.type === 0x6).map((e) => taggedEvent(e.data));
       t.deepEqual(tagged, [{ tag: 0x6c46f751, text: 'a.addon.efi' }, { tag: 0xdac08e1a, text: 'a.addon.efi' }, { tag: 0xdac08e1a, text: 'g.addon.efi' }, { tag: 0x49dffe0f, text: 'g.addon.efi' }]);
-      t.is(r.handoff?.report.cmdline, 'lo g=1 c=1 d=1');
+      t.is(r.handoff?.report.cmdline, withConsole(stubId, 'lo g=1 c=1 d=1'));
       // The kernel's initrd: ucode addons (reverse order), the UKI's initrd, the initrd addon last; not b's (other .uname).
       const at = [U2, U1, ukiInitrd, G].map((b) => initrd.indexOf(b));
       t.true(at.every((x, i) => x >= 0 && (i === 0 || x > at[i - 1])), `initrd order ${at.join(' ')}`);
@@ -317,5 +320,30 @@ for (const stubId of ['stub-254', 'stub-257', 'stub-262'] as FixtureId[]) {
     t.true(cmp.agree, cmp.lines.join('\n'));
     t.true(compareVariables(p.variables, setBy(r)).agree);
     t.is(p.pcrs.sha256['12'], pcrs.sha256['12']);
+  });
+}
+
+/**
+ * console.c cmdline_append_console (262.1: every detected console, the main one last): with no console= on the command
+ * line, a ConOut whose text output handles include a serial terminal with an ACPI PNP0501 node (UID 0: COM1) gets
+ * "console=uart,io,0x3f8"; with a GOP "console=tty0" after it. Not measured by the stub: it shows only in the kernel's
+ * PCR 9 LoadOptions event (LINUX_EFI_LOAD_OPTIONS_EVENT_TAG_ID over the UTF-16 command line with its NUL).
+ */
+for (const [stubId, withGop, expected] of [
+  ['stub-262', false, 'base console=uart,io,0x3f8'], ['stub-262', true, 'base console=uart,io,0x3f8 console=tty0'], ['stub-257', false, 'base'],
+] as const) {
+  test(`${stubId}${withGop ? ' with a GOP' : ''}: the kernel's command line is ${JSON.stringify(expected)}, in its PCR 9 LoadOptions event and not in PCR 12`, (t) => {
+    const kernel = fixture('kernel-7-cloud', 'vmlinuz');
+    const image = buildUki({ stub: fixture(stubId, 'linuxx64.efi.stub'), stubName: 'stub', linux: kernel, linuxName: 'vmlinuz', cmdline: Buffer.from('base'), uname: '6.1.0-test' }).image;
+    const r = runImage({ image, imageName: 'console.efi', timeoutSeconds: 300, ...(withGop ? { gop: { width: 800, height: 600 } } : {}) });
+    t.is(r.outcome.kind, 'exit-boot-services', r.summary);
+    t.is(r.handoff?.report.cmdline, expected);
+    const events = r.firmware.tcg2!.measuredBoot.events;
+    const loadOptions = events.filter((e) => e.pcr === 9 && e.type === 0x6 && e.data.readUInt32LE(0) === 0x8f3b22ed);
+    t.is(loadOptions.length, 1);
+    t.is((loadOptions[0].digests.sha256 as Buffer).toString('hex'), createHash('sha256').update(Buffer.from(`${expected}\0`, 'utf16le')).digest('hex'));
+    t.is(events.filter((e) => e.pcr === 12).length, 0, 'nothing in PCR 12: no LoadOptions, no companion files');
+    const cmp = agreement(image, r);
+    t.true(cmp.agree, cmp.lines.join('\n'));
   });
 }
