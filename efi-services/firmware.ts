@@ -1,17 +1,16 @@
 // The firmware: builds RAM, the memory map, the tables and the default protocols in one fixed order
 // (STYLE 3, like U-Boot efi_init_obj_list), then runs an image and collects what happened.
-import { CallLog } from '../emulator/call-log';
-import { Cpu } from '../emulator/cpu/cpu';
-import { GuestMemory, Range, encodeUtf16z } from '../emulator/guest-memory';
-import { Machine } from '../emulator/machine';
-import { rdtscCandidates } from '../emulator/rdtsc-sites';
-import { sectionAt } from '../emulator/pe/pe-image';
-import { initMachineState, pageTablePages, GDT_BYTES, IDT_BYTES } from '../emulator/machine-state';
+import { Board, ramTop } from '../core/board';
+import { GuestMemory, encodeUtf16z } from '../core/guest-memory';
+import { sectionAt } from '../pe/pe-image';
+import { CallLog } from './call-log';
+import { Dispatcher } from './dispatcher';
+import { rdtscCandidates } from './boot/rdtsc-sites';
 import { buildInterface } from './interface';
 import { VirtualClock } from './clock';
-import { GUID } from './guid';
+import { GUID } from '../core/guid';
 import { Platform } from './platform';
-import { EfiError } from './status';
+import { EfiError } from '../core/status';
 import { EventSystem, EVT_NOTIFY_WAIT, TPL_NOTIFY } from './boot/events';
 import { eventServices } from './boot/event-services';
 import { exitBootServicesService, ExitBootServicesState, HandOff } from './boot/exit-boot-services';
@@ -57,12 +56,7 @@ export const FIRMWARE_REVISION = 0x0001_0000;
 export const ESP_PARTITION_GUID = '6e3b2a17-5c4d-4f1e-9a0b-3c2d1e0f5a6b';
 
 export interface FirmwareOptions {
-  /** Guest RAM in bytes (a multiple of 2 MiB, at least 64 MiB). */
-  memoryBytes: number;
   trace: boolean;
-  /** Unset: no instruction count (the time budget bounds the run). */
-  maxInstructions?: number;
-  timeoutMs: number;
   variables?: readonly VariableSeed[];
   keys?: readonly InputKey[];
   /** GetTime at the start of the run, in seconds since the Unix epoch. */
@@ -90,17 +84,11 @@ export interface FirmwareOptions {
 const TRAP_PAGES = 64n;
 const STACK_PAGES = 64n; // 256 KiB (UEFI 2.10 §2.3.4.2: at least 128 KiB)
 
-/** Why `bytes` cannot be guest RAM (a multiple of 2 MiB, 64 MiB to 4094 MiB, below the 4 GiB limit of a Buffer), or undefined. */
-export function memorySizeProblem(bytes: number): string | undefined {
-  const ok = Number.isInteger(bytes) && bytes % (2 << 20) === 0 && bytes >= 64 << 20 && bytes <= 4 * 2 ** 30 - 2 * 2 ** 20;
-  return ok ? undefined : `--memory must be a multiple of 2 MiB between 64 MiB and 4094 MiB (got ${bytes} bytes)`;
-}
-
 export class Firmware {
   readonly mem: GuestMemory;
   readonly map: MemoryMap;
   readonly pool: Pool;
-  readonly machine: Machine;
+  readonly dispatcher: Dispatcher;
   readonly log: CallLog;
   readonly clock: VirtualClock;
   readonly events: EventSystem;
@@ -132,17 +120,9 @@ export class Firmware {
   private startedAny = false;
   private readonly platform: Platform;
 
-  constructor(readonly cpu: Cpu, readonly opts: FirmwareOptions) {
-    const size = opts.memoryBytes;
-    const problem = memorySizeProblem(size);
-    if (problem) throw new Error(problem);
-    // RAM: everything but the NULL page and the legacy VGA/BIOS hole, as a PC has it.
-    const ram: Range[] = [{ start: 0x1000n, end: 0xa0000n }, { start: 0x100000n, end: BigInt(size) }];
-    const host = cpu.allocateRam(size);
-    this.mem = new GuestMemory(host, ram);
-    for (const r of ram) cpu.mapRam(r.start, host.subarray(Number(r.start), Number(r.end)));
-    this.mem.onCodeWrite = (a, n) => cpu.invalidateCode(a, n);
-    this.map = new MemoryMap(ram);
+  constructor(readonly board: Board, readonly opts: FirmwareOptions) {
+    this.mem = board.mem;
+    this.map = new MemoryMap(board.ram);
     this.pool = new Pool(this.map, this.mem);
     this.log = new CallLog(opts.trace);
 
@@ -150,29 +130,23 @@ export class Firmware {
     const fwPages = (type: number, pages: bigint) => this.map.allocatePages(AllocateAnyPages, type, pages, undefined, 'firmware');
     const bootTraps = fwPages(EfiBootServicesCode, TRAP_PAGES);
     const rtTraps = fwPages(EfiRuntimeServicesCode, 1n);
-    this.machine = new Machine(cpu, this.mem, { base: bootTraps, size: Number(TRAP_PAGES) * 4096 }, { base: rtTraps, size: 4096 }, this.log, {
-      maxInstructions: opts.maxInstructions,
-      timeoutMs: opts.timeoutMs,
-    });
+    this.dispatcher = new Dispatcher(board, { base: bootTraps, size: Number(TRAP_PAGES) * 4096 }, { base: rtTraps, size: 4096 }, this.log);
     this.platform = {
       mem: this.mem,
-      trap: (owner, decl, impl, runtime) => this.machine.trap(owner, decl, impl, runtime),
-      callGuest: (fn, args, why) => this.machine.callGuest(fn, args, why),
+      trap: (owner, decl, impl, runtime) => this.dispatcher.trap(owner, decl, impl, runtime),
+      callGuest: (fn, args, why) => this.dispatcher.callGuest(fn, args, why),
       allocate: (n, runtime) => this.pool.allocate(runtime ? EfiRuntimeServicesData : EfiBootServicesData, n, 'firmware'),
     };
     const p = this.platform;
 
     // 2. Processor state: GDT, IDT (vectors land in firmware traps), identity page tables, the stack.
     const vectors = Array.from({ length: 256 }, (_, v) =>
-      this.machine.trap('Cpu', { name: `Vector${v}`, args: [], returns: 'VOID' }, undefined));
-    const gdt = p.allocate(GDT_BYTES);
-    const idt = p.allocate(IDT_BYTES);
-    const pageTables = fwPages(EfiBootServicesData, BigInt(pageTablePages(BigInt(size))));
-    initMachineState(cpu, this.mem, { gdt, idt, pageTables, ramTop: BigInt(size), ram, vectors });
+      this.dispatcher.trap('Cpu', { name: `Vector${v}`, args: [], returns: 'VOID' }, undefined));
+    board.setUpProcessor({ pool: (n) => p.allocate(n), pages: (n) => fwPages(EfiBootServicesData, BigInt(n)) }, vectors);
     this.stackGuard = fwPages(EfiBootServicesData, STACK_PAGES + 1n);
-    cpu.protect(this.stackGuard, 4096, 'none');
+    board.protect(this.stackGuard, 4096, 'none');
     this.stackTop = this.stackGuard + (STACK_PAGES + 1n) * 4096n;
-    cpu.writeReg('rsp', this.stackTop);
+    board.writeReg('rsp', this.stackTop);
 
     // 3. Services and their models.
     this.clock = new VirtualClock(opts.epochSeconds);
@@ -220,7 +194,7 @@ export class Firmware {
       },
       hooks: {
         loaded: (img, file, dp, fileAddress) => {
-          this.machine.trapRdtsc(img.base, rdtscCandidates(img.pe, this.mem.view(img.base, img.size)));
+          board.trapRdtsc(img.base, rdtscCandidates(img.pe, this.mem.view(img.base, img.size)));
           // PCR 4: EV_EFI_BOOT_SERVICES_APPLICATION with the Authenticode digest of the file (TCG PFP §10.4.4).
           // edk2's DxeTpm2MeasureBootHandler describes the file buffer LoadImage got, not the loaded image: its
           // address (SourceBuffer, or its own read buffer, which stubemu does not keep: the image base stands in)
@@ -321,7 +295,7 @@ export class Firmware {
     // ACPI 2.0+ and SMBIOS 3.0, as configuration tables (UEFI 2.10 §4.6).
     const tablePages = (n: number, type: number) => this.map.allocatePages(AllocateAnyPages, type, BigInt(Math.ceil(n / 4096)), undefined, 'firmware');
     this.configTables.install(GUID.ACPI_20_TABLE, buildAcpiTables(p, tablePages).rsdp);
-    const smbiosOptions = { memoryBytes: size, ...(opts.smbiosOemStrings ? { type11Strings: [...opts.smbiosOemStrings] } : {}) };
+    const smbiosOptions = { memoryBytes: Number(ramTop(board)), cpuid: (leaf: number, subleaf: number) => board.cpuid(leaf, subleaf), ...(opts.smbiosOemStrings ? { type11Strings: [...opts.smbiosOemStrings] } : {}) };
     this.configTables.install(GUID.SMBIOS3_TABLE, buildSmbiosTables(p, tablePages, smbiosOptions).entryPoint);
     this.memoryAttributes = installMemoryAttributeProtocol(p, this.db, {
       isSystemMemory: (base, length) => this.mem.isMapped(base, Number(length)),
@@ -353,12 +327,12 @@ export class Firmware {
     }
 
     // 8. Calls: the clock moves 1 µs per call; after ExitBootServices only runtime services may be called.
-    this.machine.symbolize = (a) => this.symbolize(a);
+    board.symbolize = (a) => this.symbolize(a);
     // The TSC runs at a nominal 1 GHz on the virtual clock, and moves by 1000 cycles per read so that
     // back-to-back reads differ.
     let tscReads = 0n;
-    this.machine.rdtsc = () => this.clock.nowMicros * 1000n + 1000n * ++tscReads;
-    this.machine.beforeCall = (_service, runtime) => {
+    board.rdtsc = () => this.clock.nowMicros * 1000n + 1000n * ++tscReads;
+    this.dispatcher.beforeCall = (_service, runtime) => {
       this.clock.advance(1n);
       if (this.ebs.exited && !runtime) return 'boot service called after ExitBootServices';
       return undefined;
@@ -382,7 +356,7 @@ export class Firmware {
   regionOf(a: bigint): string {
     const img = this.images.containingOrAdopt(a);
     if (img) return `${img.name}:${sectionAt(img.pe, Number(a - img.base))?.name ?? 'headers'}`;
-    return this.machine.isTrapAddress(a) ? 'firmware' : 'outside images';
+    return this.dispatcher.isTrapAddress(a) ? 'firmware' : 'outside images';
   }
 
   private devicePathBytesOf(handle: bigint): Buffer | undefined {

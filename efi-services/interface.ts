@@ -1,5 +1,5 @@
 // Lays a function table (a protocol interface or a services table) out in guest memory from its declaration.
-import { TableDecl, TableImpl, tableSize } from './abi';
+import { TableDecl, TableImpl, tableSize } from '../core/abi';
 import { Platform } from './platform';
 
 /**

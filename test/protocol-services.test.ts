@@ -1,12 +1,12 @@
 // The protocol handler boot services (UEFI 2.10 §7.3) called through their table slots on a CPU-less platform.
 import test from 'ava';
-import { FunctionDecl } from '../efi-services/abi';
+import { FunctionDecl } from '../core/abi';
 import {
   AllHandles, ByProtocol, ByRegisterNotify, EFI_OPEN_PROTOCOL_BY_CHILD_CONTROLLER, EFI_OPEN_PROTOCOL_BY_DRIVER,
   EFI_OPEN_PROTOCOL_EXCLUSIVE, EFI_OPEN_PROTOCOL_GET_PROTOCOL, EFI_OPEN_PROTOCOL_TEST_PROTOCOL, ProtocolDatabase,
 } from '../efi-services/boot/protocol-db';
 import { protocolServices } from '../efi-services/boot/protocol-services';
-import { GUID, guidFromBytes, guidToBytes } from '../efi-services/guid';
+import { GUID, guidFromBytes, guidToBytes } from '../core/guid';
 import { buildInterface } from '../efi-services/interface';
 import {
   DevicePathNode, filePathNode, pciNode, pciRootNode, serializeDevicePath, vendorHardwareNode, vendorMediaNode,
@@ -14,7 +14,7 @@ import {
 import {
   EFI_ACCESS_DENIED, EFI_ALREADY_STARTED, EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS,
   EFI_UNSUPPORTED, EfiError, EfiStatus, statusName,
-} from '../efi-services/status';
+} from '../core/status';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { FakePlatform } from './helpers/fake-platform';
 

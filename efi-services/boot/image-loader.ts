@@ -2,10 +2,10 @@
 // EFI_LOAD_FILE2_PROTOCOL / EFI_LOAD_FILE_PROTOCOL (UEFI 2.10 §7.4.1 LoadImage, the order edk2 uses).
 // Protocols are called through their function pointers, so guest-installed ones work like the firmware's.
 import { DevicePathNode, filePathOf, serializeDevicePath } from '../protocols/device-path';
-import { encodeUtf16z } from '../../emulator/guest-memory';
-import { GUID } from '../guid';
+import { encodeUtf16z } from '../../core/guest-memory';
+import { GUID } from '../../core/guid';
 import { Platform } from '../platform';
-import { EFI_BUFFER_TOO_SMALL, EFI_NOT_FOUND, EFI_SUCCESS, EfiError, EfiStatus, isError, statusName } from '../status';
+import { EFI_BUFFER_TOO_SMALL, EFI_NOT_FOUND, EFI_SUCCESS, EfiError, EfiStatus, isError, statusName } from '../../core/status';
 
 export interface DeviceLocator {
   /** LocateDevicePath: the handle with the longest matching prefix supporting `guid`, and what remains. */

@@ -1,6 +1,6 @@
 // EFI_BOOT_SERVICES protocol handler members (UEFI 2.10 §7.3): pointer checks and guest I/O over ProtocolDatabase.
-import { CallInfo, ServiceFn, TableImpl } from '../abi';
-import { GUID, guidFromBytes } from '../guid';
+import { CallInfo, ServiceFn, TableImpl } from '../../core/abi';
+import { GUID, guidFromBytes } from '../../core/guid';
 import { Platform } from '../platform';
 import {
   devicePathAt, DevicePathError, DevicePathNode, encodedLength, firstInstance, isPrefixOf, parseDevicePath,
@@ -8,8 +8,8 @@ import {
 import {
   EFI_ALREADY_STARTED, EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES,
   EFI_SUCCESS, EFI_UNSUPPORTED, EfiError, EfiStatus, statusName,
-} from '../status';
-import { GuestMemoryError } from '../../emulator/guest-memory';
+} from '../../core/status';
+import { GuestMemoryError } from '../../core/guest-memory';
 import { ByProtocol, ByRegisterNotify, EFI_OPEN_PROTOCOL_TEST_PROTOCOL, ProtocolDatabase } from './protocol-db';
 
 /** EFI_INTERFACE_TYPE (UEFI 2.10 §7.3.2): the only value defined. */

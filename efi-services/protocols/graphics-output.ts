@@ -1,10 +1,10 @@
 // EFI_GRAPHICS_OUTPUT_PROTOCOL (UEFI 2.10 §12.9) for `--gop WxH`: one 32-bit BGRX mode over a linear
 // framebuffer in guest RAM. The Linux EFI stub reads Mode/Info/FrameBufferBase into screen_info.
-import { field, fn, TableDecl } from '../abi';
-import { GUID } from '../guid';
+import { field, fn, TableDecl } from '../../core/abi';
+import { GUID } from '../../core/guid';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
 import { EfiReservedMemoryType } from '../boot/memory-types';
 import { pciNode, pciRootNode, serializeDevicePath } from './device-path';
 

@@ -1,11 +1,11 @@
 // A firmware-provided initrd for bare kernels (`--initrd FILE`): EFI_LOAD_FILE2_PROTOCOL on a handle whose device
 // path is VenMedia(LINUX_EFI_INITRD_MEDIA_GUID)/End, which the Linux EFI stub (efi_load_initrd_dev_path) finds
 // with LocateDevicePath, as OVMF's QemuKernelLoaderFsDxe provides QEMU's -initrd.
-import { fn, TableDecl } from '../abi';
-import { GUID } from '../guid';
+import { fn, TableDecl } from '../../core/abi';
+import { GUID } from '../../core/guid';
 import { buildInterface } from '../interface';
 import { Platform } from '../platform';
-import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EFI_UNSUPPORTED } from '../status';
+import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
 import { DevicePathError, devicePathAt, serializeDevicePath, vendorMediaNode } from './device-path';
 
 export const EFI_LOAD_FILE2_PROTOCOL: TableDecl = {

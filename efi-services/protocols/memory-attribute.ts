@@ -1,10 +1,10 @@
 // EFI_MEMORY_ATTRIBUTE_PROTOCOL (UEFI 2.10 §37.7): per-page RP/XP/RO state kept host-side and reported. The Linux
 // EFI stub clears XP on the kernel image through it. Unicorn 2.0.1 has no NX, so XP is recorded but never
 // enforced; RO and RP are enforced only through the optional `protect` callback.
-import { fn, TableDecl } from '../abi';
+import { fn, TableDecl } from '../../core/abi';
 import { buildInterface } from '../interface';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_NO_MAPPING, EFI_SUCCESS, EFI_UNSUPPORTED, EfiStatus } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_NO_MAPPING, EFI_SUCCESS, EFI_UNSUPPORTED, EfiStatus } from '../../core/status';
 import { EFI_MEMORY_RO, EFI_MEMORY_RP, EFI_MEMORY_XP, EFI_PAGE_MASK, EFI_PAGE_SHIFT } from '../boot/memory-types';
 
 export const EFI_MEMORY_ATTRIBUTE_PROTOCOL_GUID = 'f4560cf6-40ec-4b4a-a192-bf1d57d0b189';

@@ -1,11 +1,11 @@
 // EFI_RNG_PROTOCOL (UEFI 2.10 §37.5): a deterministic generator (SHA-256 in counter mode over a seed),
 // so runs are reproducible; `--rng-seed` changes the stream.
 import { createHash } from 'node:crypto';
-import { fn, TableDecl } from '../abi';
-import { guidFromBytes, guidToBytes } from '../guid';
+import { fn, TableDecl } from '../../core/abi';
+import { guidFromBytes, guidToBytes } from '../../core/guid';
 import { buildInterface } from '../interface';
 import { Platform } from '../platform';
-import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../status';
+import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
 
 export const EFI_RNG_PROTOCOL_GUID = '3152bca5-eade-433d-862e-c01cdc291f44';
 /** The algorithms offered, default first (UEFI 2.10 §37.5.1.1). */

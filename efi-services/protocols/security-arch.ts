@@ -2,10 +2,10 @@
 // that calls them. No Secure Boot verification is done: both accept every file and only record the call.
 // systemd-stub overwrites their function pointers (security_override) so LoadImage accepts the unsigned kernel
 // it embeds; securityCheck therefore calls the pointers currently in guest memory, as edk2 DxeCore does.
-import { fn, TableDecl } from '../abi';
+import { fn, TableDecl } from '../../core/abi';
 import { buildInterface } from '../interface';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiStatus, isError } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiStatus, isError } from '../../core/status';
 import { devicePathAt } from './device-path';
 import { devicePathToText } from './device-path-text';
 

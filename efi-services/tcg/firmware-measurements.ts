@@ -1,7 +1,7 @@
 // What PC client firmware measures before and while it boots (PFP 1.05 §3.3.4, §10.4), in the order and encoding
 // of OVMF with swtpm (edk2 Tcg2Pei, Tcg2Dxe and DxeTpm2MeasureBootLib), reached through a few named hooks (STYLE 11).
-import { encodeUtf16z } from '../../emulator/guest-memory';
-import { GUID } from '../guid';
+import { encodeUtf16z } from '../../core/guest-memory';
+import { GUID } from '../../core/guid';
 import { AuthenticodeError, authenticodeDigests } from './authenticode';
 import { EFI_ACTION, encodeImageLoadEvent, encodeVariableData, EV } from './event-data';
 import { MeasuredBoot, MeasuredEvent } from './event-log';

@@ -1,12 +1,12 @@
 // EFI_TCG2_PROTOCOL (TCG EFI Protocol Specification rev 00.13 §6) over the measured-boot state, with the status
 // handling and log placement of edk2 Tcg2Dxe as OVMF runs it.
-import { fn, TableDecl } from '../abi';
+import { fn, TableDecl } from '../../core/abi';
 import { buildInterface } from '../interface';
 import { Platform } from '../platform';
 import { DeterministicRandom } from '../protocols/rng';
 import {
   EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED, EFI_VOLUME_FULL,
-} from '../status';
+} from '../../core/status';
 import { AuthenticodeError, authenticodeDigests } from './authenticode';
 import { EV } from './event-data';
 import { DEFAULT_LOG_AREA_SIZE, MeasuredBoot } from './event-log';

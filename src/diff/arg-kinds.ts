@@ -1,7 +1,7 @@
 // Which traced arguments are addresses (pointers, handles, events): they differ between any two builds or runs
 // with different allocations, so the diff leaves them out unless asked (--addresses). Read from the same
 // declarations the dispatcher decodes with (STYLE 4), never from argument names.
-import { ArgType, TableDecl } from '../../efi-services/abi';
+import { ArgType, TableDecl } from '../../core/abi';
 import { EFI_BOOT_SERVICES } from '../../efi-services/tables/boot-services-decl';
 import { EFI_RUNTIME_SERVICES } from '../../efi-services/tables/runtime-services-decl';
 import { EFI_TCG2_PROTOCOL } from '../../efi-services/tcg/tcg2-protocol';

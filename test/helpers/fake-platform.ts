@@ -1,8 +1,8 @@
 // A Platform without a CPU, for unit tests: traps are recorded so tests call services by their guest address.
-import { CallInfo, FunctionDecl, ServiceFn } from '../../efi-services/abi';
+import { CallInfo, FunctionDecl, ServiceFn } from '../../core/abi';
 import { Platform } from '../../efi-services/platform';
-import { EFI_UNSUPPORTED, EfiStatus } from '../../efi-services/status';
-import { GuestMemory } from '../../emulator/guest-memory';
+import { EFI_UNSUPPORTED, EfiStatus } from '../../core/status';
+import { GuestMemory } from '../../core/guest-memory';
 
 export class FakePlatform implements Platform {
   readonly mem: GuestMemory;
