@@ -400,3 +400,11 @@ export class Firmware {
     return [...this.espDevicePath, filePathNode(path)];
   }
 }
+
+/**
+ * The whole firmware on `board`: memory map, trap regions, processor state, tables, consoles, the ESP and the
+ * platform protocols, in one fixed order. Any Board serves, also one without a CPU (the tests').
+ */
+export function createFirmware(board: Board, options: FirmwareOptions): Firmware {
+  return new Firmware(board, options);
+}

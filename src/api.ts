@@ -6,7 +6,7 @@ import { GuestFault, RunEnd } from '../core/outcomes';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
 import { MemfsVolume } from '../efi-services/esp/memfs-volume';
-import { Firmware } from '../efi-services/firmware';
+import { createFirmware, Firmware } from '../efi-services/firmware';
 import { Machine, memorySizeProblem } from '../emulator/machine';
 import { encodeUtf16z } from '../core/guest-memory';
 import { filePathNode } from '../efi-services/protocols/device-path';
@@ -120,7 +120,7 @@ export function runImage(o: RunOptions): RunResult {
       maxInstructions: o.maxInstructions,
       timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
     });
-    const fw = new Firmware(machine, {
+    const fw = createFirmware(machine, {
       trace: o.trace ?? false,
       variables: o.variables,
       keys: o.keys,
