@@ -22,11 +22,12 @@ import {
 } from './boot/memory-types';
 import { miscServices, MiscState } from './boot/misc-services';
 import { Pool } from './boot/pool';
-import { ByProtocol, ProtocolDatabase } from './boot/protocol-db';
+import { ProtocolDatabase } from './boot/protocol-db';
 import { protocolServices } from './boot/protocol-services';
+import { locateDevicePath } from './boot/locate-device-path';
 import { Volume } from './esp/volume';
 import { MemfsVolume } from './esp/memfs-volume';
-import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, parseDevicePath, pciNode, pciRootNode, serializeDevicePath, isPrefixOf } from './protocols/device-path';
+import { DevicePathNode, filePathNode, hardDriveNode, pciNode, pciRootNode, serializeDevicePath } from './protocols/device-path';
 import { simpleFileSystem } from './protocols/simple-file-system';
 import { DeterministicRandom, EFI_RNG_PROTOCOL_GUID, rngProtocol } from './protocols/rng';
 import { buildAcpiTables } from './tables/acpi';
@@ -184,9 +185,9 @@ export class Firmware {
       allocationAt: (a) => this.map.allocationAt(a),
       handles: {
         install: (h, guid, iface) => this.db.install(h, guid, iface),
-        uninstallAll: (h) => this.removeHandle(h),
+        uninstallAll: (h) => this.db.removeHandle(h),
         protocol: (h, guid) => this.db.find(h, guid)?.interface,
-        locateDevicePath: (guid, path) => this.locateDevicePath(guid, path),
+        locateDevicePath: (guid, path) => locateDevicePath(this.db, this.mem, guid, path),
       },
       scratch: {
         allocate: (n) => this.pool.allocate(EfiBootServicesData, n, 'firmware'),
@@ -223,7 +224,6 @@ export class Firmware {
       ...eventServices(p, this.events),
       ...protocolServices(p, this.db, {
         allocatePool: (n) => this.pool.allocate(EfiBootServicesData, n, 'guest'),
-        devicePathOf: (h) => this.devicePathBytesOf(h),
       }),
       ...this.images.services(),
       ...miscServices(p, this.clock, this.configTables, this.misc, (h) => this.db.isHandle(h)),
@@ -357,42 +357,6 @@ export class Firmware {
     const img = this.images.containingOrAdopt(a);
     if (img) return `${img.name}:${sectionAt(img.pe, Number(a - img.base))?.name ?? 'headers'}`;
     return this.dispatcher.isTrapAddress(a) ? 'firmware' : 'outside images';
-  }
-
-  private devicePathBytesOf(handle: bigint): Buffer | undefined {
-    const dp = this.db.find(handle, GUID.DEVICE_PATH)?.interface;
-    if (dp === undefined || dp === 0n) return undefined;
-    return devicePathAt(this.mem, dp).bytes;
-  }
-
-  private locateDevicePath(guid: string, path: readonly DevicePathNode[]): { handle: bigint; remaining: DevicePathNode[] } | undefined {
-    let best: { handle: bigint; remaining: DevicePathNode[]; length: number } | undefined;
-    for (const h of this.handlesWith(guid)) {
-      const bytes = this.devicePathBytesOf(h);
-      if (!bytes) continue;
-      const nodes = parseDevicePath(bytes).nodes.filter((n) => n.type !== 0x7f);
-      if (isPrefixOf(nodes, [...path]) && (!best || nodes.length > best.length)) {
-        best = { handle: h, remaining: path.slice(nodes.length).filter((n) => n.type !== 0x7f), length: nodes.length };
-      }
-    }
-    return best && { handle: best.handle, remaining: best.remaining };
-  }
-
-  private handlesWith(guid: string): bigint[] {
-    try {
-      return this.db.locateHandles(ByProtocol, guid, 0n);
-    } catch (e) {
-      if (e instanceof EfiError) return [];
-      throw e;
-    }
-  }
-
-  /** Uninstalls every protocol of a handle (an unloaded image), which destroys the handle. */
-  private removeHandle(h: bigint): void {
-    for (const guid of this.db.isHandle(h) ? this.db.protocolsPerHandle(h) : []) {
-      const iface = this.db.find(h, guid);
-      if (iface) this.db.uninstall(h, guid, iface.interface);
-    }
   }
 
   /** The device path an image on the ESP at `path` (e.g. \EFI\BOOT\BOOTX64.EFI) has. */

@@ -27,3 +27,11 @@ export function memberAddress(base: bigint, decl: TableDecl, name: string): bigi
   if (i < 0) throw new Error(`${decl.name} has no member ${name}`);
   return base + BigInt(decl.headerSize + 8 * i);
 }
+
+/**
+ * Calls member `name` of the table at `table` through the function pointer in its slot, so a guest that replaced
+ * the member (or installed the whole table) is called like the firmware's own; returns RAX.
+ */
+export function callMember(platform: Platform, table: bigint, decl: TableDecl, name: string, args: readonly bigint[], why: string): bigint {
+  return platform.callGuest(platform.mem.u64(memberAddress(table, decl, name)), args, why);
+}

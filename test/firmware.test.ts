@@ -11,7 +11,7 @@ import {
 import { EfiBootServicesCode, EfiBootServicesData, EfiRuntimeServicesCode } from '../efi-services/boot/memory-types';
 import { MemfsVolume } from '../efi-services/esp/memfs-volume';
 import { createFirmware, Firmware, FirmwareOptions } from '../efi-services/firmware';
-import { filePathNode, serializeDevicePath } from '../efi-services/protocols/device-path';
+import { endInstanceNode, filePathNode, serializeDevicePath } from '../efi-services/protocols/device-path';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { EFI_RUNTIME_SERVICES } from '../efi-services/tables/runtime-services-decl';
 import { FakeBoard } from './helpers/fake-board';
@@ -127,6 +127,52 @@ test('LoadImage from the ESP by device path: the file is read through SimpleFile
   const before = fw.images.images.length;
   t.is(statusName(bs('LoadImage', 0n, parent.handle, dp, 0n, 0n, handleOut)), 'EFI_NOT_FOUND');
   t.is(fw.images.images.length, before);
+});
+
+test('LoadImage and LocateDevicePath follow one rule: the first instance of a multi-instance path (edk2)', (t) => {
+  const { board, fw, bs, pool } = boot();
+  const parent = startedImage(fw);
+  // The child, then (second instance) a file that does not exist: edk2 CoreLocateDevicePath looks at the first only.
+  const first = [...fw.espDevicePath, filePathNode(CHILD_PATH)];
+  const dpBytes = serializeDevicePath([...first, endInstanceNode(), ...fw.espDevicePath, filePathNode('\\EFI\\none.efi')]);
+  const dp = pool(dpBytes.length);
+  board.mem.write(dp, dpBytes);
+  const out = pool(8);
+  t.is(statusName(bs('LoadImage', 0n, parent.handle, dp, 0n, 0n, out)), 'EFI_SUCCESS');
+  t.is(fw.images.get(board.mem.u64(out))?.fileSha256, createHash('sha256').update(CHILD).digest('hex'));
+  // The boot service: the ESP handle, and the remaining path starts right after the ESP's own nodes: ACPI 12,
+  // PCI 6 and hard drive 42 bytes (UEFI 2.10 §10.3).
+  const guid = pool(16);
+  board.mem.write(guid, guidToBytes(GUID.SIMPLE_FILE_SYSTEM));
+  const where = pool(8);
+  board.mem.setU64(where, dp);
+  t.is(bs('LocateDevicePath', guid, where, out), EFI_SUCCESS);
+  t.is(board.mem.u64(out), fw.espHandle);
+  t.is(board.mem.u64(where), dp + 60n);
+});
+
+test('UnloadImage removes the image handle and the opens it made as agent (edk2 CoreUnloadImage)', (t) => {
+  const { board, fw, bs, pool } = boot();
+  const parent = startedImage(fw);
+  const dpBytes = serializeDevicePath([...fw.espDevicePath, filePathNode(CHILD_PATH)]);
+  const dp = pool(dpBytes.length);
+  board.mem.write(dp, dpBytes);
+  const out = pool(8);
+  t.is(bs('LoadImage', 0n, parent.handle, dp, 0n, 0n, out), EFI_SUCCESS);
+  const child = board.mem.u64(out);
+  const guid = pool(16);
+  board.mem.write(guid, guidToBytes(GUID.SIMPLE_FILE_SYSTEM));
+  const iface = pool(8);
+  // EFI_OPEN_PROTOCOL_BY_HANDLE_PROTOCOL (1) with the child as agent.
+  t.is(bs('OpenProtocol', fw.espHandle, guid, iface, child, 0n, 1n), EFI_SUCCESS);
+  const info = pool(8);
+  const count = pool(8);
+  t.is(bs('OpenProtocolInformation', fw.espHandle, guid, info, count), EFI_SUCCESS);
+  t.is(board.mem.u64(count), 1n);
+  t.is(bs('UnloadImage', child), EFI_SUCCESS);
+  t.false(fw.db.isHandle(child));
+  t.is(bs('OpenProtocolInformation', fw.espHandle, guid, info, count), EFI_SUCCESS);
+  t.is(board.mem.u64(count), 0n, 'no open names the unloaded image');
 });
 
 test('ExitBootServices: a stale key is refused, the current one ends the run; boot services are refused after it', (t) => {

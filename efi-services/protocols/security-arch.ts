@@ -3,7 +3,7 @@
 // systemd-stub overwrites their function pointers (security_override) so LoadImage accepts the unsigned kernel
 // it embeds; securityCheck therefore calls the pointers currently in guest memory, as edk2 DxeCore does.
 import { fn, TableDecl } from '../../core/abi';
-import { buildInterface } from '../interface';
+import { buildInterface, callMember } from '../interface';
 import { Platform } from '../platform';
 import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiStatus, isError } from '../../core/status';
 import { devicePathAt } from './device-path';
@@ -108,12 +108,12 @@ export function securityCheck(
   source: ImageSource = {},
 ): EfiStatus {
   const authenticationState = (security: bigint) =>
-    BigInt.asUintN(64, platform.callGuest(platform.mem.u64(security), [security, BigInt((source.authenticationStatus ?? 0) >>> 0), filePath],
-      'Security.FileAuthenticationState'));
+    BigInt.asUintN(64, callMember(platform, security, EFI_SECURITY_ARCH_PROTOCOL, 'FileAuthenticationState',
+      [security, BigInt((source.authenticationStatus ?? 0) >>> 0), filePath], 'Security.FileAuthenticationState'));
   const { security, security2 } = protocols;
   if (security2 !== undefined && security2 !== 0n) {
-    const s = BigInt.asUintN(64, platform.callGuest(platform.mem.u64(security2), [security2, filePath, buffer, size, bootPolicy ? 1n : 0n],
-      'Security2.FileAuthentication'));
+    const s = BigInt.asUintN(64, callMember(platform, security2, EFI_SECURITY2_ARCH_PROTOCOL, 'FileAuthentication',
+      [security2, filePath, buffer, size, bootPolicy ? 1n : 0n], 'Security2.FileAuthentication'));
     if (isError(s) || !source.fromFirmwareVolume || security === undefined || security === 0n) return s;
     return authenticationState(security);
   }
