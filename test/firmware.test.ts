@@ -10,10 +10,13 @@ import {
 } from '../core/status';
 import { EfiBootServicesCode, EfiBootServicesData, EfiRuntimeServicesCode } from '../efi-services/boot/memory-types';
 import { MemfsVolume } from '../efi-services/esp/memfs-volume';
-import { createFirmware, Firmware, FirmwareOptions } from '../efi-services/firmware';
+import { createFirmware, Firmware } from '../efi-services/firmware';
+import { FirmwareOptions } from '../efi-services/firmware-options';
 import { endInstanceNode, filePathNode, serializeDevicePath } from '../efi-services/protocols/device-path';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { EFI_RUNTIME_SERVICES } from '../efi-services/tables/runtime-services-decl';
+import { installPlatformProtocols, PlatformProtocolEntry } from '../efi-services/platform-protocols';
+import { InstallContext } from '../efi-services/install-context';
 import { FakeBoard } from './helpers/fake-board';
 import { buildPe } from './helpers/pe-builder';
 
@@ -214,4 +217,19 @@ test('a trap without an implementation is reported as unimplemented', (t) => {
   board.call(board.processor[0].vectors[6], []);
   t.is(fw.log.unimplemented.get('Cpu.Vector6'), 1);
   t.is(board.call(board.processor[0].vectors[6], []), 0n, 'a VOID member returns nothing');
+});
+
+test('installPlatformProtocols: entries in list order, closed gates skipped, keyed states kept and seen by later entries', (t) => {
+  const calls: string[] = [];
+  const gop = { handle: 1n } as unknown as NonNullable<ReturnType<typeof installPlatformProtocols>['gop']>;
+  const list: PlatformProtocolEntry[] = [
+    { name: 'a', install: () => void calls.push('a') },
+    { name: 'gated', when: (o) => o.noRng !== true, install: () => void calls.push('gated') },
+    { name: 'gop', key: 'gop', install: () => (calls.push('gop'), gop) },
+    { name: 'after', install: (_ctx, _o, installed) => void calls.push(`after sees gop ${installed.gop === gop}`) },
+  ];
+  const got = installPlatformProtocols({} as InstallContext, { trace: false, noRng: true }, list);
+  t.deepEqual(calls, ['a', 'gop', 'after sees gop true']);
+  t.is(got.gop, gop);
+  t.deepEqual(Object.keys(got), ['gop']);
 });

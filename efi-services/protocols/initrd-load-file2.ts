@@ -5,6 +5,8 @@ import { TableDecl } from '../../core/abi';
 import { EFI_LOAD_FILE2_PROTOCOL } from './load-file';
 import { GUID } from '../../core/guid';
 import { buildInterface } from '../interface';
+import { FirmwareOptions } from '../firmware-options';
+import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
 import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
 import { DevicePathError, devicePathAt, serializeDevicePath, vendorMediaNode } from './device-path';
@@ -65,4 +67,10 @@ export function installInitrdLoadFile2(
   const handle = db.install(0n, GUID.DEVICE_PATH, devicePath);
   db.install(handle, GUID.LOAD_FILE2, protocol);
   return { handle, protocol, devicePath, deliveries };
+}
+
+/** Module entry (platform-protocols.ts): `options.initrd` on the initrd media device path. */
+export function install(ctx: InstallContext, options: FirmwareOptions): InitrdLoadFile2 {
+  if (!options.initrd) throw new Error('initrd LoadFile2 installed without an initrd');
+  return installInitrdLoadFile2(ctx.platform, ctx.db, options.initrd);
 }

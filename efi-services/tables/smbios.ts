@@ -2,7 +2,9 @@
 // installed as SMBIOS3_TABLE_GUID. Type 11 carries settable OEM strings (systemd reads io.systemd.* from them).
 import { createHash } from 'node:crypto';
 import { CpuidResult } from '../../core/board';
-import { guidToBytes } from '../../core/guid';
+import { GUID, guidToBytes } from '../../core/guid';
+import { FirmwareOptions } from '../firmware-options';
+import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
 import { EfiRuntimeServicesData } from '../boot/memory-types';
 
@@ -367,4 +369,14 @@ export function parseSmbios(bytes: Buffer): SmbiosStructure[] {
 export function smbiosString(s: SmbiosStructure, offset: number): string | undefined {
   const n = s.formatted[offset];
   return n === 0 ? undefined : s.strings[n - 1];
+}
+
+/** Module entry (platform-protocols.ts): SMBIOS 3.0 as configuration table SMBIOS3_TABLE_GUID, with `options.smbiosOemStrings` as type 11. */
+export function install(ctx: InstallContext, options: FirmwareOptions): void {
+  const smbios = {
+    memoryBytes: Number(ctx.memoryBytes),
+    cpuid: ctx.cpuid,
+    ...(options.smbiosOemStrings ? { type11Strings: [...options.smbiosOemStrings] } : {}),
+  };
+  ctx.configTables.install(GUID.SMBIOS3_TABLE, buildSmbiosTables(ctx.platform, ctx.pages, smbios).entryPoint);
 }

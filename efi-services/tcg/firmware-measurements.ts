@@ -5,6 +5,8 @@ import { GUID } from '../../core/guid';
 import { AuthenticodeError, authenticodeDigests } from './authenticode';
 import { EFI_ACTION, encodeImageLoadEvent, encodeVariableData, EV } from './event-data';
 import { MeasuredBoot, MeasuredEvent } from './event-log';
+import { InstallContext } from '../install-context';
+import { Tcg2 } from './tcg2-protocol';
 
 export const EFI_IMAGE_SECURITY_DATABASE_GUID = 'd719b2cb-3d3a-4596-a3bc-dad00e67656f';
 
@@ -172,4 +174,17 @@ export function startFirmwareMeasurements(measuredBoot: MeasuredBoot, options: F
   const m = new FirmwareMeasurements(measuredBoot, options);
   m.onFirmwareStart();
   return m;
+}
+
+/**
+ * Module entry (platform-protocols.ts): what a PC client firmware measures before the boot application (TCG PFP:
+ * the CRTM version in PCR 0, the Secure Boot policy in PCR 7), into the TPM behind `tcg2`.
+ */
+export function install(ctx: InstallContext, tcg2: Tcg2): FirmwareMeasurements {
+  return startFirmwareMeasurements(tcg2.measuredBoot, {
+    readVariable: (guid, name) => {
+      const v = ctx.variables.get(guid, name);
+      return typeof v === 'bigint' ? undefined : Buffer.from(v.data);
+    },
+  });
 }
