@@ -8,7 +8,7 @@
 // delivery" state remains and the next #PF never completes.) Instruction fetches from page 0 stay faults. `--strict-null` keeps
 // the page absent: every access faults, as with NULL detection on.
 import { Cpu, StopReason } from './cpu/cpu';
-import { GuestMemory } from './guest-memory';
+import { GuestMemory } from '../core/guest-memory';
 import { decode } from './cpu/x86-operand';
 
 const GENERAL = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;

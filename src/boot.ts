@@ -2,8 +2,7 @@
 // and resolves to Report v1; a crash of the CPU emulator rejects the promise instead of killing the caller.
 import { fork } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { BadInput, RunOptions } from './api';
-import { ConsoleStream } from '../efi-services/firmware';
+import { BadInput, ConsoleStream, RunOptions } from './api';
 import { Report } from './report';
 import { engineCrashMessage, WORKER_ENV } from './worker';
 

@@ -9,7 +9,7 @@ import { BLOCK_IO_MEDIA, blockIoProtocol, EFI_BLOCK_IO_PROTOCOL, writeBlockIoMed
 import { blockIo2Protocol, EFI_BLOCK_IO2_PROTOCOL } from '../efi-services/protocols/block-io2';
 import { diskIoProtocol, EFI_DISK_IO_PROTOCOL } from '../efi-services/protocols/disk-io';
 import { diskIo2Protocol, EFI_DISK_IO2_PROTOCOL } from '../efi-services/protocols/disk-io2';
-import { statusName } from '../efi-services/status';
+import { statusName } from '../core/status';
 import { FakePlatform } from './helpers/fake-platform';
 
 /** 64 sectors, sector n filled with byte n; a window of 16 sectors from sector 8 (a "partition"). */

@@ -5,7 +5,7 @@
 // do not show on the disk, block writes stay in memory and do not reach the files).
 import { Platform } from '../platform';
 import { Volume } from '../esp/volume';
-import { GUID, guidToBytes } from '../guid';
+import { GUID, guidToBytes } from '../../core/guid';
 import { DevicePathNode, serializeDevicePath } from '../protocols/device-path';
 import { blockIoProtocol, EFI_BLOCK_IO_PROTOCOL_GUID, writeBlockIoMedia } from '../protocols/block-io';
 import { blockIo2Protocol, EFI_BLOCK_IO2_PROTOCOL_GUID } from '../protocols/block-io2';

@@ -1,7 +1,7 @@
 // A GPT disk holding one EFI system partition (UEFI 2.10 §5.2-5.3): protective MBR, primary header and 128 entries
 // at LBA 1-33, the partition, and the backup entries and header at the end. GUIDs fixed, so runs repeat.
 import { crc32 } from '../crc32';
-import { guidToBytes } from '../guid';
+import { guidToBytes } from '../../core/guid';
 import { Extent, SECTOR, SparseDisk } from './sparse-disk';
 
 export const EFI_SYSTEM_PARTITION_TYPE = 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b';

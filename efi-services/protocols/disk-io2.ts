@@ -1,9 +1,9 @@
 // EFI_DISK_IO2_PROTOCOL (UEFI 2.10 §13.8): DiskIo with tokens; requests complete at once (block-io2.ts).
-import { field, fn, TableDecl } from '../abi';
+import { field, fn, TableDecl } from '../../core/abi';
 import { BlockDevice } from '../disk/block-device';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
-import { EFI_SUCCESS } from '../status';
+import { EFI_SUCCESS } from '../../core/status';
 import { completeIo2 } from './block-io2';
 import { transferBytes } from './disk-io';
 

@@ -1,15 +1,15 @@
 // Time as the board's devices see it: the firmware's virtual clock plus the time the guest spent on port I/O.
 // Each port access takes PORT_ACCESS_NANOS (an ISA bus cycle is about 1 µs, why Linux delays with port 0x80), so
 // a guest polling the PIT or the PM timer sees time move, deterministically, without a host clock.
-import { VirtualClock } from '../../efi-services/clock';
+import { BoardClock, PlatformClock } from '../../core/board';
 
 export const PORT_ACCESS_NANOS = 1000n;
 
-export class PlatformTime {
+export class PlatformTime implements PlatformClock {
   /** Port I/O time not yet folded into the firmware clock. */
   private pendingNanos = 0n;
-
-  constructor(readonly clock: VirtualClock) {}
+  /** The firmware's clock, once it is attached (before: time 0 and the default --time). */
+  clock: BoardClock = { nowMicros: 0n, epochSeconds: 1704067200n, advance: () => {} };
 
   nowNanos(): bigint {
     return this.clock.nowMicros * 1000n + this.pendingNanos;
