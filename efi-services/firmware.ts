@@ -27,6 +27,7 @@ import { ByProtocol, ProtocolDatabase } from './boot/protocol-db';
 import { protocolServices } from './boot/protocol-services';
 import { Volume } from './esp/volume';
 import { MemfsVolume } from './esp/memfs-volume';
+import { devicePathToText } from './protocols/device-path-text';
 import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, parseDevicePath, pciNode, pciRootNode, serializeDevicePath, isPrefixOf } from './protocols/device-path';
 import { simpleFileSystem } from './protocols/simple-file-system';
 import { DeterministicRandom, EFI_RNG_PROTOCOL_GUID, rngProtocol } from './protocols/rng';
@@ -34,6 +35,8 @@ import { buildAcpiTables } from './tables/acpi';
 import { buildSmbiosTables } from './tables/smbios';
 import { installMemoryAttributeProtocol, MemoryAttributeProtocol } from './protocols/memory-attribute';
 import { installSecurityArchProtocols, SecurityArchProtocols, securityCheck } from './protocols/security-arch';
+import { SecureBoot, SecureBootKeys } from './security/secure-boot';
+import { imageOrigin } from './security/image-origin';
 import { GraphicsOutput, installGraphicsOutput } from './protocols/graphics-output';
 import { InitrdLoadFile2, installInitrdLoadFile2 } from './protocols/initrd-load-file2';
 import { installTcg2, Tcg2 } from './tcg/tcg2-protocol';
@@ -72,8 +75,10 @@ export interface FirmwareOptions {
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
   /** Seed of EFI_RNG_PROTOCOL's deterministic stream; undefined = the protocol is installed with seed "stubemu". */
   rngSeed?: string;
-  /** Report Secure Boot as enabled (SecureBoot=1, SetupMode=0); no signature checking is done. */
+  /** SecureBootEnable: with keys, Secure Boot on and images verified; without, only announced (SecureBoot=1, SetupMode=0). */
   secureBoot?: boolean;
+  /** PK, KEK, db, dbx as EFI_SIGNATURE_LIST bytes (--pk/--kek/--db/--dbx, --ms-keys). */
+  secureBootKeys?: SecureBootKeys;
   /** Leave EFI_RNG_PROTOCOL out. */
   noRng?: boolean;
   /** A Linux initrd offered through LoadFile2 on the initrd media device path (what OVMF does for -initrd). */
@@ -125,6 +130,7 @@ export class Firmware {
   readonly random: DeterministicRandom;
   readonly memoryAttributes: MemoryAttributeProtocol;
   readonly security: SecurityArchProtocols;
+  readonly secureBoot: SecureBoot;
   readonly gop?: GraphicsOutput;
   readonly initrd?: InitrdLoadFile2;
   readonly tcg2?: Tcg2;
@@ -183,6 +189,7 @@ export class Firmware {
     this.events.onClose((e) => this.db.unregisterNotify(e));
     this.variables = new VariableStore();
     defineFirmwareVariables(this.variables, { secureBoot: opts.secureBoot });
+    this.secureBoot = new SecureBoot(this.variables, { enabled: opts.secureBoot ?? false, keys: opts.secureBootKeys }, () => this.tcg2?.measuredBoot);
     seedVariables(this.variables, opts.variables ?? []);
     this.keys = new KeyQueue(opts.keys ?? []);
 
@@ -326,7 +333,13 @@ export class Firmware {
     this.memoryAttributes = installMemoryAttributeProtocol(p, this.db, {
       isSystemMemory: (base, length) => this.mem.isMapped(base, Number(length)),
     });
-    this.security = installSecurityArchProtocols(p, this.db);
+    // The Security2 handler of edk2 DxeImageVerificationLib, when keys are enrolled and Secure Boot is on.
+    this.security = installSecurityArchProtocols(p, this.db, (dp, file) => {
+      if (!this.secureBoot.verifying) return undefined;
+      const nodes = dp === 0n ? undefined : devicePathAt(this.mem, dp).nodes;
+      const origin = imageOrigin(nodes, (guid, path) => this.handleFor(guid, path));
+      return this.secureBoot.verify(file, origin, nodes ? devicePathToText(nodes) : '(no device path)').status;
+    });
     if (opts.gop) {
       this.gop = installGraphicsOutput(p, this.db, {
         ...opts.gop,
@@ -389,6 +402,11 @@ export class Firmware {
     const dp = this.db.find(handle, GUID.DEVICE_PATH)?.interface;
     if (dp === undefined || dp === 0n) return undefined;
     return devicePathAt(this.mem, dp).bytes;
+  }
+
+  /** LocateDevicePath finds a handle with `guid` on a prefix of `path`. */
+  handleFor(guid: string, path: readonly DevicePathNode[]): boolean {
+    return this.locateDevicePath(guid, path) !== undefined;
   }
 
   private locateDevicePath(guid: string, path: readonly DevicePathNode[]): { handle: bigint; remaining: DevicePathNode[] } | undefined {

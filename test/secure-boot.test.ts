@@ -1,0 +1,201 @@
+// Secure Boot end to end: keys and certificates made with openssl, images signed with sbsign, hashes from pesign;
+// what runs, what is refused and with which status, and the EV_EFI_VARIABLE_AUTHORITY events of PCR 7, each
+// checked against bytes the test builds itself.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runImage, RunOptions } from '../src/api';
+import { SecureBootKeys } from '../efi-services/security/secure-boot';
+import { signatureListsFromFile } from '../efi-services/security/key-files';
+import { handMadeX509List, makeTestKeys, sbsign, TestKeys } from './helpers/secure-boot-keys';
+import { pesignHash } from './helpers/tools';
+
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const sample = (name: string) => join(ROOT, 'samples', 'build', `${name}.efi`);
+
+/** Owner GUID 0b5e7f3a-1c2d-4e5f-8a9b-0c1d2e3f4a5b in wire form, for the hand-made db list. */
+const OWNER = Buffer.from('3a7f5e0b2d1c5f4e8a9b0c1d2e3f4a5b', 'hex');
+
+let keys: TestKeys;
+let signedHello: string;
+let signedImages: string;
+let otherHello: string;
+let leafHello: string;
+let dbList: string;
+
+test.before(() => {
+  keys = makeTestKeys();
+  signedHello = sbsign(keys, sample('hello'), keys.db, 'hello.db.efi');
+  signedImages = sbsign(keys, sample('images'), keys.db, 'images.db.efi');
+  otherHello = sbsign(keys, sample('hello'), keys.other, 'hello.other.efi');
+  leafHello = sbsign(keys, sample('hello'), keys.leaf, 'hello.leaf.efi');
+  dbList = join(keys.dir, 'db.esl');
+  writeFileSync(dbList, handMadeX509List(keys.db.der, OWNER));
+});
+
+/** --pk PEM, --kek DER, --db as given (default: the hand-made .esl), --dbx as given, read as the CLI reads them. */
+function keysFor(o: { db?: string[]; dbx?: string[] } = {}): SecureBootKeys {
+  const read = (name: string, files: string[]) => Buffer.concat(files.map((f) => signatureListsFromFile(readFileSync(f), `${name} ${f}`)));
+  return {
+    lists: {
+      PK: read('--pk', [keys.pk.crt]),
+      KEK: read('--kek', [keys.kek.derFile]),
+      db: read('--db', o.db ?? [dbList]),
+      ...(o.dbx ? { dbx: read('--dbx', o.dbx) } : {}),
+    },
+    source: 'test',
+  };
+}
+
+function run(file: string, extra: Partial<RunOptions> & { db?: string[]; dbx?: string[] } = {}) {
+  const { db, dbx, ...rest } = extra;
+  return runImage({ image: readFileSync(file), imageName: 'BOOTX64.EFI', secureBoot: true, secureBootKeys: keysFor({ db, dbx }), ...rest });
+}
+
+interface Ev { pcr: number; type: string; digests: Record<string, string> }
+const events = (r: ReturnType<typeof run>) => (r.report.eventLog ?? []) as unknown as Ev[];
+
+/** UEFI_VARIABLE_DATA for db with one EFI_SIGNATURE_DATA (PFP 1.05 §10.4.6), written out with raw offsets. */
+function authorityEventData(owner: Buffer, der: Buffer): Buffer {
+  const head = Buffer.alloc(32);
+  Buffer.from('cbb219d73a3d9645a3bcdad00e67656f', 'hex').copy(head, 0); // EFI_IMAGE_SECURITY_DATABASE_GUID
+  head.writeBigUInt64LE(2n, 16);
+  head.writeBigUInt64LE(BigInt(16 + der.length), 24);
+  return Buffer.concat([head, Buffer.from('db', 'utf16le'), owner, der]);
+}
+
+test('a db-signed image runs; PCR 7 gets the db certificate as EV_EFI_VARIABLE_AUTHORITY before the PCR 4 image event', (t) => {
+  const r = run(signedHello);
+  t.deepEqual(r.outcome, { kind: 'returned', status: 'EFI_SUCCESS', success: true });
+  const sb = r.report.secureBoot!;
+  t.is(sb.secureBoot, 1);
+  t.is(sb.setupMode, 0);
+  t.is(sb.images.length, 1);
+  t.is(sb.images[0].decision, 'allowed');
+  t.is(sb.images[0].authenticodeSha256, pesignHash(signedHello));
+  t.is(sb.images[0].authority!.sha256, createHash('sha256').update(keys.db.der).digest('hex'));
+  const ev = events(r);
+  const authority = ev.filter((e) => e.type === 'EV_EFI_VARIABLE_AUTHORITY');
+  t.is(authority.length, 1);
+  t.is(authority[0].pcr, 7);
+  t.is(authority[0].digests.sha256, createHash('sha256').update(authorityEventData(OWNER, keys.db.der)).digest('hex'));
+  const order = ev.map((e) => e.type);
+  t.true(order.indexOf('EV_EFI_VARIABLE_AUTHORITY') < order.indexOf('EV_EFI_BOOT_SERVICES_APPLICATION'));
+  // The key variables carry NV+BS+RT+time-based authenticated write access, as edk2 stores them.
+  const vars = r.report.variables as { name: string; attributes: string[]; data: string }[];
+  for (const name of ['PK', 'KEK', 'db']) {
+    t.deepEqual(vars.find((v) => v.name === name)!.attributes, ['NV', 'BS', 'RT', 'AT'], name); // 0x27
+  }
+  t.is(vars.find((v) => v.name === 'db')!.data, readFileSync(dbList).toString('hex'));
+});
+
+test('an unsigned image is refused with EFI_ACCESS_DENIED before it is loaded or measured (CLI: exit 1 and the reason)', (t) => {
+  const r = run(sample('hello'));
+  t.deepEqual(r.outcome, { kind: 'refused', status: 'EFI_ACCESS_DENIED', reason: 'the image is not signed and its hash is not in db' });
+  t.is(r.exitCode, 1);
+  t.deepEqual(r.report.images, []);
+  t.false(events(r).some((e) => e.type === 'EV_EFI_BOOT_SERVICES_APPLICATION' || e.type === 'EV_EFI_VARIABLE_AUTHORITY'));
+  const c = spawnSync(process.execPath, [CLI, 'run', sample('hello'), '--secure-boot', '--pk', keys.pk.crt, '--db', keys.db.crt, '--quiet'], { encoding: 'utf8' });
+  t.is(c.status, 1, c.stderr);
+  t.regex(c.stderr + c.stdout, /refused by Secure Boot \(EFI_ACCESS_DENIED\): the image is not signed/);
+});
+
+test('a db-signed image whose Authenticode SHA-256 (pesign) is in dbx is refused', (t) => {
+  const hashFile = join(keys.dir, 'hello.dbx-hash');
+  writeFileSync(hashFile, `sha256:${pesignHash(signedHello)}\n`);
+  const r = run(signedHello, { dbx: [hashFile] });
+  t.is(r.outcome.kind, 'refused');
+  t.is(flatStatus(r), 'EFI_ACCESS_DENIED');
+  t.regex(r.report.secureBoot!.images[0].reason, /hash is in dbx/);
+  // The same hash in db lets the unsigned image run (edk2: an unsigned image only by its hash in db).
+  const unsignedHash = join(keys.dir, 'hello.db-hash');
+  writeFileSync(unsignedHash, `sha256:${pesignHash(sample('hello'))}\n`);
+  const ok = run(sample('hello'), { db: [dbList, unsignedHash] });
+  t.is(ok.outcome.kind, 'returned');
+  t.regex(ok.report.secureBoot!.images[0].reason, /not signed and its EFI_CERT_SHA256_GUID hash is in db/);
+});
+
+function flatStatus(r: ReturnType<typeof run>): string {
+  return (r.outcome as { status: string }).status;
+}
+
+test('the signing certificate in dbx refuses the image even though db allows it', (t) => {
+  const r = run(signedHello, { dbx: [keys.db.crt] });
+  t.is(r.outcome.kind, 'refused');
+  t.regex(r.report.secureBoot!.images[0].reason, /forbidden by a dbx certificate \(CN=stubemu test db\)/);
+  t.false(events(r).some((e) => e.type === 'EV_EFI_VARIABLE_AUTHORITY'));
+});
+
+test('a signature by a key outside db is refused; a leaf issued by a CA in db is allowed through the chain', (t) => {
+  const r = run(otherHello);
+  t.is(r.outcome.kind, 'refused');
+  t.regex(r.report.secureBoot!.images[0].reason, /no db certificate verifies the signature/);
+  t.deepEqual(r.report.secureBoot!.images[0].signers, ['CN=stubemu test outsider']);
+  const chain = run(leafHello, { db: [keys.ca.crt] });
+  t.is(chain.outcome.kind, 'returned', JSON.stringify(chain.outcome));
+  t.is(chain.report.secureBoot!.images[0].authority!.subject, 'CN=stubemu test CA');
+  // A signature whose bytes were changed after signing does not verify.
+  const tampered = readFileSync(signedHello);
+  tampered[tampered.length - 300] ^= 0xff;
+  const tamperedFile = join(keys.dir, 'hello.tampered.efi');
+  writeFileSync(tamperedFile, tampered);
+  t.is(run(tamperedFile).outcome.kind, 'refused');
+});
+
+test('LoadImage in the guest: an unsigned child is refused with EFI_ACCESS_DENIED, a signed one runs; one authority event for both images', (t) => {
+  const esp = mkdtempSync(join(tmpdir(), 'stubemu-sb-esp-'));
+  mkdirSync(join(esp, 'EFI', 'BOOT'), { recursive: true });
+  mkdirSync(join(esp, 'EFI', 'stubemu'), { recursive: true });
+  copyFileSync(signedImages, join(esp, 'EFI', 'BOOT', 'BOOTX64.EFI'));
+  copyFileSync(sample('child'), join(esp, 'EFI', 'stubemu', 'child.efi'));
+  const opts = { espDir: esp, imagePath: '\\EFI\\BOOT\\BOOTX64.EFI' };
+  const unsigned = run(join(esp, 'EFI', 'BOOT', 'BOOTX64.EFI'), opts);
+  const decisions = unsigned.report.secureBoot!.images;
+  const fromPath = decisions.find((d) => d.image.endsWith('\\EFI\\stubemu\\child.efi'))!;
+  t.is(fromPath.decision, 'refused');
+  t.is(fromPath.status, 'EFI_ACCESS_DENIED');
+  // The embedded child is loaded from a buffer with no device path: unknown origin, refused as well.
+  t.true(decisions.some((d) => d.image === '(no device path)' && d.status === 'EFI_ACCESS_DENIED'));
+  t.regex(unsigned.report.console as string, /load-from-path/);
+
+  copyFileSync(sbsign(keys, sample('child'), keys.db, 'child.db.efi'), join(esp, 'EFI', 'stubemu', 'child.efi'));
+  const signed = run(join(esp, 'EFI', 'BOOT', 'BOOTX64.EFI'), opts);
+  t.regex(signed.report.console as string, /exit-data-from-path "child exit data"/);
+  t.is(signed.report.secureBoot!.images.find((d) => d.image.endsWith('child.efi'))!.decision, 'allowed');
+  t.is(events(signed).filter((e) => e.type === 'EV_EFI_VARIABLE_AUTHORITY').length, 1);
+});
+
+test('keys without --secure-boot: enrolled (SetupMode 0) but SecureBoot 0, nothing verified; --secure-boot without keys only announces', (t) => {
+  const off = runImage({ image: readFileSync(sample('hello')), imageName: 'hello.efi', secureBootKeys: keysFor() });
+  t.is(off.outcome.kind, 'returned');
+  t.like(off.report.secureBoot!, { secureBoot: 0, setupMode: 0, verification: false, images: [] });
+  const announced = runImage({ image: readFileSync(sample('hello')), imageName: 'hello.efi', secureBoot: true });
+  t.is(announced.outcome.kind, 'returned');
+  t.like(announced.report.secureBoot!, { secureBoot: 1, setupMode: 0, verification: false });
+});
+
+test('--ms-keys: db holds the Microsoft UEFI CA 2011 and Windows Production PCA 2011 as enrolled in OVMF_VARS_4M.ms.fd', (t) => {
+  const c = spawnSync(process.execPath, [CLI, 'run', sample('hello'), '--secure-boot', '--ms-keys', '--quiet', '--json', '-'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  t.is(c.status, 1, c.stderr);
+  const report = JSON.parse(c.stdout) as { secureBoot: { keys: Record<string, { certificates: { sha256: string; subject: string }[] }> }; outcome: { kind: string } };
+  t.is(report.outcome.kind, 'refused');
+  // Certificate thumbprints Microsoft publishes for the two db certificates (SHA-256 of the DER).
+  const db = report.secureBoot.keys.db.certificates.map((x) => x.sha256).sort();
+  t.deepEqual(db, [
+    '48e99b991f57fc52f76149599bff0a58c47154229b9f8d603ac40d3500248507', // Microsoft Corporation UEFI CA 2011
+    'e8e95f0733a55e8bad7be0a1413ee23c51fcea64b3c8fa6a786935fddcc71961', // Microsoft Windows Production PCA 2011
+  ].sort());
+  t.true(report.secureBoot.keys.KEK.certificates.some((x) => /Microsoft Corporation KEK CA 2011/.test(x.subject)));
+});
+
+test('bad key files are refused naming the option, the file and the problem', (t) => {
+  const bad = join(keys.dir, 'bad.esl');
+  writeFileSync(bad, Buffer.alloc(40, 0x11));
+  const c = spawnSync(process.execPath, [CLI, 'run', sample('hello'), '--secure-boot', '--pk', keys.pk.crt, '--db', bad, '--quiet'], { encoding: 'utf8' });
+  t.is(c.status, 2);
+  t.regex(c.stderr, new RegExp(`--db ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: EFI_SIGNATURE_LIST at offset 0 has SignatureListSize`));
+});
