@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { runImage, RunOptions } from '../src/api';
 import { SecureBootKeys } from '../efi-services/security/secure-boot';
 import { signatureListsFromFile } from '../efi-services/security/key-files';
+import { appendVariables, msKeysFromVarstore, readVarstore } from '../efi-services/security/ms-keys';
 import { handMadeX509List, makeTestKeys, sbsign, TestKeys } from './helpers/secure-boot-keys';
 import { pesignHash } from './helpers/tools';
 
@@ -198,4 +199,31 @@ test('bad key files are refused naming the option, the file and the problem', (t
   const c = spawnSync(process.execPath, [CLI, 'run', sample('hello'), '--secure-boot', '--pk', keys.pk.crt, '--db', bad, '--quiet'], { encoding: 'utf8' });
   t.is(c.status, 2);
   t.regex(c.stderr, new RegExp(`--db ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: EFI_SIGNATURE_LIST at offset 0 has SignatureListSize`));
+});
+
+test('OVMF varstore: the .ms.fd holds PK/KEK/db/dbx with NV+BS+RT+AT; an appended variable reads back; bad files name the problem', (t) => {
+  const fd = readFileSync(join(ROOT, '.cache', 'fixtures', 'ovmf', 'OVMF_VARS_4M.ms.fd'));
+  const vars = readVarstore(fd, 'ms.fd');
+  for (const name of ['PK', 'KEK', 'db', 'dbx']) t.is(vars.find((v) => v.name === name)!.attributes, 0x27, name);
+  // The db certificates are in the file byte for byte (the DER of each X.509 entry, found by searching the image).
+  const keysFromFd = msKeysFromVarstore(fd, 'ms.fd');
+  t.true(fd.includes(keysFromFd.lists.db!));
+  const data = Buffer.from('stubemu test data');
+  const more = appendVariables(fd, [{ guid: '605dab50-e046-4300-abb6-3dd810dd8b23', name: 'MokList', attributes: 3, data }], 'ms.fd');
+  t.is(more.length, fd.length);
+  const back = readVarstore(more, 'ms.fd').find((v) => v.name === 'MokList')!;
+  t.deepEqual([back.attributes, back.data], [3, data]);
+  // The record as VariableFormat.h lays it out: StartId 0x55AA, State VAR_ADDED, then name and data unpadded.
+  const at = more.indexOf(Buffer.from('MokList\0', 'utf16le')) - 60;
+  t.is(more.readUInt16LE(at), 0x55aa);
+  t.is(more[at + 2], 0x3f);
+  t.is(more.readUInt32LE(at + 36), 16);
+  t.deepEqual(more.subarray(at + 60 + 16, at + 60 + 16 + data.length), data);
+  t.throws(() => readVarstore(Buffer.alloc(4096), 'zero.fd'), { message: /^zero\.fd: no _FVH signature at offset 40/ });
+  // PK's record marked deleted (State VAR_DELETED & VAR_ADDED = 0x3c): a varstore without keys.
+  const noPk = Buffer.from(fd);
+  const pkAt = noPk.indexOf(Buffer.from('PK\0', 'utf16le')) - 60;
+  t.is(noPk.readUInt16LE(pkAt), 0x55aa);
+  noPk[pkAt + 2] = 0x3c;
+  t.throws(() => msKeysFromVarstore(noPk, 'no-pk.fd'), { message: /^no-pk\.fd: no PK variable/ });
 });

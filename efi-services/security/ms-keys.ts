@@ -1,7 +1,7 @@
 // --ms-keys: PK, KEK, db and dbx read out of an OVMF varstore image (Debian's OVMF_VARS_4M.ms.fd): the firmware volume header (PI 1.8 vol. 3 §3.2.1), edk2's authenticated variable store header
 // and AUTHENTICATED_VARIABLE_HEADER records (MdeModulePkg/Include/Guid/VariableFormat.h).
 import { StructDef } from '../../emulator/pe/pe-format';
-import { guidFromBytes } from '../guid';
+import { guidFromBytes, guidToBytes } from '../guid';
 import { parseSignatureLists } from './signature-list';
 import { KEY_VARIABLES, KeyVariable, keyVariableGuid, SecureBootKeys } from './secure-boot';
 
@@ -47,6 +47,11 @@ const align4 = (n: number) => (n + 3) & ~3;
 
 /** Every live variable of an OVMF varstore image, in store order. Errors name the offset. */
 export function readVarstore(fd: Buffer, where: string): StoredVariable[] {
+  return walkVarstore(fd, where).variables;
+}
+
+/** The live variables and the offset where the next record would go (the first erased header). */
+function walkVarstore(fd: Buffer, where: string): { variables: StoredVariable[]; end: number; storeEnd: number } {
   const fail = (why: string): never => {
     throw new VarstoreError(`${where}: ${why}`);
   };
@@ -60,7 +65,8 @@ export function readVarstore(fd: Buffer, where: string): StoredVariable[] {
   if (guidFromBytes(store.Signature) !== EFI_AUTHENTICATED_VARIABLE_GUID) fail(`variable store at offset ${storeAt} is not an authenticated variable store`);
   const end = Math.min(fd.length, storeAt + store.Size);
   const live = new Map<string, StoredVariable & { state: number }>();
-  for (let at = align4(storeAt + VARIABLE_STORE_HEADER.size); at + AUTHENTICATED_VARIABLE_HEADER.size <= end;) {
+  let at = align4(storeAt + VARIABLE_STORE_HEADER.size);
+  for (; at + AUTHENTICATED_VARIABLE_HEADER.size <= end;) {
     const h = AUTHENTICATED_VARIABLE_HEADER.parse(fd, at);
     if (h.StartId !== VARIABLE_DATA) break; // erased flash (0xffff): the end of the records
     const nameAt = at + AUTHENTICATED_VARIABLE_HEADER.size;
@@ -78,7 +84,34 @@ export function readVarstore(fd: Buffer, where: string): StoredVariable[] {
     }
     at = align4(dataAt + h.DataSize);
   }
-  return [...live.values()].map(({ state: _state, ...v }) => v);
+  return { variables: [...live.values()].map(({ state: _state, ...v }) => v), end: at, storeEnd: end };
+}
+
+/**
+ * A copy of the varstore with `vars` appended as new VAR_ADDED records (no authentication data: for plain NV
+ * variables such as shim's MokList, set up before the firmware first runs).
+ */
+export function appendVariables(fd: Buffer, vars: readonly StoredVariable[], where: string): Buffer {
+  const out = Buffer.from(fd);
+  const walked = walkVarstore(out, where);
+  const storeEnd = walked.storeEnd;
+  let at = walked.end;
+  for (const v of vars) {
+    if (readVarstore(out, where).some((x) => x.guid === v.guid && x.name === v.name)) throw new VarstoreError(`${where}: ${v.name} exists already`);
+    const name = Buffer.from(`${v.name}\0`, 'utf16le');
+    const size = AUTHENTICATED_VARIABLE_HEADER.size + name.length + v.data.length;
+    if (at + size > storeEnd) throw new VarstoreError(`${where}: no room for ${v.name} (${size} bytes at offset ${at})`);
+    const h = Buffer.alloc(AUTHENTICATED_VARIABLE_HEADER.size);
+    h.writeUInt16LE(VARIABLE_DATA, AUTHENTICATED_VARIABLE_HEADER.offsetOf('StartId'));
+    h.writeUInt8(VAR_ADDED, AUTHENTICATED_VARIABLE_HEADER.offsetOf('State'));
+    h.writeUInt32LE(v.attributes, AUTHENTICATED_VARIABLE_HEADER.offsetOf('Attributes'));
+    h.writeUInt32LE(name.length, AUTHENTICATED_VARIABLE_HEADER.offsetOf('NameSize'));
+    h.writeUInt32LE(v.data.length, AUTHENTICATED_VARIABLE_HEADER.offsetOf('DataSize'));
+    guidToBytes(v.guid).copy(h, AUTHENTICATED_VARIABLE_HEADER.offsetOf('VendorGuid'));
+    Buffer.concat([h, name, v.data]).copy(out, at);
+    at = align4(at + size);
+  }
+  return out;
 }
 
 /** PK, KEK, db and dbx of a varstore, each checked to be EFI_SIGNATURE_LIST data. */
