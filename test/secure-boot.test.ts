@@ -2,13 +2,15 @@
 // what runs, what is refused and with which status, and the EV_EFI_VARIABLE_AUTHORITY events of PCR 7, each
 // checked against bytes the test builds itself.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runImage, RunOptions } from '../src/api';
-import { SecureBootKeys } from '../efi-services/security/secure-boot';
+import { SecureBoot, SecureBootKeys } from '../efi-services/security/secure-boot';
+import { VariableStore } from '../efi-services/runtime/variable-store';
+import { EFI_INVALID_PARAMETER, EFI_SECURITY_VIOLATION, EFI_SUCCESS } from '../efi-services/status';
 import { signatureListsFromFile } from '../efi-services/security/key-files';
 import { appendVariables, msKeysFromVarstore, readVarstore } from '../efi-services/security/ms-keys';
 import { handMadeX509List, makeTestKeys, sbsign, TestKeys } from './helpers/secure-boot-keys';
@@ -226,4 +228,110 @@ test('OVMF varstore: the .ms.fd holds PK/KEK/db/dbx with NV+BS+RT+AT; an appende
   t.is(noPk.readUInt16LE(pkAt), 0x55aa);
   noPk[pkAt + 2] = 0x3c;
   t.throws(() => msKeysFromVarstore(noPk, 'no-pk.fd'), { message: /^no-pk\.fd: no PK variable/ });
+});
+
+// ---- Time-based authenticated writes (UEFI 2.10 §8.2.2), signed with openssl cms over the serialization ------------
+
+const GLOBAL = '8be4df61-93ca-11d2-aa0d-00e098032b8c';
+const IMAGE_DB = 'd719b2cb-3d3a-4596-a3bc-dad00e67656f';
+const GUID_BYTES: Record<string, Buffer> = {
+  [GLOBAL]: Buffer.from('61dfe48bca93d211aa0d00e098032b8c', 'hex'),
+  [IMAGE_DB]: Buffer.from('cbb219d73a3d9645a3bcdad00e67656f', 'hex'),
+};
+const AT_ATTRS = 0x27;
+
+/** EFI_TIME for 2026-12-07 hh:00:00 (Pad1, Nanosecond, TimeZone, Daylight, Pad2 zero unless `nanosecond`). */
+function efiTime(hour: number, nanosecond = 0): Buffer {
+  const t = Buffer.alloc(16);
+  t.writeUInt16LE(2026, 0);
+  t[2] = 12; t[3] = 7; t[4] = hour;
+  t.writeUInt32LE(nanosecond, 8);
+  return t;
+}
+
+/**
+ * EFI_VARIABLE_AUTHENTICATION_2 ‖ payload: `openssl cms -sign` (detached, DER ContentInfo; `noattr` leaves out the
+ * signed attributes as sign-efi-sig-list does) over VariableName ‖ VendorGuid ‖ Attributes ‖ TimeStamp ‖ payload.
+ */
+function authWrite(name: string, guid: string, attributes: number, time: Buffer, payload: Buffer, signer: { key: string; crt: string }, noattr = true): Buffer {
+  const attr = Buffer.alloc(4);
+  attr.writeUInt32LE(attributes);
+  const serial = Buffer.concat([Buffer.from(name, 'utf16le'), GUID_BYTES[guid], attr, time, payload]);
+  const dir = mkdtempSync(join(tmpdir(), 'stubemu-auth-'));
+  writeFileSync(join(dir, 'in'), serial);
+  execFileSync('openssl', ['cms', '-sign', '-binary', ...(noattr ? ['-noattr'] : []), '-md', 'sha256', '-signer', signer.crt, '-inkey', signer.key,
+    '-in', join(dir, 'in'), '-outform', 'DER', '-out', join(dir, 'sig')]);
+  const sig = readFileSync(join(dir, 'sig'));
+  const win = Buffer.alloc(24);
+  win.writeUInt32LE(24 + sig.length, 0);
+  win.writeUInt16LE(0x0200, 4); // wRevision
+  win.writeUInt16LE(0x0ef1, 6); // WIN_CERT_TYPE_EFI_GUID
+  Buffer.from('9dd2af4adf68ee498aa9347d375665a7', 'hex').copy(win, 8); // EFI_CERT_TYPE_PKCS7_GUID
+  return Buffer.concat([time, win, sig, payload]);
+}
+
+function keyStore(): { store: VariableStore; sb: SecureBoot } {
+  const store = new VariableStore();
+  const sb = new SecureBoot(store, { enabled: true, keys: keysFor() }, () => undefined);
+  return { store, sb };
+}
+
+const value = (store: VariableStore, guid: string, name: string) => {
+  const v = store.get(guid, name);
+  return typeof v === 'bigint' ? undefined : v.data;
+};
+
+test('authenticated writes in user mode: db needs a KEK signature, KEK and PK the PK one; replays and tampering are refused', (t) => {
+  const { store } = keyStore();
+  const newDb = handMadeX509List(keys.other.der, OWNER);
+  const byKek = authWrite('db', IMAGE_DB, AT_ATTRS, efiTime(10), newDb, keys.kek);
+  t.is(store.set(IMAGE_DB, 'db', AT_ATTRS, byKek), EFI_SUCCESS, store.lastRejection);
+  t.deepEqual(value(store, IMAGE_DB, 'db'), newDb);
+  // The same write again: its TimeStamp is not later than the stored one.
+  t.is(store.set(IMAGE_DB, 'db', AT_ATTRS, byKek), EFI_SECURITY_VIOLATION);
+  t.regex(store.lastRejection!, /replay/);
+  // Signed by the db key, or by PK: not a KEK certificate.
+  t.is(store.set(IMAGE_DB, 'db', AT_ATTRS, authWrite('db', IMAGE_DB, AT_ATTRS, efiTime(11), newDb, keys.db)), EFI_SECURITY_VIOLATION);
+  t.is(store.set(IMAGE_DB, 'dbx', AT_ATTRS, authWrite('dbx', IMAGE_DB, AT_ATTRS, efiTime(11), newDb, keys.pk)), EFI_SECURITY_VIOLATION);
+  // The payload changed after signing.
+  const tampered = authWrite('db', IMAGE_DB, AT_ATTRS, efiTime(12), newDb, keys.kek);
+  tampered[tampered.length - 1] ^= 1;
+  t.is(store.set(IMAGE_DB, 'db', AT_ATTRS, tampered), EFI_SECURITY_VIOLATION);
+  // A TimeStamp with a Nanosecond is refused whatever the signature.
+  t.is(store.set(IMAGE_DB, 'db', AT_ATTRS, authWrite('db', IMAGE_DB, AT_ATTRS, efiTime(13, 5), newDb, keys.kek)), EFI_SECURITY_VIOLATION);
+  // Signed attributes (openssl cms default) verify as well; APPEND_WRITE adds to db.
+  const extra = handMadeX509List(keys.ca.der, OWNER);
+  t.is(store.set(IMAGE_DB, 'db', AT_ATTRS | 0x40, authWrite('db', IMAGE_DB, AT_ATTRS | 0x40, efiTime(14), extra, keys.kek, false)), EFI_SUCCESS, store.lastRejection);
+  t.deepEqual(value(store, IMAGE_DB, 'db'), Buffer.concat([newDb, extra]));
+  // KEK: PK signs, KEK does not.
+  const newKek = handMadeX509List(keys.other.der, OWNER);
+  t.is(store.set(GLOBAL, 'KEK', AT_ATTRS, authWrite('KEK', GLOBAL, AT_ATTRS, efiTime(10), newKek, keys.kek)), EFI_SECURITY_VIOLATION);
+  t.is(store.set(GLOBAL, 'KEK', AT_ATTRS, authWrite('KEK', GLOBAL, AT_ATTRS, efiTime(10), newKek, keys.pk)), EFI_SUCCESS, store.lastRejection);
+  // Without an EFI_VARIABLE_AUTHENTICATION_2 descriptor at all.
+  t.is(store.set(GLOBAL, 'KEK', AT_ATTRS, newKek), EFI_SECURITY_VIOLATION);
+});
+
+test('deleting PK with a PK signature enters setup mode (SetupMode 1, SecureBoot 0), where key writes need no signature', (t) => {
+  const { store, sb } = keyStore();
+  t.true(sb.verifying);
+  t.is(store.set(GLOBAL, 'PK', AT_ATTRS, authWrite('PK', GLOBAL, AT_ATTRS, efiTime(9), Buffer.alloc(0), keys.kek)), EFI_SECURITY_VIOLATION);
+  t.is(store.set(GLOBAL, 'PK', AT_ATTRS, authWrite('PK', GLOBAL, AT_ATTRS, efiTime(9), Buffer.alloc(0), keys.pk)), EFI_SUCCESS, store.lastRejection);
+  t.is(value(store, GLOBAL, 'PK'), undefined);
+  t.deepEqual([value(store, GLOBAL, 'SetupMode')![0], value(store, GLOBAL, 'SecureBoot')![0]], [1, 0]);
+  t.false(sb.verifying);
+  // Setup mode: signed by a key nobody enrolled, still accepted (edk2 checks only the descriptor and the list).
+  const newDb = handMadeX509List(keys.other.der, OWNER);
+  t.is(store.set(IMAGE_DB, 'db', AT_ATTRS, authWrite('db', IMAGE_DB, AT_ATTRS, efiTime(1), newDb, keys.other)), EFI_SUCCESS, store.lastRejection);
+  // A PK must be exactly one X.509 certificate; enrolling one returns to user mode with Secure Boot on.
+  t.is(store.set(GLOBAL, 'PK', AT_ATTRS, authWrite('PK', GLOBAL, AT_ATTRS, efiTime(2), Buffer.concat([newDb, newDb]), keys.other)), EFI_INVALID_PARAMETER);
+  t.is(store.set(GLOBAL, 'PK', AT_ATTRS, authWrite('PK', GLOBAL, AT_ATTRS, efiTime(2), handMadeX509List(keys.other.der, OWNER), keys.other)), EFI_SUCCESS);
+  t.deepEqual([value(store, GLOBAL, 'SetupMode')![0], value(store, GLOBAL, 'SecureBoot')![0]], [0, 1]);
+  t.true(sb.verifying);
+});
+
+test('a .auth file given as --db enrolls its payload', (t) => {
+  const payload = handMadeX509List(keys.db.der, OWNER);
+  const file = join(keys.dir, 'db.auth');
+  writeFileSync(file, authWrite('db', IMAGE_DB, AT_ATTRS, efiTime(3), payload, keys.kek));
+  t.deepEqual(signatureListsFromFile(readFileSync(file), `--db ${file}`), payload);
 });

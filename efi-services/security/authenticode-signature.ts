@@ -40,9 +40,9 @@ export interface AuthenticodeSignature {
   readonly signerProblem?: string;
 }
 
-const bytes = (v: Uint8Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+export const bytes = (v: Uint8Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
-function der(o: asn1js.BaseBlock): Buffer {
+export function der(o: asn1js.BaseBlock): Buffer {
   return Buffer.from(o.toBER(false));
 }
 
@@ -104,7 +104,7 @@ export function parseAuthenticode(authData: Uint8Array): AuthenticodeSignature {
 }
 
 /** PKCS#7 §9.3/§9.4 (RFC 2315): the messageDigest attribute covers the content; the signature covers the attributes. */
-function signerProblem(si: pkijs.SignerInfo, signer: X509Certificate | undefined, content: Buffer): string | undefined {
+export function signerProblem(si: pkijs.SignerInfo, signer: X509Certificate | undefined, content: Buffer): string | undefined {
   if (!signer) return 'the signer\'s certificate is not in the SignedData';
   const hash = DIGESTS[si.digestAlgorithm.algorithmId];
   if (!hash) return `signer digest algorithm ${si.digestAlgorithm.algorithmId} is not supported`;
@@ -139,7 +139,7 @@ function mayIssue(c: X509Certificate): boolean {
  * to `trusted`, where `trusted` may be the signer itself or any intermediate (partial chain); validity dates are
  * not checked; every issuer must be allowed to issue.
  */
-export function chainsTo(sig: AuthenticodeSignature, trusted: X509Certificate): boolean {
+export function chainsTo(sig: Pick<AuthenticodeSignature, 'signer' | 'certificates'>, trusted: X509Certificate): boolean {
   let cert = sig.signer;
   for (let depth = 0; cert && depth < 32; depth++) {
     if (cert.raw.equals(trusted.raw)) return true;

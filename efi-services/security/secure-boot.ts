@@ -9,6 +9,7 @@ import { statusName } from '../status';
 import { encodeVariableData, EV } from '../tcg/event-data';
 import { MeasuredBoot } from '../tcg/event-log';
 import { ImageOrigin, ImageVerificationResult, verifyImage } from './image-verification';
+import { SecureBootVariableWrites } from './authenticated-variables';
 import { EFI_CERT, EFI_IMAGE_SECURITY_DATABASE_GUID, parseSignatureLists, SignatureEntry, signatureTypeName } from './signature-list';
 
 const BS_RT = EFI_VARIABLE.BOOTSERVICE_ACCESS | EFI_VARIABLE.RUNTIME_ACCESS;
@@ -109,11 +110,15 @@ export class SecureBoot {
     private readonly measuredBoot: () => MeasuredBoot | undefined,
   ) {
     this.mode = defineSecureBootVariables(store, o);
+    // With keys, the guest may change them as on a real machine: signed writes in user mode, any in setup mode.
+    if (o.keys) store.timeBasedWrites = new SecureBootVariableWrites(store, (enrolled) => SecureBootVariableWrites.updatePlatformMode(store, enrolled));
   }
 
-  /** Images are verified when keys were given and SecureBoot is 1 (verifyImage reads the variable itself). */
+  /** Images are verified when keys were given, a PK is enrolled and SecureBoot is 1 (a guest may change both). */
   get verifying(): boolean {
-    return this.o.keys !== undefined && this.mode.secureBoot === 1;
+    if (this.o.keys === undefined) return false;
+    const sb = this.store.get(GUID.GLOBAL_VARIABLE, 'SecureBoot');
+    return typeof sb !== 'bigint' && sb.data[0] === 1 && typeof this.store.get(GUID.GLOBAL_VARIABLE, 'PK') !== 'bigint';
   }
 
   /** The Security2 handler of edk2 DxeImageVerificationLib for one file; records the decision. */
