@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Ajv from 'ajv';
 import { runImage, RunOptions } from '../src/api';
+import { reportJson } from '../src/report';
 import { SecureBoot, SecureBootKeys } from '../efi-services/security/secure-boot';
 import { VariableStore } from '../efi-services/runtime/variable-store';
 import { EFI_INVALID_PARAMETER, EFI_SECURITY_VIOLATION, EFI_SUCCESS } from '../efi-services/status';
@@ -105,6 +107,13 @@ test('an unsigned image is refused with EFI_ACCESS_DENIED before it is loaded or
   const c = spawnSync(process.execPath, [CLI, 'run', sample('hello'), '--secure-boot', '--pk', keys.pk.crt, '--db', keys.db.crt, '--quiet'], { encoding: 'utf8' });
   t.is(c.status, 1, c.stderr);
   t.regex(c.stderr + c.stdout, /refused by Secure Boot \(EFI_ACCESS_DENIED\): the image is not signed/);
+});
+
+test('reports with Secure Boot (allowed, refused) validate against the shipped JSON Schema', (t) => {
+  const validate = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(join(ROOT, 'schema', 'report-v1.schema.json'), 'utf8')) as object);
+  for (const r of [run(signedHello), run(sample('hello'))]) {
+    t.true(validate(JSON.parse(reportJson(r.report))), JSON.stringify(validate.errors?.slice(0, 3)));
+  }
 });
 
 test('a db-signed image whose Authenticode SHA-256 (pesign) is in dbx is refused', (t) => {
