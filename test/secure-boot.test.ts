@@ -12,7 +12,10 @@ import { runImage, RunOptions } from '../src/api';
 import { reportJson } from '../src/report';
 import { SecureBoot, SecureBootKeys } from '../efi-services/security/secure-boot';
 import { VariableStore } from '../efi-services/runtime/variable-store';
-import { EFI_INVALID_PARAMETER, EFI_SECURITY_VIOLATION, EFI_SUCCESS } from '../efi-services/status';
+import { EFI_ACCESS_DENIED, EFI_INVALID_PARAMETER, EFI_SECURITY_VIOLATION, EFI_SUCCESS } from '../efi-services/status';
+import { ImageServices } from '../efi-services/boot/images';
+import { CallInfo, ServiceFn } from '../efi-services/abi';
+import { FakePlatform } from './helpers/fake-platform';
 import { signatureListsFromFile } from '../efi-services/security/key-files';
 import { appendVariables, msKeysFromVarstore, readVarstore } from '../efi-services/security/ms-keys';
 import { handMadeX509List, makeTestKeys, sbsign, TestKeys } from './helpers/secure-boot-keys';
@@ -343,4 +346,41 @@ test('a .auth file given as --db enrolls its payload', (t) => {
   const file = join(keys.dir, 'db.auth');
   writeFileSync(file, authWrite('db', IMAGE_DB, AT_ATTRS, efiTime(3), payload, keys.kek));
   t.deepEqual(signatureListsFromFile(readFileSync(file), `--db ${file}`), payload);
+});
+
+test('LoadImage refused with EFI_ACCESS_DENIED writes NULL to *ImageHandle (edk2 CoreLoadImageCommon); EFI_SECURITY_VIOLATION loads but StartImage refuses', (t) => {
+  for (const verdict of [EFI_ACCESS_DENIED, EFI_SECURITY_VIOLATION]) {
+    const p = new FakePlatform(32 << 20, 24 << 20);
+    let next = 0x100000n;
+    let handles = 0x1000n;
+    const images = new ImageServices({
+      platform: p,
+      systemTable: () => 0n,
+      allocatePages: (_type, pages) => { const a = next; next += pages * 0x1000n; return a; },
+      freePages: () => undefined,
+      handles: { install: (h) => (h === 0n ? (handles += 16n) : h), uninstallAll: () => undefined, protocol: () => undefined, locateDevicePath: () => undefined },
+      scratch: { allocate: (n) => p.allocate(n), free: () => undefined },
+      hooks: {},
+      onGuestError: () => undefined,
+      authenticate: () => verdict,
+    });
+    const parent = images.load(readFileSync(sample('hello')), { name: 'parent', parent: 0n, source: 'test' });
+    const child = readFileSync(sample('child'));
+    const buffer = 0x800000n;
+    p.mem.write(buffer, child);
+    const out = 0x7f0000n;
+    p.mem.setU64(out, 0xdeadbeefn);
+    const notes: string[] = [];
+    const call = { name: 'BootServices.LoadImage', note: (m: string) => void notes.push(m) } as unknown as CallInfo;
+    const svc = images.services() as Record<string, ServiceFn>;
+    const status = svc.LoadImage([0n, parent.handle, 0n, buffer, BigInt(child.length), out], call);
+    t.is(status, verdict);
+    if (verdict === EFI_ACCESS_DENIED) {
+      t.is(p.mem.u64(out), 0n);
+      t.is(images.images.length, 1);
+    } else {
+      t.not(p.mem.u64(out), 0xdeadbeefn);
+      t.is(svc.StartImage([p.mem.u64(out), 0n, 0n], call), EFI_SECURITY_VIOLATION);
+    }
+  }
 });
