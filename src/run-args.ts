@@ -8,6 +8,7 @@ import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { CPU_KINDS } from '../emulator/cpu/create-cpu';
 import { BadInput, readInputFile, RunOptions } from './api';
 import { KeyFileError, signatureListsFromFile } from '../efi-services/security/key-files';
+import { EFI_CERT, parseSignatureLists, signatureTypeName } from '../efi-services/security/signature-list';
 import { KeyVariable, SecureBootKeys } from '../efi-services/security/secure-boot';
 import { msKeysFromVarstore, VarstoreError } from '../efi-services/security/ms-keys';
 import { debianMsKeys } from './ms-keys-fixture';
@@ -100,6 +101,11 @@ function secureBootKeys(values: MachineArgValues): SecureBootKeys | undefined {
   } catch (e) {
     if (e instanceof KeyFileError) throw new BadInput(e.message);
     throw e;
+  }
+  // UEFI 2.10 §32.3.1: the platform key is one X.509 certificate (edk2 CheckSignatureListFormat refuses others).
+  const pk = lists.PK ? parseSignatureLists(lists.PK, '--pk') : [];
+  if (lists.PK && (pk.length !== 1 || pk[0].type !== EFI_CERT.X509)) {
+    throw new BadInput(`--pk ${values.pk}: PK must be exactly one X.509 certificate (got ${pk.length} entries: ${pk.map((e) => signatureTypeName(e.type)).join(', ')})`);
   }
   return { lists, source: '--pk/--kek/--db/--dbx files' };
 }

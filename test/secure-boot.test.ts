@@ -213,6 +213,11 @@ test('bad key files are refused naming the option, the file and the problem', (t
   const c = spawnSync(process.execPath, [CLI, 'run', sample('hello'), '--secure-boot', '--pk', keys.pk.crt, '--db', bad, '--quiet'], { encoding: 'utf8' });
   t.is(c.status, 2);
   t.regex(c.stderr, new RegExp(`--db ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: EFI_SIGNATURE_LIST at offset 0 has SignatureListSize`));
+  const two = join(keys.dir, 'two.pem');
+  writeFileSync(two, Buffer.concat([readFileSync(keys.pk.crt), readFileSync(keys.kek.crt)]));
+  const p = spawnSync(process.execPath, [CLI, 'run', sample('hello'), '--secure-boot', '--pk', two, '--quiet'], { encoding: 'utf8' });
+  t.is(p.status, 2);
+  t.regex(p.stderr, /--pk .*two\.pem: PK must be exactly one X\.509 certificate \(got 2 entries/);
 });
 
 test('OVMF varstore: the .ms.fd holds PK/KEK/db/dbx with NV+BS+RT+AT; an appended variable reads back; bad files name the problem', (t) => {
