@@ -3,9 +3,9 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HostVolume } from '../efi-services/esp/host-volume';
-import { EfiError } from '../efi-services/status';
+import { EfiError } from '../core/status';
 import { AuthenticodeError } from '../efi-services/tcg/authenticode';
-import { PeFormatError } from '../emulator/pe/pe-image';
+import { PeFormatError } from '../pe/pe-image';
 import { Bank, BANKS, DEFAULT_BANKS, PcrPrediction, PcrPredictError, predictPcrs } from './pcr/predict';
 
 export const PCR_USAGE = `usage: stubemu pcr predict UKI [--json] [--pcr-banks sha1,sha256,...] [--load-options STR] [--secure-boot] [--esp DIR]

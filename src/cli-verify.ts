@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HostVolume } from '../efi-services/esp/host-volume';
-import { PeFormatError } from '../emulator/pe/pe-image';
+import { PeFormatError } from '../pe/pe-image';
 import { BadInput, EXIT, runImage } from './api';
 import { compareEvents, compareVariables, loaderInfoVariablesSet, loggedEventsOf } from './pcr/compare';
 import { PcrPredictError, predictPcrs } from './pcr/predict';

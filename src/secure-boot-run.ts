@@ -4,7 +4,7 @@ import { Firmware } from '../efi-services/firmware';
 import { DevicePathNode } from '../efi-services/protocols/device-path';
 import { devicePathToText } from '../efi-services/protocols/device-path-text';
 import { imageOrigin } from '../efi-services/security/image-origin';
-import { isError, statusName } from '../efi-services/status';
+import { isError, statusName } from '../core/status';
 import { RefusedOutcome } from './report-v1';
 
 /**

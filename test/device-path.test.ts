@@ -1,7 +1,7 @@
 // Device paths: binary layout of the builders, validation of malformed paths, prefix matching and UEFI text form.
 import test from 'ava';
-import { GuestMemory, GuestMemoryError } from '../emulator/guest-memory';
-import { GUID } from '../efi-services/guid';
+import { GuestMemory, GuestMemoryError } from '../core/guest-memory';
+import { GUID } from '../core/guid';
 import {
   DevicePathError, DevicePathNode, MAX_DEVICE_PATH_NODES, appendNodes, devicePathAt, devicePathsEqual, encodedLength,
   endInstanceNode, endNode, filePathNode, filePathOf, firstInstance, hardDriveNode, isPrefixOf, memoryMappedNode,

@@ -4,11 +4,11 @@ import { cliCaptured } from './helpers/cli-capture';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { slotOffset } from '../efi-services/abi';
-import { guidToBytes, GUID } from '../efi-services/guid';
+import { slotOffset } from '../core/abi';
+import { guidToBytes, GUID } from '../core/guid';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { ST } from '../efi-services/tables/system-table';
-import { encodeUtf16z } from '../emulator/guest-memory';
+import { encodeUtf16z } from '../core/guest-memory';
 import { codeImage, le32, le64, runCode, flat } from './helpers/guest-code';
 
 // Cases test/machine.test.ts does not cover (it has #UD, #DE, #GP, NULL and beyond-RAM

@@ -1,7 +1,7 @@
 // The default in-memory ESP: a writable Volume on memfs, built from a map of paths to file contents.
 import { posix } from 'path';
 import { Volume as MemfsVol } from 'memfs';
-import { EfiError, EFI_ACCESS_DENIED, EFI_NOT_FOUND, EFI_WRITE_PROTECTED } from '../status';
+import { EfiError, EFI_ACCESS_DENIED, EFI_NOT_FOUND, EFI_WRITE_PROTECTED } from '../../core/status';
 import { EntryKind, EntryStat, findName, isValidFatName, normalizePath, sortedUniqueNames, splitPath,
   translateErrors, Volume, VolumePath } from './volume';
 

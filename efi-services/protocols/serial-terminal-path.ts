@@ -3,7 +3,7 @@
 // and the PC-ANSI terminal type): PciRoot(0x0)/Pci(0x1F,0x0)/Serial(0x0)/Uart(115200,8,N,1)/VenPcAnsi().
 // systemd-stub 262 walks such paths for the ACPI PNP0501 node to pick the kernel's console= (console.c).
 import { DevicePathNode, DP_TYPE, eisaPnpId, pciNode, pciRootNode } from './device-path';
-import { guidToBytes } from '../guid';
+import { guidToBytes } from '../../core/guid';
 
 /** Messaging sub-types used here (UEFI 2.10 §10.3.4, Table 10.16). */
 const DP_MSG_UART = 14;

@@ -4,9 +4,9 @@
 // mode PK and KEK need a PKCS#7 signature by the PK certificate, db/dbx/dbt/dbr one by a KEK certificate, over
 // VariableName ‖ VendorGuid ‖ Attributes ‖ TimeStamp ‖ payload, with a TimeStamp later than the stored one.
 import { X509Certificate } from 'node:crypto';
-import { GUID, guidToBytes } from '../guid';
+import { GUID, guidToBytes } from '../../core/guid';
 import { EFI_VARIABLE, VariableStore } from '../runtime/variable-store';
-import { EFI_INVALID_PARAMETER, EFI_SECURITY_VIOLATION, EfiStatus } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_SECURITY_VIOLATION, EfiStatus } from '../../core/status';
 import { parseAuthentication2 } from './key-files';
 import { pkcs7Problem } from './pkcs7';
 import { EFI_CERT, EFI_IMAGE_SECURITY_DATABASE_GUID, parseSignatureLists, SignatureListError } from './signature-list';

@@ -1,7 +1,7 @@
 // Where an image comes from, as edk2 DxeImageVerificationLib GetImageType decides it from the file's device path:
 // a firmware volume, a Block I/O device (removable or fixed), a Simple File System without Block I/O (fixed media),
 // or by the path's nodes an option ROM (relative offset range) or a network boot (MAC address).
-import { GUID } from '../guid';
+import { GUID } from '../../core/guid';
 import { DevicePathNode } from '../protocols/device-path';
 import { ImageOrigin } from './image-verification';
 

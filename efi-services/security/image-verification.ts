@@ -4,8 +4,8 @@
 // handed to the measurement hook (EV_EFI_VARIABLE_AUTHORITY).
 import { createHash, X509Certificate } from 'node:crypto';
 import { AuthenticodeError, authenticodeDigest, authenticodeLayout } from '../tcg/authenticode';
-import { EFI_ACCESS_DENIED, EFI_SECURITY_VIOLATION, EFI_SUCCESS, EfiStatus } from '../status';
-import { GUID, guidFromBytes } from '../guid';
+import { EFI_ACCESS_DENIED, EFI_SECURITY_VIOLATION, EFI_SUCCESS, EfiStatus } from '../../core/status';
+import { GUID, guidFromBytes } from '../../core/guid';
 import { EFI_VARIABLE } from '../runtime/variable-store';
 import {
   AuthenticodeSignature, AuthenticodeSignatureError, authenticodeVerify, parseAuthenticode, readCertificate, tbsCertificateHash,

@@ -3,7 +3,7 @@
 // writes them), authenticated variable payloads (.auth: EFI_VARIABLE_AUTHENTICATION_2 then the lists, as
 // sign-efi-sig-list writes them), and `sha256:HEX` image hashes.
 import { X509Certificate } from 'node:crypto';
-import { guidFromBytes } from '../guid';
+import { guidFromBytes } from '../../core/guid';
 import { EFI_CERT, encodeSignatureList, parseSignatureLists, SignatureListError } from './signature-list';
 
 /** SignatureOwner of entries stubemu makes from certificates and hashes (EFI_SIGNATURE_DATA, UEFI 2.10 §32.4.1). */

@@ -1,7 +1,7 @@
 // --ms-keys: PK, KEK, db and dbx read out of an OVMF varstore image (Debian's OVMF_VARS_4M.ms.fd): the firmware volume header (PI 1.8 vol. 3 §3.2.1), edk2's authenticated variable store header
 // and AUTHENTICATED_VARIABLE_HEADER records (MdeModulePkg/Include/Guid/VariableFormat.h).
-import { StructDef } from '../../emulator/pe/pe-format';
-import { guidFromBytes, guidToBytes } from '../guid';
+import { StructDef } from '../../pe/pe-format';
+import { guidFromBytes, guidToBytes } from '../../core/guid';
 import { parseSignatureLists } from './signature-list';
 import { KEY_VARIABLES, KeyVariable, keyVariableGuid, SecureBootKeys } from './secure-boot';
 

@@ -3,9 +3,9 @@
 // EV_EFI_VARIABLE_AUTHORITY measurement of each db entry that allowed an image (edk2 DxeImageVerificationLib
 // Measurement.c SecureBootHook: once per distinct entry).
 import { createHash, X509Certificate } from 'node:crypto';
-import { GUID, guidToBytes } from '../guid';
+import { GUID, guidToBytes } from '../../core/guid';
 import { EFI_VARIABLE, VariableStore } from '../runtime/variable-store';
-import { statusName } from '../status';
+import { statusName } from '../../core/status';
 import { encodeVariableData, EV } from '../tcg/event-data';
 import { MeasuredBoot } from '../tcg/event-log';
 import { ImageOrigin, ImageVerificationResult, verifyImage } from './image-verification';

@@ -1,8 +1,8 @@
 // EFI_SIGNATURE_LIST and EFI_SIGNATURE_DATA, the format of PK, KEK, db and dbx (UEFI 2.10 §32.4.1), with the
 // signature types edk2's DxeImageVerificationLib and AuthVariableLib know.
 import { createHash } from 'node:crypto';
-import { StructDef } from '../../emulator/pe/pe-format';
-import { guidFromBytes, guidToBytes } from '../guid';
+import { StructDef } from '../../pe/pe-format';
+import { guidFromBytes, guidToBytes } from '../../core/guid';
 
 /** EFI_IMAGE_SECURITY_DATABASE_GUID: the namespace of db, dbx and dbt (UEFI 2.10 §32.6.1). */
 export const EFI_IMAGE_SECURITY_DATABASE_GUID = 'd719b2cb-3d3a-4596-a3bc-dad00e67656f';

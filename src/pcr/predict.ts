@@ -4,9 +4,10 @@ import type { Volume } from '../../efi-services/esp/volume';
 import { authenticodeDigest } from '../../efi-services/tcg/authenticode';
 import { EV, eventTypeName } from '../../efi-services/tcg/event-data';
 import { ALL_BANKS, HashAlgorithmName } from '../../efi-services/tcg/pcr-banks';
-import { layoutImage, parsePe, PeFormatError, PeImage, sectionByName, sectionCopySize } from '../../emulator/pe/pe-image';
+import { layoutImage, parsePe, PeFormatError, PeImage, sectionByName, sectionCopySize } from '../../pe/pe-image';
 import { sdmagicIdentity } from '../uki/build';
 import { encodeSmbiosStructures, parseSmbios } from '../../efi-services/tables/smbios';
+import { cpuid } from '../../emulator/cpuid';
 import { EVENT_TAG_NAMES } from '../../efi-services/tcg/event-data';
 import {
   addonUnameMatches, combineMeasuredFlag, DropInFile, locateProfileSections, locateUnifiedSections, MeasuredFlag, mangleStubCmdline, profileFromLoadOptions, selectDropIns, stubCpio, StubMeasurementRules, StubPcrVariable, stubRulesFor,
@@ -363,7 +364,7 @@ function smbiosEvents(o: PredictOptions, rules: StubMeasurementRules, banks: rea
     return [];
   }
   const table = o.smbiosStructures ?? encodeSmbiosStructures({
-    memoryBytes: 1 << 30, ...(o.smbiosOemStrings?.length ? { type11Strings: [...o.smbiosOemStrings] } : {}),
+    memoryBytes: 1 << 30, cpuid, ...(o.smbiosOemStrings?.length ? { type11Strings: [...o.smbiosOemStrings] } : {}),
   });
   const structures = parseSmbios(table);
   const events: PredictedEvent[] = [];

@@ -1,7 +1,7 @@
 // What systemd-stub measures and how it starts the kernel, one table row per version family, read from systemd's sources
 // (src/boot/{efi/,}stub.c, measure.c, cpio.c, pe.c, src/fundamental/{tpm-pcr,uki}.h, NEWS, docs/TPM2_PCR_MEASUREMENTS.md)
 // and checked against runs of Debian's builds of 252, 254, 257 and 262.
-import type { PeImage, PeSection } from '../../emulator/pe/pe-image';
+import type { PeImage, PeSection } from '../../pe/pe-image';
 import { S_IFDIR, S_IFREG } from '../initrd/cpio';
 
 /** A stub whose measurements stubemu has not researched, or a file that is not systemd-stub. */
