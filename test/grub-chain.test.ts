@@ -54,3 +54,31 @@ test('GRUB (grub-efi-amd64-signed) → grub.cfg on the ESP → Linux + initrd to
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('shim (shim-signed) → GRUB → Linux without Secure Boot: shim starts grubx64.efi beside it, the kernel reaches ExitBootServices', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stubemu-shim-grub-'));
+  try {
+    const shim = fixture('shim', 'shimx64.efi');
+    const grub = fixture('grub-signed', 'grubx64.efi');
+    const initrd = createHash('sha512').update('stubemu shim grub initrd').digest();
+    const args = 'console=ttyS0 stubemu.chain=shim-grub';
+    mkdirSync(join(dir, 'EFI', 'BOOT'), { recursive: true });
+    mkdirSync(join(dir, 'boot'));
+    writeFileSync(join(dir, 'EFI', 'BOOT', 'BOOTX64.EFI'), shim);
+    // shim's second stage is grubx64.efi in its own directory (shim's DEFAULT_LOADER).
+    writeFileSync(join(dir, 'EFI', 'BOOT', 'grubx64.efi'), grub);
+    writeFileSync(join(dir, 'boot', 'vmlinuz'), kernelFile());
+    writeFileSync(join(dir, 'boot', 'initrd.img'), initrd);
+    writeFileSync(join(dir, 'EFI', 'BOOT', 'grub.cfg'), `set timeout=0\nlinux /boot/vmlinuz ${args}\ninitrd /boot/initrd.img\nboot\n`);
+    const r = runImage({ image: shim, imageName: 'BOOTX64.EFI', espDir: dir, imagePath: '\\EFI\\BOOT\\BOOTX64.EFI', timeoutSeconds: 240 });
+    t.is(r.outcome.kind, 'exit-boot-services', JSON.stringify(r.outcome));
+    // shim places GRUB with its own PE loader (no LoadImage); GRUB shows by what it does: its PIT calibration and
+    // its reads of the ESP through Block I/O.
+    t.true((r.report.ports.find((p) => p.port === '0x61')?.reads ?? 0) > 1000);
+    t.true((r.report.calls.counts['BlockIo.ReadBlocks'] ?? 0) > 0);
+    t.is(r.report.handoff?.cmdline, `BOOT_IMAGE=/boot/vmlinuz ${args}`);
+    t.is(r.report.handoff?.initrd?.sha256, createHash('sha256').update(initrd).digest('hex'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
