@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 export const TOOLS = {
   pesign: { path: '/usr/bin/pesign', pkg: 'pesign' },
   sbsign: { path: '/usr/bin/sbsign', pkg: 'sbsigntool' },
+  sbverify: { path: '/usr/bin/sbverify', pkg: 'sbsigntool' },
   openssl: { path: '/usr/bin/openssl', pkg: 'openssl' },
   tpm2_eventlog: { path: '/usr/bin/tpm2_eventlog', pkg: 'tpm2-tools' },
   'systemd-measure': { path: '/usr/lib/systemd/systemd-measure', pkg: 'systemd' },
