@@ -18,6 +18,8 @@ import { faultReport, FaultReport } from './fault-report';
 import { captureHandoff } from './handoff';
 import { SectionTracker } from './section-usage';
 import { HostVolume } from '../efi-services/esp/host-volume';
+import { DiskImageError, RawDisk } from '../efi-services/disk/raw-disk';
+import { GptLayout, readGpt } from '../efi-services/disk/gpt-read';
 import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { oneLine } from './guest-text';
 import { buildReport, Outcome, Report, ReportOptions } from './report';
@@ -64,6 +66,11 @@ export interface RunOptions {
   onConsole?: (text: string, stream: ConsoleStream) => void;
   /** Present the ESP also as a GPT disk with Block I/O and Disk I/O (default true). */
   espDisk?: boolean;
+  /**
+   * A raw disk image with a GPT (`--disk FILE`): served through Block I/O and Disk I/O on the disk and partition handles,
+   * its EFI system partition is the boot image's device (no SimpleFileSystem on it); not with espDir.
+   */
+  diskFile?: string;
   /** Page 0 unmapped: every access faults (default: zeros as on OVMF, every access listed in report.pageZero). */
   strictNull?: boolean;
   /** The CPU engine (default unicorn). kvm runs guest code on the host CPU: fast, but no instruction budget. */
@@ -126,7 +133,7 @@ function reportOptions(o: RunOptions, traits: { name: string; version?: string }
     timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
     trace: o.trace ?? false,
     imagePath,
-    esp: o.espDir !== undefined ? (o.espWritable ? 'host directory, writable' : 'host directory, read-only with overlay') : 'memory',
+    esp: o.diskFile !== undefined ? 'disk image' : o.espDir !== undefined ? (o.espWritable ? 'host directory, writable' : 'host directory, read-only with overlay') : 'memory',
     rng: o.noRng ? null : (o.rngSeed ?? 'stubemu'),
     initrds: (o.initrds ?? []).map((b) => ({ size: b.length, sha256: createHash('sha256').update(b).digest('hex') })),
     gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
@@ -150,7 +157,9 @@ export function runImage(o: RunOptions): RunResult {
     cpu.close();
     throw new BadInput(`an instruction budget needs an engine that counts instructions; cpu ${cpuKind} does not (use the time budget)`);
   }
+  let disk: { store: RawDisk; layout: GptLayout } | undefined;
   try {
+    if (o.diskFile !== undefined) disk = openDisk(o.diskFile, o.espDir);
     const machine = new Machine(cpu, memoryBytes, {
       maxInstructions: o.maxInstructions,
       timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
@@ -171,6 +180,7 @@ export function runImage(o: RunOptions): RunResult {
       pcrBanks: o.pcrBanks,
       onConsole: o.onConsole,
       espDisk: o.espDisk,
+      disk,
     });
     let img;
     const imagePath = o.imagePath ?? DEFAULT_IMAGE_PATH;
@@ -267,5 +277,20 @@ export function runImage(o: RunOptions): RunResult {
     return { report, outcome, exitCode, summary, firmware: fw, machine, handoff };
   } finally {
     cpu.close();
+    disk?.store.close();
+  }
+}
+
+/** The raw disk image of --disk, its GPT read; a file that is no GPT disk is bad input naming the problem. */
+function openDisk(file: string, espDir: string | undefined): { store: RawDisk; layout: GptLayout } {
+  if (espDir !== undefined) throw new BadInput('--disk and --esp exclude each other: the disk image holds the ESP');
+  let store: RawDisk | undefined;
+  try {
+    store = new RawDisk(file);
+    return { store, layout: readGpt(store, `--disk ${file}`) };
+  } catch (e) {
+    store?.close();
+    if (e instanceof DiskImageError) throw new BadInput(e.message);
+    throw e;
   }
 }

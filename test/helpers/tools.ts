@@ -14,6 +14,8 @@ export const TOOLS = {
   as: { path: '/usr/bin/as', pkg: 'binutils' },
   objcopy: { path: '/usr/bin/objcopy', pkg: 'binutils' },
   mcopy: { path: '/usr/bin/mcopy', pkg: 'mtools' },
+  mmd: { path: '/usr/bin/mmd', pkg: 'mtools' },
+  'mkfs.fat': { path: '/usr/sbin/mkfs.fat', pkg: 'dosfstools' },
   'fsck.fat': { path: '/usr/sbin/fsck.fat', pkg: 'dosfstools' },
   sfdisk: { path: '/usr/sbin/sfdisk', pkg: 'fdisk' },
   chromium: { path: '/usr/bin/chromium', pkg: 'chromium' },
