@@ -156,6 +156,9 @@ test('Secure Boot (--ms-keys): shim → GRUB → signed kernel + initrd to ExitB
     pesignHash(fixturePath('grub-signed', 'grubx64.efi')),
     pesignHash(fixturePath('kernel-6.1-cloud-signed', 'vmlinuz')),
   ]);
+  // The report reads shim's SbatLevel as its text, and the kernel's event as having no device path.
+  t.is((authorities[1].data as { sbatLevel?: string }).sbatLevel, sbatLevel.toString('latin1'));
+  t.is(apps[2].data?.devicePath, '');
   t.true(ev.indexOf(authorities[0]) < ev.indexOf(apps[0]));
   t.true(ev.indexOf(authorities[2]) < ev.indexOf(apps[1]));
 });
