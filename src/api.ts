@@ -22,6 +22,7 @@ import { oneLine } from './guest-text';
 import { buildReport, Outcome, Report } from './report';
 import { GuestProfile } from '../emulator/guest-profile';
 import { ProgressState } from './progress';
+import { EXIT } from './exit-codes';
 
 export interface RunOptions {
   image: Buffer;
@@ -65,7 +66,7 @@ export const DEFAULTS = {
 } as const;
 
 /** Documented exit codes of `stubemu run`. */
-export const EXIT = { ok: 0, imageError: 1, badInput: 2, fault: 3, budget: 4 } as const;
+export { EXIT };
 
 export class BadInput extends Error {}
 
