@@ -8,6 +8,7 @@ import { Access, RamLayout, Segment } from './ram-layout';
 import { RunWatch, runWatch } from './run-watch';
 import { faultAccess } from './fault-access';
 import { findAccess } from './x86-operand';
+import { allocateHugePageRam } from './host-ram';
 
 const PERMS: Record<Access, number> = { none: UC.PROT_NONE, rw: UC.PROT_READ | UC.PROT_WRITE, rwx: UC.PROT_ALL };
 
@@ -139,7 +140,7 @@ export class UnicornCpu implements Cpu {
   }
 
   allocateRam(size: number): Buffer {
-    return Buffer.alloc(size);
+    return allocateHugePageRam(size);
   }
 
   mapRam(address: bigint, host: Buffer): void {
