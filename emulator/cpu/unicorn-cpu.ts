@@ -53,6 +53,8 @@ export class UnicornCpu implements Cpu {
     const sized = this.u.uc_ctl(this.uc, UC.CTL_TCG_BUFFER_SIZE, 'uint32_t', TCG_BUFFER_BYTES);
     if (sized !== UC.ERR_ARG) this.check(sized, 'uc_ctl(TCG_BUFFER_SIZE)');
     this.address = koffi.address(this.uc) as bigint;
+    // The run watch's thread starts now, beside the firmware's set-up; the first run waits for it if need be.
+    this.watcher();
     this.hook(UC.HOOK_INTR, this.u.HookIntr, (_uc: unknown, intno: number) => {
       const rip = this.readReg('rip');
       if (intno === 3 && this.stopRanges.some((r) => rip - 1n >= r.begin && rip - 1n < r.end)) {
