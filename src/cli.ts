@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
 import { EXIT } from './exit-codes';
 import { oneLine } from './guest-text';
-import { engineCrashMessage, WORKER_ENV } from './worker';
+import { engineCrashMessage, WORKER_ENV, workerEnv } from './worker';
 
 /** The command line without isolation (the child's side, and the commands that run no guest). */
 export function main(argv: string[]): number {
@@ -18,7 +18,7 @@ export function main(argv: string[]): number {
  * some self-modifying guest code, and that must end in a clear report, not a dead stubemu.
  */
 function isolated(argv: string[]): number {
-  const r = spawnSync(process.execPath, [__filename, ...argv], { stdio: 'inherit', env: { ...process.env, [WORKER_ENV]: '1' } });
+  const r = spawnSync(process.execPath, [__filename, ...argv], { stdio: 'inherit', env: workerEnv(process.env) });
   if (r.error) throw r.error;
   if (r.signal !== null) {
     const what = argv.find((a, i) => i > 0 && !a.startsWith('-')) ?? 'the image';
