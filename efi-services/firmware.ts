@@ -26,7 +26,7 @@ import { Pool } from './boot/pool';
 import { ByProtocol, ProtocolDatabase } from './boot/protocol-db';
 import { protocolServices } from './boot/protocol-services';
 import { Volume } from './esp/volume';
-import { MemfsVolume } from './esp/memfs-volume';
+import { MemoryVolume } from './esp/memory-volume';
 import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, parseDevicePath, pciNode, pciRootNode, serializeDevicePath, isPrefixOf } from './protocols/device-path';
 import { simpleFileSystem } from './protocols/simple-file-system';
 import { DeterministicRandom, EFI_RNG_PROTOCOL_GUID, rngProtocol } from './protocols/rng';
@@ -302,7 +302,7 @@ export class Firmware {
     writeTableHeader(this.mem, this.systemTable, EFI_SYSTEM_TABLE_SIGNATURE, ST.size);
 
     // 6. The ESP: a GPT partition on a PCI disk, with EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (UEFI 2.10 §13.4).
-    this.esp = opts.esp ?? new MemfsVolume({});
+    this.esp = opts.esp ?? new MemoryVolume({});
     this.espDevicePath = [
       pciRootNode(0),
       pciNode(1, 1),

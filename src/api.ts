@@ -5,7 +5,7 @@ import { cpuProblem, createCpu, CpuKind } from '../emulator/cpu/create-cpu';
 import { GuestFault, RunEnd } from '../emulator/signals';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
-import { MemfsVolume } from '../efi-services/esp/memfs-volume';
+import { MemoryVolume } from '../efi-services/esp/memory-volume';
 import { Firmware, memorySizeProblem } from '../efi-services/firmware';
 import { encodeUtf16z } from '../emulator/guest-memory';
 import { filePathNode } from '../efi-services/protocols/device-path';
@@ -122,7 +122,7 @@ export function runImage(o: RunOptions): RunResult {
       variables: o.variables,
       keys: o.keys,
       epochSeconds: o.epochSeconds,
-      esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemfsVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
+      esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemoryVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
       rngSeed: o.rngSeed,
       noRng: o.noRng,
       initrd: o.initrds && o.initrds.length > 0 ? concatInitrds(o.initrds) : undefined,
