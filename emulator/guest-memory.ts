@@ -1,5 +1,4 @@
 // Guest physical memory as one host Buffer (guest address == buffer offset); every access is bounds-checked.
-import { writtenRanges } from './cpu/host-ram';
 
 export class GuestMemoryError extends Error {
   constructor(readonly address: bigint, readonly length: number, readonly access: 'read' | 'write') {
@@ -48,14 +47,6 @@ export class GuestMemory {
   view(a: bigint, length: number): Buffer {
     const o = this.at(a, length, 'read');
     return this.ram.subarray(o, o + length);
-  }
-
-  /**
-   * The parts of [a, a+length) that may hold non-zero bytes, as offsets from `a`: the host pages ever written
-   * (host-ram.ts writtenRanges); the whole range when the host cannot tell. Reading the rest would only give zeros.
-   */
-  writtenRanges(a: bigint, length: number): { start: number; end: number }[] {
-    return writtenRanges(this.view(a, length)) ?? [{ start: 0, end: length }];
   }
 
   /** A copy of guest bytes. */

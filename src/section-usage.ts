@@ -147,22 +147,14 @@ export class SectionTracker {
   }
 
   /**
-   * Offsets in the region [address, address+size) where a copy can start, ascending: not inside the image (its own
-   * sections are not copies) and not where a needle could only meet zeros. A needle (at most 64 bytes) holds a
-   * non-zero byte, which lies in a host page that was written, so a copy starts at most 63 bytes before one.
+   * Offsets in the region [address, address+size) where a copy can start, ascending: not inside the image itself
+   * (its own sections are not copies). (Skipping host pages never written, read from /proc/self/pagemap, was
+   * measured slower: with guest RAM in huge pages almost every allocated page is present, and reading the
+   * pagemap cost more than it saved, docs/bench.md.)
    */
   private copyStarts(address: bigint, size: number): { start: number; end: number }[] {
-    const reach = 63;
-    const out: { start: number; end: number }[] = [];
-    for (const w of this.fw.mem.writtenRanges(address, size)) {
-      const start = Math.max(0, w.start - reach);
-      const last = out[out.length - 1];
-      if (last && last.end >= start) last.end = w.end;
-      else out.push({ start, end: w.end });
-    }
     const imgStart = Number(this.img.base - address);
     const imgEnd = imgStart + this.img.size;
-    return out.flatMap((r) => [{ start: r.start, end: Math.min(r.end, imgStart) }, { start: Math.max(r.start, imgEnd), end: r.end }])
-      .filter((r) => r.start < r.end);
+    return [{ start: 0, end: Math.min(size, imgStart) }, { start: Math.max(0, imgEnd), end: size }].filter((r) => r.start < r.end);
   }
 }
