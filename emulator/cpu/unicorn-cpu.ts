@@ -192,7 +192,10 @@ export class UnicornCpu implements Cpu {
     }
     this.live = next;
     // Translations made from a replaced mapping name its old RAM block: drop them all (rare: once per layout change).
-    if (changed) this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_FLUSH), 'uc_ctl(TB_FLUSH)');
+    if (changed && this.mayHaveTranslations) {
+      this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_FLUSH), 'uc_ctl(TB_FLUSH)');
+      this.mayHaveTranslations = false;
+    }
   }
 
   watch(address: bigint, size: number, onFirstAccess: (access: 'read' | 'write' | 'fetch', address: bigint, rip: bigint) => void): boolean {
@@ -277,9 +280,15 @@ export class UnicornCpu implements Cpu {
    * Guest stores into translated code are Unicorn's own business (QEMU's self-modifying-code detection).
    */
   invalidateCode(address: bigint, size: number): void {
-    if (size <= 0 || this.live.length === 0) return; // nothing is translated before the first run
+    // Nothing is translated before the first run, nor since a flush until the guest runs again (an image is
+    // loaded, then its RDTSC sites trapped: one flush, not one per site).
+    if (size <= 0 || this.live.length === 0 || !this.mayHaveTranslations) return;
     this.check(this.u.uc_ctl(this.uc, UC.CTL_TB_FLUSH), 'uc_ctl(TB_FLUSH)');
+    this.mayHaveTranslations = false;
   }
+
+  /** The guest ran since the last translation flush, so translated code may exist. */
+  private mayHaveTranslations = false;
 
   run(count: number, sliceMs?: number, limits?: RunLimits): StopReason {
     if (this.live.length === 0) this.relayout();
@@ -291,6 +300,7 @@ export class UnicornCpu implements Cpu {
     const watch = deadlineMs !== undefined || limits?.sampleMs !== undefined ? this.watcher() : undefined;
     watch?.arm(this.address, deadlineMs, limits?.sampleMs);
     this.counting = count > 0;
+    this.mayHaveTranslations = true;
     const err = this.u.uc_emu_start(this.uc, start, NEVER, 0, count);
     const watched = watch?.disarm();
     if (watched && limits?.onSample) for (const rip of watched.samples) limits.onSample(rip);
