@@ -1,21 +1,24 @@
-// The firmware: builds RAM, the memory map, the tables and the default protocols in one fixed order
-// (STYLE 3, like U-Boot efi_init_obj_list), then runs an image and collects what happened.
-import { CallLog } from '../emulator/call-log';
-import { Cpu } from '../emulator/cpu/cpu';
-import { GuestMemory, Range, encodeUtf16z } from '../emulator/guest-memory';
-import { Machine } from '../emulator/machine';
-import { rdtscCandidates } from '../emulator/rdtsc-sites';
-import { sectionAt } from '../emulator/pe/pe-image';
-import { initMachineState, pageTablePages, GDT_BYTES, IDT_BYTES } from '../emulator/machine-state';
-import { buildInterface } from './interface';
+// The firmware: builds the memory map, the trap regions, the processor state, the tables, the consoles, the ESP and
+// the platform protocols in one fixed order (STYLE 3, like U-Boot efi_init_obj_list), on any Board.
+import { Board, ramTop } from '../core/board';
+import { GuestMemory, encodeUtf16z } from '../core/guest-memory';
+import { GUID } from '../core/guid';
+import { EfiError } from '../core/status';
+import { sectionAt } from '../pe/pe-image';
+import { CallLog } from './call-log';
 import { VirtualClock } from './clock';
-import { GUID } from './guid';
+import { Dispatcher } from './dispatcher';
+import { FirmwareOptions } from './firmware-options';
+import { InstallContext } from './install-context';
+import { buildInterface } from './interface';
 import { Platform } from './platform';
-import { EfiError } from './status';
+import { installPlatformProtocols, PlatformProtocols } from './platform-protocols';
+import { DeterministicRandom } from './random';
 import { EventSystem, EVT_NOTIFY_WAIT, TPL_NOTIFY } from './boot/events';
 import { eventServices } from './boot/event-services';
 import { exitBootServicesService, ExitBootServicesState, HandOff } from './boot/exit-boot-services';
-import { ImageHooks, ImageServices } from './boot/images';
+import { ImageServices } from './boot/images';
+import { locateDevicePath } from './boot/locate-device-path';
 import { MemoryMap } from './boot/memory-map';
 import { memoryServices } from './boot/memory-services';
 import {
@@ -23,30 +26,23 @@ import {
 } from './boot/memory-types';
 import { miscServices, MiscState } from './boot/misc-services';
 import { Pool } from './boot/pool';
-import { ByProtocol, ProtocolDatabase } from './boot/protocol-db';
+import { ProtocolDatabase } from './boot/protocol-db';
 import { protocolServices } from './boot/protocol-services';
-import { Volume } from './esp/volume';
+import { rdtscCandidates } from './boot/rdtsc-sites';
 import { MemoryVolume } from './esp/memory-volume';
-import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, parseDevicePath, pciNode, pciRootNode, serializeDevicePath, isPrefixOf } from './protocols/device-path';
+import { Volume } from './esp/volume';
+import { DevicePathNode, filePathNode, hardDriveNode, pciNode, pciRootNode, serializeDevicePath } from './protocols/device-path';
+import { securityCheck } from './protocols/security-arch';
 import { simpleFileSystem } from './protocols/simple-file-system';
-import { DeterministicRandom, EFI_RNG_PROTOCOL_GUID, rngProtocol } from './protocols/rng';
-import { buildAcpiTables } from './tables/acpi';
-import { buildSmbiosTables } from './tables/smbios';
-import { installMemoryAttributeProtocol, MemoryAttributeProtocol } from './protocols/memory-attribute';
-import { installSecurityArchProtocols, SecurityArchProtocols, securityCheck } from './protocols/security-arch';
-import { GraphicsOutput, installGraphicsOutput } from './protocols/graphics-output';
-import { InitrdLoadFile2, installInitrdLoadFile2 } from './protocols/initrd-load-file2';
-import { installTcg2, Tcg2 } from './tcg/tcg2-protocol';
-import { FirmwareMeasurements, startFirmwareMeasurements } from './tcg/firmware-measurements';
-import { HashAlgorithmName } from './tcg/pcr-banks';
-import { InputKey, KeyQueue, simpleTextInput } from './protocols/simple-text-input';
+import { KeyQueue, simpleTextInput } from './protocols/simple-text-input';
 import { simpleTextOutput, TextOutput } from './protocols/simple-text-output';
+import { serialTerminalDevicePath } from './protocols/serial-terminal-path';
+import { defineFirmwareVariables } from './runtime/firmware-variables';
 import { miscRuntimeServices } from './runtime/misc-runtime-services';
 import { timeServices } from './runtime/time-services';
 import { variableServices } from './runtime/variable-services';
 import { VariableStore } from './runtime/variable-store';
-import { seedVariables, VariableSeed } from './runtime/variables-json';
-import { defineFirmwareVariables } from './runtime/firmware-variables';
+import { seedVariables } from './runtime/variables-json';
 import { EFI_BOOT_SERVICES } from './tables/boot-services-decl';
 import { EFI_RUNTIME_SERVICES } from './tables/runtime-services-decl';
 import { ConfigurationTables, EFI_SYSTEM_TABLE_SIGNATURE, ST, writeTableHeader } from './tables/system-table';
@@ -56,51 +52,14 @@ export const FIRMWARE_REVISION = 0x0001_0000;
 /** The ESP's partition GUID: fixed, so device paths and reports are reproducible. */
 export const ESP_PARTITION_GUID = '6e3b2a17-5c4d-4f1e-9a0b-3c2d1e0f5a6b';
 
-export interface FirmwareOptions {
-  /** Guest RAM in bytes (a multiple of 2 MiB, at least 64 MiB). */
-  memoryBytes: number;
-  trace: boolean;
-  /** Unset: no instruction count (the time budget bounds the run). */
-  maxInstructions?: number;
-  timeoutMs: number;
-  variables?: readonly VariableSeed[];
-  keys?: readonly InputKey[];
-  /** GetTime at the start of the run, in seconds since the Unix epoch. */
-  epochSeconds?: bigint;
-  /** The ESP; by default an in-memory volume holding the started image. */
-  esp?: Volume;
-  onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
-  /** Seed of EFI_RNG_PROTOCOL's deterministic stream; undefined = the protocol is installed with seed "stubemu". */
-  rngSeed?: string;
-  /** Report Secure Boot as enabled (SecureBoot=1, SetupMode=0); no signature checking is done. */
-  secureBoot?: boolean;
-  /** Leave EFI_RNG_PROTOCOL out. */
-  noRng?: boolean;
-  /** A Linux initrd offered through LoadFile2 on the initrd media device path (what OVMF does for -initrd). */
-  initrd?: Uint8Array;
-  /** A GOP framebuffer of this size. */
-  gop?: { width: number; height: number };
-  /** SMBIOS type 11 (OEM strings), e.g. io.systemd.credential:name=value. */
-  smbiosOemStrings?: readonly string[];
-  /** Active PCR banks of the emulated TPM 2.0 (default sha1 + sha256, as OVMF with swtpm); null: no TPM. */
-  pcrBanks?: readonly HashAlgorithmName[] | null;
-  imageHooks?: ImageHooks;
-}
-
 const TRAP_PAGES = 64n;
 const STACK_PAGES = 64n; // 256 KiB (UEFI 2.10 §2.3.4.2: at least 128 KiB)
-
-/** Why `bytes` cannot be guest RAM (a multiple of 2 MiB, 64 MiB to 4094 MiB, below the 4 GiB limit of a Buffer), or undefined. */
-export function memorySizeProblem(bytes: number): string | undefined {
-  const ok = Number.isInteger(bytes) && bytes % (2 << 20) === 0 && bytes >= 64 << 20 && bytes <= 4 * 2 ** 30 - 2 * 2 ** 20;
-  return ok ? undefined : `--memory must be a multiple of 2 MiB between 64 MiB and 4094 MiB (got ${bytes} bytes)`;
-}
 
 export class Firmware {
   readonly mem: GuestMemory;
   readonly map: MemoryMap;
   readonly pool: Pool;
-  readonly machine: Machine;
+  readonly dispatcher: Dispatcher;
   readonly log: CallLog;
   readonly clock: VirtualClock;
   readonly events: EventSystem;
@@ -123,56 +82,37 @@ export class Firmware {
   readonly misc: MiscState = { monotonic: 0n };
   handOff?: HandOff;
   readonly random: DeterministicRandom;
-  readonly memoryAttributes: MemoryAttributeProtocol;
-  readonly security: SecurityArchProtocols;
-  readonly gop?: GraphicsOutput;
-  readonly initrd?: InitrdLoadFile2;
-  readonly tcg2?: Tcg2;
-  measurements?: FirmwareMeasurements;
+  /** What platform-protocols.ts installed (by option). */
+  readonly protocols: PlatformProtocols;
   private startedAny = false;
   private readonly platform: Platform;
 
-  constructor(readonly cpu: Cpu, readonly opts: FirmwareOptions) {
-    const size = opts.memoryBytes;
-    const problem = memorySizeProblem(size);
-    if (problem) throw new Error(problem);
-    // RAM: everything but the NULL page and the legacy VGA/BIOS hole, as a PC has it.
-    const ram: Range[] = [{ start: 0x1000n, end: 0xa0000n }, { start: 0x100000n, end: BigInt(size) }];
-    const host = cpu.allocateRam(size);
-    this.mem = new GuestMemory(host, ram);
-    for (const r of ram) cpu.mapRam(r.start, host.subarray(Number(r.start), Number(r.end)));
-    this.mem.onCodeWrite = (a, n) => cpu.invalidateCode(a, n);
-    this.map = new MemoryMap(ram);
+  constructor(readonly board: Board, readonly opts: FirmwareOptions) {
+    this.mem = board.mem;
+    this.map = new MemoryMap(board.ram);
     this.pool = new Pool(this.map, this.mem);
     this.log = new CallLog(opts.trace);
 
     // 1. Firmware code: trap regions the memory map describes (boot services code, runtime services code).
-    const fwPages = (type: number, pages: bigint) => this.map.allocatePages(AllocateAnyPages, type, pages, undefined, 'firmware');
-    const bootTraps = fwPages(EfiBootServicesCode, TRAP_PAGES);
-    const rtTraps = fwPages(EfiRuntimeServicesCode, 1n);
-    this.machine = new Machine(cpu, this.mem, { base: bootTraps, size: Number(TRAP_PAGES) * 4096 }, { base: rtTraps, size: 4096 }, this.log, {
-      maxInstructions: opts.maxInstructions,
-      timeoutMs: opts.timeoutMs,
-    });
+    const bootTraps = this.firmwarePages(EfiBootServicesCode, TRAP_PAGES);
+    const rtTraps = this.firmwarePages(EfiRuntimeServicesCode, 1n);
+    this.dispatcher = new Dispatcher(board, { base: bootTraps, size: Number(TRAP_PAGES) * 4096 }, { base: rtTraps, size: 4096 }, this.log);
     this.platform = {
       mem: this.mem,
-      trap: (owner, decl, impl, runtime) => this.machine.trap(owner, decl, impl, runtime),
-      callGuest: (fn, args, why) => this.machine.callGuest(fn, args, why),
+      trap: (owner, decl, impl, runtime) => this.dispatcher.trap(owner, decl, impl, runtime),
+      callGuest: (fn, args, why) => this.dispatcher.callGuest(fn, args, why),
       allocate: (n, runtime) => this.pool.allocate(runtime ? EfiRuntimeServicesData : EfiBootServicesData, n, 'firmware'),
     };
     const p = this.platform;
 
     // 2. Processor state: GDT, IDT (vectors land in firmware traps), identity page tables, the stack.
     const vectors = Array.from({ length: 256 }, (_, v) =>
-      this.machine.trap('Cpu', { name: `Vector${v}`, args: [], returns: 'VOID' }, undefined));
-    const gdt = p.allocate(GDT_BYTES);
-    const idt = p.allocate(IDT_BYTES);
-    const pageTables = fwPages(EfiBootServicesData, BigInt(pageTablePages(BigInt(size))));
-    initMachineState(cpu, this.mem, { gdt, idt, pageTables, ramTop: BigInt(size), ram, vectors });
-    this.stackGuard = fwPages(EfiBootServicesData, STACK_PAGES + 1n);
-    cpu.protect(this.stackGuard, 4096, 'none');
+      this.dispatcher.trap('Cpu', { name: `Vector${v}`, args: [], returns: 'VOID' }, undefined));
+    board.setUpProcessor({ pool: (n) => p.allocate(n), pages: (n) => this.firmwarePages(EfiBootServicesData, BigInt(n)) }, vectors);
+    this.stackGuard = this.firmwarePages(EfiBootServicesData, STACK_PAGES + 1n);
+    board.protect(this.stackGuard, 4096, 'none');
     this.stackTop = this.stackGuard + (STACK_PAGES + 1n) * 4096n;
-    cpu.writeReg('rsp', this.stackTop);
+    board.writeReg('rsp', this.stackTop);
 
     // 3. Services and their models.
     this.clock = new VirtualClock(opts.epochSeconds);
@@ -189,8 +129,94 @@ export class Firmware {
     // 4. Tables: EFI_SYSTEM_TABLE, EFI_RUNTIME_SERVICES (runtime data), EFI_BOOT_SERVICES (boot data).
     this.systemTable = p.allocate(ST.size, true);
     this.configTables = new ConfigurationTables(this.mem, this.systemTable, (n) => p.allocate(n, true));
-    this.images = new ImageServices({
-      platform: p,
+    this.images = this.imageServices();
+    this.bootServices = this.bootServicesTable();
+    this.runtimeServices = buildInterface(p, EFI_RUNTIME_SERVICES, {
+      ...timeServices(p, this.clock),
+      ...variableServices(p, this.variables),
+      ...miscRuntimeServices(p, this.misc),
+    }, 0, true);
+    for (const [table, decl] of [[this.bootServices, EFI_BOOT_SERVICES], [this.runtimeServices, EFI_RUNTIME_SERVICES]] as const) {
+      writeTableHeader(this.mem, table, decl.signature!, decl.headerSize + 8 * decl.members.length);
+    }
+
+    // 5. Consoles (UEFI 2.10 §12), then the system table that names them.
+    const consoles = this.consoles();
+    this.conOut = consoles.conOut;
+    this.stdErr = consoles.stdErr;
+    this.writeSystemTable(consoles.fields);
+
+    // 6. The ESP: a GPT partition on a PCI disk, with EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (UEFI 2.10 §13.4).
+    this.esp = opts.esp ?? new MemoryVolume({});
+    this.espDevicePath = [
+      pciRootNode(0),
+      pciNode(1, 1),
+      hardDriveNode({ partitionNumber: 1, partitionStart: 0x800n, partitionSize: 0x100000n, signature: ESP_PARTITION_GUID }),
+    ];
+    const dpBytes = serializeDevicePath(this.espDevicePath);
+    const dp = p.allocate(dpBytes.length);
+    this.mem.write(dp, dpBytes);
+    this.espHandle = this.db.install(0n, GUID.DEVICE_PATH, dp);
+    this.db.install(this.espHandle, GUID.SIMPLE_FILE_SYSTEM, simpleFileSystem(p, this.esp).protocol);
+
+    // 7. Platform protocols a boot loader and the Linux EFI stub look for, in platform-protocols.ts's order.
+    this.random = new DeterministicRandom(opts.rngSeed ?? 'stubemu');
+    this.protocols = installPlatformProtocols(this.installContext(), opts);
+
+    // The serial terminal behind ConOut, as OVMF has it on QEMU with a serial port: its own handle with the console's
+    // EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL and the COM1 device path (ConOut itself, like OVMF's ConSplitter, has none).
+    // systemd-stub 262 finds it by enumerating the text output handles and appends console=uart,io,0x3f8.
+    const terminalPath = serializeDevicePath(serialTerminalDevicePath());
+    const terminalPathAddress = p.allocate(terminalPath.length);
+    this.mem.write(terminalPathAddress, terminalPath);
+    const terminal = this.db.install(0n, GUID.DEVICE_PATH, terminalPathAddress);
+    this.db.install(terminal, GUID.SIMPLE_TEXT_OUTPUT, this.conOut.protocol);
+
+    // 8. Calls: the clock moves 1 µs per call; after ExitBootServices only runtime services may be called.
+    board.symbolize = (a) => this.symbolize(a);
+    // The TSC runs at a nominal 1 GHz on the virtual clock, and moves by 1000 cycles per read so that
+    // back-to-back reads differ.
+    let tscReads = 0n;
+    board.rdtsc = () => this.clock.nowMicros * 1000n + 1000n * ++tscReads;
+    this.dispatcher.beforeCall = (_service, runtime) => {
+      this.clock.advance(1n);
+      if (this.ebs.exited && !runtime) return 'boot service called after ExitBootServices';
+      return undefined;
+    };
+  }
+
+  get memoryAttributes() {
+    return this.protocols.memoryAttributes;
+  }
+
+  get security() {
+    return this.protocols.security;
+  }
+
+  get gop() {
+    return this.protocols.gop;
+  }
+
+  get initrd() {
+    return this.protocols.initrd;
+  }
+
+  get tcg2() {
+    return this.protocols.tcg2;
+  }
+
+  get measurements() {
+    return this.protocols.measurements;
+  }
+
+  private firmwarePages(type: number, pages: bigint): bigint {
+    return this.map.allocatePages(AllocateAnyPages, type, pages, undefined, 'firmware');
+  }
+
+  private imageServices(): ImageServices {
+    const hooks = this.opts.imageHooks;
+    return new ImageServices({
+      platform: this.platform,
       systemTable: () => this.systemTable,
       allocatePages: (type, pages, preferred) => {
         if (preferred !== undefined) {
@@ -201,7 +227,7 @@ export class Firmware {
           }
         }
         try {
-          return this.map.allocatePages(AllocateAnyPages, type, pages, undefined, 'firmware');
+          return this.firmwarePages(type, pages);
         } catch {
           return undefined;
         }
@@ -210,9 +236,9 @@ export class Firmware {
       allocationAt: (a) => this.map.allocationAt(a),
       handles: {
         install: (h, guid, iface) => this.db.install(h, guid, iface),
-        uninstallAll: (h) => this.removeHandle(h),
+        uninstallAll: (h) => this.db.removeHandle(h),
         protocol: (h, guid) => this.db.find(h, guid)?.interface,
-        locateDevicePath: (guid, path) => this.locateDevicePath(guid, path),
+        locateDevicePath: (guid, path) => locateDevicePath(this.db, this.mem, guid, path),
       },
       scratch: {
         allocate: (n) => this.pool.allocate(EfiBootServicesData, n, 'firmware'),
@@ -220,7 +246,7 @@ export class Firmware {
       },
       hooks: {
         loaded: (img, file, dp, fileAddress) => {
-          this.machine.trapRdtsc(img.base, rdtscCandidates(img.pe, this.mem.view(img.base, img.size)));
+          this.board.trapRdtsc(img.base, rdtscCandidates(img.pe, this.mem.view(img.base, img.size)));
           // PCR 4: EV_EFI_BOOT_SERVICES_APPLICATION with the Authenticode digest of the file (TCG PFP §10.4.4).
           // edk2's DxeTpm2MeasureBootHandler describes the file buffer LoadImage got, not the loaded image: its
           // address (SourceBuffer, or its own read buffer, which stubemu does not keep: the image base stands in)
@@ -233,24 +259,25 @@ export class Firmware {
             devicePathBytes: dp ? serializeDevicePath(dp) : Buffer.alloc(0),
             subsystem: img.pe.subsystem,
           });
-          opts.imageHooks?.loaded?.(img, file, dp, fileAddress);
+          hooks?.loaded?.(img, file, dp, fileAddress);
         },
         starting: (img) => {
           this.measurements?.onStartImage(!this.startedAny);
           this.startedAny = true;
-          opts.imageHooks?.starting?.(img);
+          hooks?.starting?.(img);
         },
       },
       onGuestError: (service, m) => this.log.guestError(service, undefined, m),
-      authenticate: (dp, buffer, n, bootPolicy) => securityCheck(p, this.security, dp, buffer, n, bootPolicy),
+      authenticate: (dp, buffer, n, bootPolicy) => securityCheck(this.platform, this.security ?? {}, dp, buffer, n, bootPolicy),
     });
-    const bs = buildInterface(p, EFI_BOOT_SERVICES, {
+  }
+
+  private bootServicesTable(): bigint {
+    const p = this.platform;
+    return buildInterface(p, EFI_BOOT_SERVICES, {
       ...memoryServices(p, this.map, this.pool, (m) => this.log.guestError(undefined, undefined, m)),
       ...eventServices(p, this.events),
-      ...protocolServices(p, this.db, {
-        allocatePool: (n) => this.pool.allocate(EfiBootServicesData, n, 'guest'),
-        devicePathOf: (h) => this.devicePathBytesOf(h),
-      }),
+      ...protocolServices(p, this.db, { allocatePool: (n) => this.pool.allocate(EfiBootServicesData, n, 'guest') }),
       ...this.images.services(),
       ...miscServices(p, this.clock, this.configTables, this.misc, (h) => this.db.isHandle(h)),
       ...exitBootServicesService(this.map, this.events, this.ebs, (ok) => this.measurements?.onExitBootServices(ok), (h) => {
@@ -259,20 +286,14 @@ export class Firmware {
         return { mapKey: `0x${h.mapKey.toString(16)}`, returnAddress: this.symbolize(h.returnAddress) };
       }),
     });
-    const rt = buildInterface(p, EFI_RUNTIME_SERVICES, {
-      ...timeServices(p, this.clock),
-      ...variableServices(p, this.variables),
-      ...miscRuntimeServices(p, this.misc),
-    }, 0, true);
-    this.bootServices = bs;
-    this.runtimeServices = rt;
-    writeTableHeader(this.mem, bs, EFI_BOOT_SERVICES.signature!, EFI_BOOT_SERVICES.headerSize + 8 * EFI_BOOT_SERVICES.members.length);
-    writeTableHeader(this.mem, rt, EFI_RUNTIME_SERVICES.signature!, EFI_RUNTIME_SERVICES.headerSize + 8 * EFI_RUNTIME_SERVICES.members.length);
+  }
 
-    // 5. Consoles (UEFI 2.10 §12): ConIn/ConInEx on one handle, ConOut and StdErr on their own.
-    const onConsole = opts.onConsole ?? (() => {});
-    this.conOut = simpleTextOutput(p, 'ConOut', (t) => onConsole(t, 'ConOut'));
-    this.stdErr = simpleTextOutput(p, 'StdErr', (t) => onConsole(t, 'StdErr'));
+  /** ConIn/ConInEx on one handle, ConOut and StdErr on their own; the system table fields that name them. */
+  private consoles() {
+    const p = this.platform;
+    const onConsole = this.opts.onConsole ?? (() => {});
+    const conOut = simpleTextOutput(p, 'ConOut', (t) => onConsole(t, 'ConOut'));
+    const stdErr = simpleTextOutput(p, 'StdErr', (t) => onConsole(t, 'StdErr'));
     const conIn = simpleTextInput(p, this.keys, {
       createWaitEvent: (notify) => {
         const r = this.events.create(EVT_NOTIFY_WAIT, TPL_NOTIFY, notify, 0n);
@@ -283,85 +304,40 @@ export class Firmware {
     });
     const conInHandle = this.db.install(0n, GUID.SIMPLE_TEXT_INPUT, conIn.protocol);
     this.db.install(conInHandle, GUID.SIMPLE_TEXT_INPUT_EX, conIn.protocolEx);
-    const conOutHandle = this.db.install(0n, GUID.SIMPLE_TEXT_OUTPUT, this.conOut.protocol);
-    const stdErrHandle = this.db.install(0n, GUID.SIMPLE_TEXT_OUTPUT, this.stdErr.protocol);
+    const conOutHandle = this.db.install(0n, GUID.SIMPLE_TEXT_OUTPUT, conOut.protocol);
+    const stdErrHandle = this.db.install(0n, GUID.SIMPLE_TEXT_OUTPUT, stdErr.protocol);
+    const fields = {
+      ConsoleInHandle: conInHandle, ConIn: conIn.protocol, ConsoleOutHandle: conOutHandle, ConOut: conOut.protocol,
+      StandardErrorHandle: stdErrHandle, StdErr: stdErr.protocol,
+    };
+    return { conOut, stdErr, fields };
+  }
 
+  /** EFI_SYSTEM_TABLE (UEFI 2.10 §4.3): vendor, revision, consoles, the services tables, then its header and CRC. */
+  private writeSystemTable(consoles: Record<'ConsoleInHandle' | 'ConIn' | 'ConsoleOutHandle' | 'ConOut' | 'StandardErrorHandle' | 'StdErr', bigint>): void {
     const m = this.mem;
-    const vendor = p.allocate((FIRMWARE_VENDOR.length + 1) * 2, true);
+    const field = (name: keyof typeof ST) => this.systemTable + BigInt(ST[name]);
+    const vendor = this.platform.allocate((FIRMWARE_VENDOR.length + 1) * 2, true);
     m.write(vendor, encodeUtf16z(FIRMWARE_VENDOR));
-    m.setU64(this.systemTable + BigInt(ST.FirmwareVendor), vendor);
-    m.setU32(this.systemTable + BigInt(ST.FirmwareRevision), FIRMWARE_REVISION);
-    m.setU64(this.systemTable + BigInt(ST.ConsoleInHandle), conInHandle);
-    m.setU64(this.systemTable + BigInt(ST.ConIn), conIn.protocol);
-    m.setU64(this.systemTable + BigInt(ST.ConsoleOutHandle), conOutHandle);
-    m.setU64(this.systemTable + BigInt(ST.ConOut), this.conOut.protocol);
-    m.setU64(this.systemTable + BigInt(ST.StandardErrorHandle), stdErrHandle);
-    m.setU64(this.systemTable + BigInt(ST.StdErr), this.stdErr.protocol);
-    m.setU64(this.systemTable + BigInt(ST.RuntimeServices), rt);
-    m.setU64(this.systemTable + BigInt(ST.BootServices), bs);
-    writeTableHeader(this.mem, this.systemTable, EFI_SYSTEM_TABLE_SIGNATURE, ST.size);
+    m.setU64(field('FirmwareVendor'), vendor);
+    m.setU32(field('FirmwareRevision'), FIRMWARE_REVISION);
+    for (const [name, value] of Object.entries(consoles) as [keyof typeof consoles, bigint][]) m.setU64(field(name), value);
+    m.setU64(field('RuntimeServices'), this.runtimeServices);
+    m.setU64(field('BootServices'), this.bootServices);
+    writeTableHeader(m, this.systemTable, EFI_SYSTEM_TABLE_SIGNATURE, ST.size);
+  }
 
-    // 6. The ESP: a GPT partition on a PCI disk, with EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (UEFI 2.10 §13.4).
-    this.esp = opts.esp ?? new MemoryVolume({});
-    this.espDevicePath = [
-      pciRootNode(0),
-      pciNode(1, 1),
-      hardDriveNode({ partitionNumber: 1, partitionStart: 0x800n, partitionSize: 0x100000n, signature: ESP_PARTITION_GUID }),
-    ];
-    const dpBytes = serializeDevicePath(this.espDevicePath);
-    const dp = p.allocate(dpBytes.length);
-    m.write(dp, dpBytes);
-    this.espHandle = this.db.install(0n, GUID.DEVICE_PATH, dp);
-    this.db.install(this.espHandle, GUID.SIMPLE_FILE_SYSTEM, simpleFileSystem(p, this.esp).protocol);
-
-    // 7. Platform protocols a boot loader and the Linux EFI stub look for.
-    this.random = new DeterministicRandom(opts.rngSeed ?? 'stubemu');
-    if (!opts.noRng) this.db.install(0n, EFI_RNG_PROTOCOL_GUID, rngProtocol(p, this.random));
-
-    // ACPI 2.0+ and SMBIOS 3.0, as configuration tables (UEFI 2.10 §4.6).
-    const tablePages = (n: number, type: number) => this.map.allocatePages(AllocateAnyPages, type, BigInt(Math.ceil(n / 4096)), undefined, 'firmware');
-    this.configTables.install(GUID.ACPI_20_TABLE, buildAcpiTables(p, tablePages).rsdp);
-    const smbiosOptions = { memoryBytes: size, ...(opts.smbiosOemStrings ? { type11Strings: [...opts.smbiosOemStrings] } : {}) };
-    this.configTables.install(GUID.SMBIOS3_TABLE, buildSmbiosTables(p, tablePages, smbiosOptions).entryPoint);
-    this.memoryAttributes = installMemoryAttributeProtocol(p, this.db, {
-      isSystemMemory: (base, length) => this.mem.isMapped(base, Number(length)),
-    });
-    this.security = installSecurityArchProtocols(p, this.db);
-    if (opts.gop) {
-      this.gop = installGraphicsOutput(p, this.db, {
-        ...opts.gop,
-        allocate: tablePages,
-        allocatePool: (n) => this.pool.allocate(EfiBootServicesData, n, 'guest'),
-      });
-    }
-    if (opts.initrd) this.initrd = installInitrdLoadFile2(p, this.db, opts.initrd);
-    // A TPM 2.0 behind EFI_TCG2_PROTOCOL, and the measurements a PC client firmware makes before the boot
-    // application (TCG PFP: CRTM version in PCR 0, the Secure Boot policy in PCR 7).
-    if (opts.pcrBanks !== null) {
-      this.tcg2 = installTcg2(p, {
-        banks: opts.pcrBanks ?? ['sha1', 'sha256'],
-        installConfigTable: (guid, address) => void this.configTables.install(guid, address),
-        random: (n) => this.random.bytes(n),
-      });
-      this.db.install(0n, GUID.TCG2_PROTOCOL, this.tcg2.protocol);
-      this.measurements = startFirmwareMeasurements(this.tcg2.measuredBoot, {
-        readVariable: (guid, name) => {
-          const v = this.variables.get(guid, name);
-          return typeof v === 'bigint' ? undefined : Buffer.from(v.data);
-        },
-      });
-    }
-
-    // 8. Calls: the clock moves 1 µs per call; after ExitBootServices only runtime services may be called.
-    this.machine.symbolize = (a) => this.symbolize(a);
-    // The TSC runs at a nominal 1 GHz on the virtual clock, and moves by 1000 cycles per read so that
-    // back-to-back reads differ.
-    let tscReads = 0n;
-    this.machine.rdtsc = () => this.clock.nowMicros * 1000n + 1000n * ++tscReads;
-    this.machine.beforeCall = (_service, runtime) => {
-      this.clock.advance(1n);
-      if (this.ebs.exited && !runtime) return 'boot service called after ExitBootServices';
-      return undefined;
+  private installContext(): InstallContext {
+    return {
+      platform: this.platform,
+      db: this.db,
+      pages: (n, type) => this.firmwarePages(type, BigInt(Math.ceil(n / 4096))),
+      guestPool: (n) => this.pool.allocate(EfiBootServicesData, n, 'guest'),
+      configTables: this.configTables,
+      random: this.random,
+      variables: this.variables,
+      memoryBytes: ramTop(this.board),
+      cpuid: (leaf, subleaf) => this.board.cpuid(leaf, subleaf),
     };
   }
 
@@ -382,47 +358,19 @@ export class Firmware {
   regionOf(a: bigint): string {
     const img = this.images.containingOrAdopt(a);
     if (img) return `${img.name}:${sectionAt(img.pe, Number(a - img.base))?.name ?? 'headers'}`;
-    return this.machine.isTrapAddress(a) ? 'firmware' : 'outside images';
-  }
-
-  private devicePathBytesOf(handle: bigint): Buffer | undefined {
-    const dp = this.db.find(handle, GUID.DEVICE_PATH)?.interface;
-    if (dp === undefined || dp === 0n) return undefined;
-    return devicePathAt(this.mem, dp).bytes;
-  }
-
-  private locateDevicePath(guid: string, path: readonly DevicePathNode[]): { handle: bigint; remaining: DevicePathNode[] } | undefined {
-    let best: { handle: bigint; remaining: DevicePathNode[]; length: number } | undefined;
-    for (const h of this.handlesWith(guid)) {
-      const bytes = this.devicePathBytesOf(h);
-      if (!bytes) continue;
-      const nodes = parseDevicePath(bytes).nodes.filter((n) => n.type !== 0x7f);
-      if (isPrefixOf(nodes, [...path]) && (!best || nodes.length > best.length)) {
-        best = { handle: h, remaining: path.slice(nodes.length).filter((n) => n.type !== 0x7f), length: nodes.length };
-      }
-    }
-    return best && { handle: best.handle, remaining: best.remaining };
-  }
-
-  private handlesWith(guid: string): bigint[] {
-    try {
-      return this.db.locateHandles(ByProtocol, guid, 0n);
-    } catch (e) {
-      if (e instanceof EfiError) return [];
-      throw e;
-    }
-  }
-
-  /** Uninstalls every protocol of a handle (an unloaded image), which destroys the handle. */
-  private removeHandle(h: bigint): void {
-    for (const guid of this.db.isHandle(h) ? this.db.protocolsPerHandle(h) : []) {
-      const iface = this.db.find(h, guid);
-      if (iface) this.db.uninstall(h, guid, iface.interface);
-    }
+    return this.dispatcher.isTrapAddress(a) ? 'firmware' : 'outside images';
   }
 
   /** The device path an image on the ESP at `path` (e.g. \EFI\BOOT\BOOTX64.EFI) has. */
   espFileDevicePath(path: string): DevicePathNode[] {
     return [...this.espDevicePath, filePathNode(path)];
   }
+}
+
+/**
+ * The whole firmware on `board`: memory map, trap regions, processor state, tables, consoles, the ESP and the
+ * platform protocols, in one fixed order. Any Board serves, also one without a CPU (the tests').
+ */
+export function createFirmware(board: Board, options: FirmwareOptions): Firmware {
+  return new Firmware(board, options);
 }

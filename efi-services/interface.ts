@@ -1,5 +1,5 @@
 // Lays a function table (a protocol interface or a services table) out in guest memory from its declaration.
-import { TableDecl, TableImpl, tableSize } from './abi';
+import { TableDecl, TableImpl, tableSize } from '../core/abi';
 import { Platform } from './platform';
 
 /**
@@ -26,4 +26,12 @@ export function memberAddress(base: bigint, decl: TableDecl, name: string): bigi
   const i = decl.members.findIndex((m) => m.name === name);
   if (i < 0) throw new Error(`${decl.name} has no member ${name}`);
   return base + BigInt(decl.headerSize + 8 * i);
+}
+
+/**
+ * Calls member `name` of the table at `table` through the function pointer in its slot, so a guest that replaced
+ * the member (or installed the whole table) is called like the firmware's own; returns RAX.
+ */
+export function callMember(platform: Platform, table: bigint, decl: TableDecl, name: string, args: readonly bigint[], why: string): bigint {
+  return platform.callGuest(platform.mem.u64(memberAddress(table, decl, name)), args, why);
 }

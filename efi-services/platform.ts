@@ -1,6 +1,6 @@
 // What the firmware model needs from the machine under it (STYLE 1): guest memory, trap slots, nested guest calls.
-import { GuestMemory } from '../emulator/guest-memory';
-import { FunctionDecl, ServiceFn } from './abi';
+import { GuestMemory } from '../core/guest-memory';
+import { FunctionDecl, ServiceFn } from '../core/abi';
 
 export interface Platform {
   readonly mem: GuestMemory;

@@ -2,7 +2,7 @@
 // guests see the same processor on every host. It says it is a hypervisor guest (leaf 1 ECX bit 31), as
 // QEMU/KVM does; systemd-boot then does not trust the TSC (its ticks_read() returns 0 in a hypervisor).
 
-export type CpuidResult = readonly [eax: number, ebx: number, ecx: number, edx: number];
+import { CpuidResult } from '../core/board';
 
 const b = (...bits: number[]) => bits.reduce((v, x) => (v | (1 << x)) >>> 0, 0);
 

@@ -1,7 +1,7 @@
 // The processor state firmware leaves for an application (UEFI 2.10 §2.3.4, as OVMF sets it up):
 // long mode, identity-mapped paging, interrupts off, a GDT, an IDT whose vectors point into the firmware.
 import { Cpu } from './cpu/cpu';
-import { GuestMemory, Range } from './guest-memory';
+import { GuestMemory, Range } from '../core/guest-memory';
 
 /** OVMF's X64 values: CR0 = PG|WP|NE|ET|MP|PE, CR4 = OSXMMEXCPT|OSFXSR|MCE|PAE|DE. */
 export const CR0 = 0x8001_0033n;

@@ -1,25 +1,14 @@
-// The run loop: executes guest code, turns trap hits into typed service calls (one dispatcher, STYLE 5),
-// and lets the firmware call guest functions from inside a service (nested runs).
-import { CallInfo, FunctionDecl, ServiceFn } from '../efi-services/abi';
-import { guidFromBytes } from '../efi-services/guid';
-import { EFI_UNSUPPORTED, EfiError, statusName } from '../efi-services/status';
-import { ARG_REGS, decodeArg, frameFor, stackArgOffset } from './calling-convention';
-import { CallLog } from './call-log';
+// The board: guest RAM on a CPU, trap slots that stop the guest, the run loop with its budgets, nested guest
+// calls, the processor's set-up and RDTSC. It knows nothing of EFI: a trap is handed to the firmware's dispatcher.
+import { Board, BoardMemory, TrapRegion } from '../core/board';
+import { ARG_REGS, frameFor, stackArgOffset } from '../core/calling-convention';
+import { GuestMemory, Range } from '../core/guest-memory';
+import { GuestFault, RunEnd } from '../core/outcomes';
+import { Reg, RegisterFile } from '../core/registers';
 import { Cpu, StopReason } from './cpu/cpu';
-import { GuestMemory, GuestMemoryError } from './guest-memory';
-import { GuestFault, RunEnd } from './signals';
+import { cpuid } from './cpuid';
 import { GuestProfile } from './guest-profile';
-
-export interface TrapRegion {
-  base: bigint;
-  size: number;
-}
-
-interface Trap {
-  owner: string;
-  decl: FunctionDecl;
-  impl?: ServiceFn;
-}
+import { GDT_BYTES, IDT_BYTES, initMachineState, pageTablePages } from './machine-state';
 
 export interface Budget {
   /**
@@ -31,25 +20,25 @@ export interface Budget {
   timeoutMs: number;
 }
 
-const SLOT = 16n;
 /** Instructions per uninterrupted counted run; the wall clock is checked between chunks. */
 const CHUNK = 50_000_000;
 /** Wall time of an uncounted KVM run before the machine checks the time budget (KVM resumes slices exactly). */
 const SLICE_MS = 250;
 
-export class Machine {
-  private readonly traps = new Map<bigint, Trap>();
-  private nextSlot: bigint[];
-  /** Nested guest calls return here (slot 0 of the boot trap region). */
-  readonly returnTrap: bigint;
-  private depth = 0;
+/** Why `bytes` cannot be guest RAM (a multiple of 2 MiB, 64 MiB to 4094 MiB, below the 4 GiB limit of a Buffer), or undefined. */
+export function memorySizeProblem(bytes: number): string | undefined {
+  const ok = Number.isInteger(bytes) && bytes % (2 << 20) === 0 && bytes >= 64 << 20 && bytes <= 4 * 2 ** 30 - 2 * 2 ** 20;
+  return ok ? undefined : `--memory must be a multiple of 2 MiB between 64 MiB and 4094 MiB (got ${bytes} bytes)`;
+}
+
+export class Machine implements Board {
+  readonly mem: GuestMemory;
+  readonly ram: readonly Range[];
+  private returnTrap = -1n;
+  private onTrap: (rip: bigint) => void = () => {};
   private readonly started = Date.now();
   /** Renders a guest address as image+offset; set by the firmware. */
   symbolize: (address: bigint) => string = (a) => `0x${a.toString(16)}`;
-  /** Called before every service call (the firmware advances its clock, rejects calls after ExitBootServices). */
-  beforeCall: (service: string, runtime: boolean) => string | undefined = () => undefined;
-  /** Sees every service call's decoded arguments before it runs (pointer tracking for the report). */
-  onCall: (service: string, decl: FunctionDecl, args: readonly bigint[]) => void = () => {};
   /** RDTSC sites (found by scanning loaded images) and the removers of their stop points. */
   private readonly rdtscSites = new Map<bigint, () => void>();
   /** The time stamp counter RDTSC reads: virtual, so runs are reproducible (Unicorn's own follows the host). */
@@ -60,45 +49,57 @@ export class Machine {
   profile?: GuestProfile;
   /** Sees where the guest is after every stop (service call, instruction chunk, time slice): the progress line. */
   onProgress?: (rip: bigint) => void;
-  /** Stack of the services currently being executed (outermost first), for fault reports. */
-  readonly activeCalls: string[] = [];
 
-  constructor(
-    readonly cpu: Cpu,
-    readonly mem: GuestMemory,
-    private readonly bootRegion: TrapRegion,
-    private readonly runtimeRegion: TrapRegion,
-    readonly log: CallLog,
-    readonly budget: Budget,
-  ) {
-    for (const r of [bootRegion, runtimeRegion]) {
-      mem.fill(r.base, r.size, cpu.traits.trapByte); // int3 (Unicorn) or hlt (KVM): a slot never really executes
-      cpu.addStopRange(r.base, r.base + BigInt(r.size));
+  /** A PC's RAM of `memoryBytes` (see memorySizeProblem) on `cpu`, run within `budget`. */
+  constructor(readonly cpu: Cpu, memoryBytes: number, readonly budget: Budget) {
+    const problem = memorySizeProblem(memoryBytes);
+    if (problem) throw new Error(problem);
+    // RAM: everything but the NULL page and the legacy VGA/BIOS hole, as a PC has it.
+    this.ram = [{ start: 0x1000n, end: 0xa0000n }, { start: 0x100000n, end: BigInt(memoryBytes) }];
+    const host = cpu.allocateRam(memoryBytes);
+    this.mem = new GuestMemory(host, this.ram);
+    for (const r of this.ram) cpu.mapRam(r.start, host.subarray(Number(r.start), Number(r.end)));
+    this.mem.onCodeWrite = (a, n) => cpu.invalidateCode(a, n);
+  }
+
+  setTraps(regions: readonly TrapRegion[], returnTrap: bigint, onTrap: (rip: bigint) => void): void {
+    for (const r of regions) {
+      this.mem.fill(r.base, r.size, this.cpu.traits.trapByte); // int3 (Unicorn) or hlt (KVM): a slot never really executes
+      this.cpu.addStopRange(r.base, r.base + BigInt(r.size));
     }
-    this.returnTrap = bootRegion.base;
-    this.nextSlot = [bootRegion.base + SLOT, runtimeRegion.base];
+    this.returnTrap = returnTrap;
+    this.onTrap = onTrap;
   }
 
-  isTrapAddress(a: bigint): boolean {
-    return [this.bootRegion, this.runtimeRegion].some((r) => a >= r.base && a < r.base + BigInt(r.size));
+  readAll(): RegisterFile {
+    return this.cpu.readAll();
   }
 
-  /** Allocates a trap slot that runs `impl` (Platform.trap). */
-  trap(owner: string, decl: FunctionDecl, impl: ServiceFn | undefined, runtime = false): bigint {
-    const region = runtime ? this.runtimeRegion : this.bootRegion;
-    const i = runtime ? 1 : 0;
-    const a = this.nextSlot[i];
-    if (a + SLOT > region.base + BigInt(region.size)) throw new Error(`firmware trap region full (${owner}.${decl.name})`);
-    this.nextSlot[i] = a + SLOT;
-    this.traps.set(a, { owner, decl, impl });
-    return a;
+  writeReg(reg: Reg, value: bigint): void {
+    this.cpu.writeReg(reg, value);
+  }
+
+  protect(address: bigint, size: number, access: 'none'): void {
+    this.cpu.protect(address, size, access);
+  }
+
+  cpuid(leaf: number, subleaf: number) {
+    return cpuid(leaf, subleaf);
+  }
+
+  setUpProcessor(memory: BoardMemory, vectors: readonly bigint[]): void {
+    const top = this.ram[this.ram.length - 1].end;
+    const gdt = memory.pool(GDT_BYTES);
+    const idt = memory.pool(IDT_BYTES);
+    const pageTables = memory.pages(pageTablePages(top));
+    initMachineState(this.cpu, this.mem, { gdt, idt, pageTables, ramTop: top, ram: this.ram, vectors });
   }
 
   /**
-   * Calls guest code at `fn` with the Microsoft x64 convention and runs it until it returns (Platform.callGuest).
+   * Calls guest code at `fn` with the Microsoft x64 convention and runs it until it returns (Board.callGuest).
    * All registers are restored afterwards, also when an exception (Exit, a fault, the end of the run) unwinds.
    */
-  callGuest(fn: bigint, args: readonly bigint[], why: string): bigint {
+  callGuest(fn: bigint, args: readonly bigint[]): bigint {
     const saved = this.cpu.readAll();
     const rsp = frameFor(saved.rsp, args.length);
     try {
@@ -109,12 +110,8 @@ export class Machine {
       });
       this.cpu.writeReg('rsp', rsp);
       this.cpu.writeReg('rip', fn);
-      this.activeCalls.push(why);
-      this.depth++;
       return this.runUntilReturn(rsp + 8n);
     } finally {
-      this.depth--;
-      this.activeCalls.pop();
       this.cpu.writeAll(saved);
     }
   }
@@ -172,7 +169,7 @@ export class Machine {
       const t1 = performance.now();
       const before = this.stats.emulationMs + this.stats.serviceMs;
       if (this.rdtscSites.has(stop.rip)) this.emulateRdtsc(stop.rip);
-      else this.dispatch(stop.rip);
+      else this.onTrap(stop.rip);
       // Time of nested guest runs (and of the services they call) is already counted where it happened.
       this.stats.serviceMs += performance.now() - t1 - (this.stats.emulationMs + this.stats.serviceMs - before);
       // After the call the guest resumes at the return address: that is where it is, not the trap slot.
@@ -250,93 +247,4 @@ export class Machine {
     }
     return new GuestFault(reason, this.cpu.readAll(), extra);
   }
-
-  private dispatch(rip: bigint): void {
-    const trap = this.traps.get(rip);
-    const regs = this.cpu.readAll();
-    if (!trap) {
-      throw new GuestFault(`jump into the firmware trap region at 0x${rip.toString(16)}, where no service lives`, regs);
-    }
-    const service = `${trap.owner}.${trap.decl.name}`;
-    let ret: bigint;
-    try {
-      ret = this.mem.u64(regs.rsp);
-    } catch {
-      throw new GuestFault(`${service} called with an unusable stack (RSP 0x${regs.rsp.toString(16)})`, regs);
-    }
-    const caller = this.symbolize(ret);
-    const raw = (i: number): bigint => (i < 4 ? regs[ARG_REGS[i]] : this.mem.u64(regs.rsp + stackArgOffset(i)));
-    let args: bigint[];
-    try {
-      args = trap.decl.args.map((a, i) => decodeArg(raw(i), a.type));
-    } catch (e) {
-      throw new GuestFault(`${service} called from ${caller}: its stack arguments are outside guest RAM`, regs);
-    }
-    const entry = this.log.begin(service, caller, this.depth, () => this.renderArgs(trap.decl, args));
-    const info: CallInfo = {
-      name: service,
-      caller: ret,
-      stackPointer: regs.rsp,
-      vararg: (i) => raw(trap.decl.args.length + i),
-      note: (text) => {
-        if (entry) (entry.notes ??= []).push(text);
-      },
-    };
-    this.onCall(service, trap.decl, args);
-    const refused = this.beforeCall(service, trap.owner === 'RuntimeServices');
-    let status: bigint | undefined;
-    this.activeCalls.push(`${service} from ${caller}`);
-    this.log.enter(service, caller);
-    try {
-      if (refused !== undefined) {
-        this.log.guestError(service, caller, refused);
-        status = EFI_UNSUPPORTED;
-      } else if (!trap.impl) {
-        this.log.markUnimplemented(service);
-        status = EFI_UNSUPPORTED;
-      } else {
-        const r = trap.impl(args, info);
-        status = r === undefined ? undefined : BigInt.asUintN(64, r);
-      }
-    } catch (e) {
-      if (e instanceof EfiError) status = e.status;
-      else if (e instanceof GuestMemoryError) {
-        throw new GuestFault(`${service} called from ${caller} with a pointer outside guest RAM: ${e.message}`, regs, {
-          service,
-          arguments: this.renderArgs(trap.decl, args),
-        });
-      } else throw e;
-    } finally {
-      this.activeCalls.pop();
-      this.log.leave();
-    }
-    if (entry && trap.decl.returns !== 'VOID') entry.status = trap.decl.returns === 'EFI_STATUS' ? statusName(status ?? 0n) : `0x${(status ?? 0n).toString(16)}`;
-    // Return to the caller as its `call` expects: RAX = result, pop the return address.
-    if (trap.decl.returns !== 'VOID') this.cpu.writeReg('rax', status ?? 0n);
-    this.cpu.writeReg('rsp', regs.rsp + 8n);
-    this.cpu.writeReg('rip', ret);
-  }
-
-  private renderArgs(decl: FunctionDecl, args: readonly bigint[]): Record<string, string> {
-    const out: Record<string, string> = {};
-    decl.args.forEach((a, i) => {
-      const v = args[i];
-      let text = `0x${v.toString(16)}`;
-      try {
-        if (a.type === 'GUID_PTR' && v !== 0n) text = guidAt(this.mem, v);
-        else if (a.type === 'STR16' && v !== 0n) text = JSON.stringify(this.mem.utf16z(v, 512));
-        else if (a.type === 'STATUS') text = statusName(v);
-        else if (a.type === 'BOOLEAN') text = v ? 'TRUE' : 'FALSE';
-        else if (a.type === 'UINT32' || a.type === 'ENUM' || a.type === 'UINT16' || a.type === 'UINT8') text = v.toString();
-      } catch {
-        text += ' (unreadable)';
-      }
-      out[a.name] = text;
-    });
-    return out;
-  }
-}
-
-function guidAt(mem: GuestMemory, a: bigint): string {
-  return guidFromBytes(mem.view(a, 16));
 }

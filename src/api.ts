@@ -2,17 +2,18 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpuProblem, createCpu, CpuKind } from '../emulator/cpu/create-cpu';
-import { GuestFault, RunEnd } from '../emulator/signals';
+import { GuestFault, RunEnd } from '../core/outcomes';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
 import { MemoryVolume } from '../efi-services/esp/memory-volume';
-import { Firmware, memorySizeProblem } from '../efi-services/firmware';
-import { encodeUtf16z } from '../emulator/guest-memory';
+import { createFirmware, Firmware } from '../efi-services/firmware';
+import { Machine, memorySizeProblem } from '../emulator/machine';
+import { encodeUtf16z } from '../core/guest-memory';
 import { filePathNode } from '../efi-services/protocols/device-path';
 import { LOADED_IMAGE } from '../efi-services/protocols/loaded-image';
 import { InputKey } from '../efi-services/protocols/simple-text-input';
 import { VariableSeed } from '../efi-services/runtime/variables-json';
-import { EfiError, isError, statusName } from '../efi-services/status';
+import { EfiError, isError, statusName } from '../core/status';
 import { faultReport, FaultReport } from './fault-report';
 import { captureHandoff } from './handoff';
 import { SectionTracker } from './section-usage';
@@ -93,6 +94,8 @@ export interface RunResult {
   exitCode: number;
   summary: string;
   firmware: Firmware;
+  /** The board the firmware ran on (its run statistics). */
+  machine: Machine;
   /** Present when ExitBootServices succeeded. */
   handoff?: ReturnType<typeof captureHandoff>;
 }
@@ -114,11 +117,12 @@ export function runImage(o: RunOptions): RunResult {
     throw new BadInput(`an instruction budget needs an engine that counts instructions; cpu ${cpuKind} does not (use the time budget)`);
   }
   try {
-    const fw = new Firmware(cpu, {
-      memoryBytes,
-      trace: o.trace ?? false,
+    const machine = new Machine(cpu, memoryBytes, {
       maxInstructions: o.maxInstructions,
       timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
+    });
+    const fw = createFirmware(machine, {
+      trace: o.trace ?? false,
       variables: o.variables,
       keys: o.keys,
       epochSeconds: o.epochSeconds,
@@ -148,14 +152,14 @@ export function runImage(o: RunOptions): RunResult {
       throw e;
     }
     const sections = new SectionTracker(fw, cpu, img);
-    if (o.profileMs !== undefined) fw.machine.profile = new GuestProfile(o.profileMs);
+    if (o.profileMs !== undefined) machine.profile = new GuestProfile(o.profileMs);
     let lastService: string | undefined;
-    fw.machine.onCall = (service, decl, args) => {
+    fw.dispatcher.onCall = (service, decl, args) => {
       lastService = service;
       sections.onCall(service, decl, args);
     };
     const onProgress = o.onProgress;
-    if (onProgress) fw.machine.onProgress = (rip) => onProgress({ calls: fw.log.current, region: fw.regionOf(rip), lastService });
+    if (onProgress) machine.onProgress = (rip) => onProgress({ calls: fw.log.current, region: fw.regionOf(rip), lastService });
     if (o.loadOptions !== undefined) {
       const bytes = encodeUtf16z(o.loadOptions);
       const buf = fw.pool.allocate(EfiBootServicesData, bytes.length, 'firmware');
@@ -186,7 +190,7 @@ export function runImage(o: RunOptions): RunResult {
       // the matching Outcome variant; the schema test checks real reports of each kind.
       if (e instanceof RunEnd) outcome = { kind: e.kind, ...e.details } as Outcome;
       else if (e instanceof GuestFault) {
-        fault = faultReport(e, fw.mem, fw.images.images, (a) => fw.symbolize(a), fw.machine.activeCalls);
+        fault = faultReport(e, fw.mem, fw.images.images, (a) => fw.symbolize(a), fw.dispatcher.activeCalls);
         outcome = { kind: 'fault', reason: e.reason };
       } else if (e instanceof GuestHang) {
         outcome = { kind: 'budget', which: 'wait-forever', message: e.message };
@@ -218,7 +222,7 @@ export function runImage(o: RunOptions): RunResult {
       fault,
       handoff: handoff?.report,
       imageSections: sections.finish(),
-      profile: fw.machine.profile?.report((a) => fw.symbolize(a), (a) => fw.regionOf(a)),
+      profile: machine.profile?.report((a) => fw.symbolize(a), (a) => fw.regionOf(a)),
     });
     const exitCode =
       outcome.kind === 'fault' ? EXIT.fault
@@ -232,7 +236,7 @@ export function runImage(o: RunOptions): RunResult {
       : outcome.kind === 'exit-boot-services' ? `ExitBootServices succeeded (returning to ${outcome.returnAddress})`
       : `${outcome.kind === 'exit' ? 'Exit()' : 'returned'} ${outcome.status}`;
     const summary = `stubemu: ${oneLine(o.imageName)}: ${oneLine(what)}; ${report.calls.total} service calls in ${seconds} s`;
-    return { report, outcome, exitCode, summary, firmware: fw, handoff };
+    return { report, outcome, exitCode, summary, firmware: fw, machine, handoff };
   } finally {
     cpu.close();
   }

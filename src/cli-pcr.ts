@@ -3,9 +3,9 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HostVolume } from '../efi-services/esp/host-volume';
-import { EfiError } from '../efi-services/status';
+import { EfiError } from '../core/status';
 import { AuthenticodeError } from '../efi-services/tcg/authenticode';
-import { PeFormatError } from '../emulator/pe/pe-image';
+import { PeFormatError } from '../pe/pe-image';
 import { Bank, BANKS, DEFAULT_BANKS, PcrPrediction, PcrPredictError, predictPcrs } from './pcr/predict';
 
 export const PCR_USAGE = `usage: stubemu pcr predict UKI [--json] [--pcr-banks sha1,sha256,...] [--load-options STR] [--secure-boot] [--esp DIR]
@@ -22,7 +22,8 @@ presents them); PCR 4 the Authenticode digests of the UKI, of addons, and of the
   --load-options STR       LoadOptions as \`stubemu run --load-options\` passes them
   --secure-boot            SecureBoot=1 (the stub then keeps .cmdline and ignores LoadOptions)
   --esp DIR                the ESP directory UKI runs from (as \`stubemu run --esp\`): companion files in UKI.extra.d
-                           (*.cred, *.raw, *.confext.raw, *.addon.efi), \\loader\\credentials, \\loader\\addons
+                           (*.cred, *.raw, *.confext.raw, *.addon.efi), \\loader\\credentials, \\loader\\addons,
+                           \\loader\\extensions (262)
   --smbios-oem STR         an SMBIOS type 11 string of the machine (as \`stubemu run --smbios-oem\`); repeatable
 
 exit codes: 0 done, 2 bad input (unreadable file, not a systemd-stub UKI, a stub version not researched, bad option)
@@ -36,6 +37,7 @@ exit codes: 0 done, 2 bad input (unreadable file, not a systemd-stub UKI, a stub
  *   pcrs: { bank: { "11": hex, "12": hex, "13": hex } },   "12" with --load-options or PCR 12 events, "13" with events
  *   pcr4: { uki: { bank: hex }, linux: { bank: hex } | null },   linux null: the stub does not LoadImage the kernel
  *   scope: [{ pcr, eventTypes? }],                  the log events the prediction speaks for
+ *   variables: [string],                            LoaderInfo variables the stub sets (StubPcr* when all feeding them was measured)
  *   notes: [string] }
  */
 
@@ -77,6 +79,7 @@ export function formatPrediction(file: string, p: PcrPrediction): string {
     out.push(`  PCR 4 UKI Authenticode    ${p.pcr4.uki[bank]}`);
     out.push(`  PCR 4 .linux Authenticode ${p.pcr4.linux ? p.pcr4.linux[bank] : '(not loaded through LoadImage)'}`);
   }
+  out.push('', `variables the stub sets (LoaderInfo GUID): ${p.variables.join(' ')}`);
   if (p.notes.length) out.push('', 'notes:', ...p.notes.map((n) => `  ${n}`));
   return `${out.join('\n')}\n`;
 }

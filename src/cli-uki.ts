@@ -1,7 +1,7 @@
 // `stubemu uki build|inspect`: build a UKI the way ukify does, or show what one holds.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PeFormatError } from '../emulator/pe/pe-image';
+import { PeFormatError } from '../pe/pe-image';
 import { CpioFormatError } from './initrd/cpio';
 import { buildAddon, buildUki, describePlaced, Part, UkiInputError, UkiInputs, UkifyLayout } from './uki/build';
 import { formatInspection, inspectImage } from './uki/inspect';

@@ -1,7 +1,7 @@
 // What a guest fault report holds: registers, the faulting bytes, a call trace recovered from the stack.
-import { RegisterFile } from '../emulator/cpu/cpu';
-import { GuestMemory } from '../emulator/guest-memory';
-import { GuestFault } from '../emulator/signals';
+import { RegisterFile } from '../core/registers';
+import { GuestMemory } from '../core/guest-memory';
+import { GuestFault } from '../core/outcomes';
 import { LoadedImage } from '../efi-services/boot/images';
 
 const hex = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;

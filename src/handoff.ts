@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { Firmware } from '../efi-services/firmware';
 import { memoryTypeName } from '../efi-services/boot/memory-types';
 import { EfiConventionalMemory, EfiLoaderData } from '../efi-services/boot/memory-types';
-import { sectionAt, sectionCopySize } from '../emulator/pe/pe-image';
+import { sectionAt, sectionCopySize } from '../pe/pe-image';
 import { BOOT_PARAMS, BootParamsReport, decodeBootParams, looksLikeBootParams } from './linux/boot-params';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

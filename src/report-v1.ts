@@ -3,7 +3,7 @@
 //
 // These describe the JSON form: 64-bit values (handles, addresses, the virtual clock) are strings ("0x…" or
 // decimal, as each field says), and optional keys are absent rather than null unless a field says null.
-import type { CallEntry } from '../emulator/call-log';
+import type { CallEntry } from '../efi-services/call-log';
 import type { ProfileReport } from '../emulator/guest-profile';
 import type { VariableChangeReportEntry, VariableReportEntry } from '../efi-services/runtime/variables-json';
 import type { JsonValue } from '../efi-services/tcg/event-data';

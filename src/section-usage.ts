@@ -3,8 +3,8 @@
 // bytes are in memory at the end of the run.
 import { createHash } from 'node:crypto';
 import { Cpu } from '../emulator/cpu/cpu';
-import { sectionCopySize, sectionExtent } from '../emulator/pe/pe-image';
-import { ARG_BITS, FunctionDecl } from '../efi-services/abi';
+import { sectionCopySize, sectionExtent } from '../pe/pe-image';
+import { ARG_BITS, FunctionDecl } from '../core/abi';
 import { LoadedImage } from '../efi-services/boot/images';
 import { memoryTypeName, EfiConventionalMemory } from '../efi-services/boot/memory-types';
 import { Firmware } from '../efi-services/firmware';

@@ -8,7 +8,7 @@ import { HostVolume } from '../efi-services/esp/host-volume';
 import { MemoryVolume } from '../efi-services/esp/memory-volume';
 import { normalizePath, Volume } from '../efi-services/esp/volume';
 import { EfiError, EfiStatus, EFI_ACCESS_DENIED, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_WRITE_PROTECTED,
-  statusName } from '../efi-services/status';
+  statusName } from '../core/status';
 
 const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
 

@@ -2,9 +2,9 @@
 import test from 'ava';
 import { buildInterface } from '../efi-services/interface';
 import { VirtualClock } from '../efi-services/clock';
-import { GUID, guidToBytes } from '../efi-services/guid';
+import { GUID, guidToBytes } from '../core/guid';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
-import { EFI_INVALID_PARAMETER, EFI_NOT_READY, EFI_SUCCESS, EFI_UNSUPPORTED } from '../efi-services/status';
+import { EFI_INVALID_PARAMETER, EFI_NOT_READY, EFI_SUCCESS, EFI_UNSUPPORTED } from '../core/status';
 import { eventServices } from '../efi-services/boot/event-services';
 import {
   EVT_NOTIFY_SIGNAL, EVT_NOTIFY_WAIT, EVT_RUNTIME, EVT_SIGNAL_EXIT_BOOT_SERVICES, EVT_SIGNAL_VIRTUAL_ADDRESS_CHANGE,

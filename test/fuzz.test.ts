@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PeFormatError } from '../emulator/pe/pe-image';
+import { PeFormatError } from '../pe/pe-image';
 import { BadInput, runImage } from '../src/api';
 import { inspectImage } from '../src/uki/inspect';
 import { applyCase, caseArb, Mutation, loadSeeds, Seed } from './fuzz/mutators';

@@ -4,7 +4,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { findGuestLoadedImage } from '../efi-services/boot/guest-loaded-images';
-import { GuestMemory } from '../emulator/guest-memory';
+import { GuestMemory } from '../core/guest-memory';
 
 const FILE = readFileSync(join(resolve(__dirname, '../..'), 'samples/build/hello.efi'));
 const BASE = 0x200000n;

@@ -1,9 +1,9 @@
 // The machine with the real Unicorn CPU: service-call decoding, returns, faults with precise locations, budgets.
 import test from 'ava';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
-import { slotOffset } from '../efi-services/abi';
+import { slotOffset } from '../core/abi';
 import { ST } from '../efi-services/tables/system-table';
-import { guidToBytes } from '../efi-services/guid';
+import { guidToBytes } from '../core/guid';
 import { le32, le64, runCode, flat } from './helpers/guest-code';
 
 const TEXT = 0x1000;

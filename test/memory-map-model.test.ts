@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { MAX_PAGE_ALLOCATIONS, MemoryMap, PageOwner } from '../efi-services/boot/memory-map';
 import { memoryTypeName } from '../efi-services/boot/memory-types';
-import { EfiError } from '../efi-services/status';
+import { EfiError } from '../core/status';
 
 // UEFI 2.10 numbers, written out rather than imported so a wrong constant cannot agree with itself.
 const ERR = 1n << 63n;

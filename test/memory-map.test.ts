@@ -7,8 +7,8 @@ import {
   EfiRuntimeServicesData, memoryTypeName,
 } from '../efi-services/boot/memory-types';
 import { Pool } from '../efi-services/boot/pool';
-import { EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EfiError } from '../efi-services/status';
-import { GuestMemory } from '../emulator/guest-memory';
+import { EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EfiError } from '../core/status';
+import { GuestMemory } from '../core/guest-memory';
 
 const MiB = 0x100000n;
 const P = 0x1000n;

@@ -1,13 +1,13 @@
 // EFI_BOOT_SERVICES memory services through a CPU-less platform: arguments in guest memory, outputs read back.
 import test from 'ava';
-import { CallInfo, ServiceFn } from '../efi-services/abi';
+import { CallInfo, ServiceFn } from '../core/abi';
 import { buildInterface } from '../efi-services/interface';
 import { MemoryMap } from '../efi-services/boot/memory-map';
 import { memoryServices } from '../efi-services/boot/memory-services';
 import { Pool } from '../efi-services/boot/pool';
 import {
   EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EFI_SUCCESS,
-} from '../efi-services/status';
+} from '../core/status';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { FakePlatform } from './helpers/fake-platform';
 

@@ -2,11 +2,11 @@
 import test, { ExecutionContext } from 'ava';
 import {
   IMAGE_DIRECTORY_ENTRY, layoutImage, parsePe, PeFormatError, peSummary, relocate, sectionByName,
-} from '../emulator/pe/pe-image';
+} from '../pe/pe-image';
 import {
   IMAGE_BASE_RELOCATION, IMAGE_DATA_DIRECTORY, IMAGE_DOS_HEADER, IMAGE_FILE_HEADER, IMAGE_OPTIONAL_HEADER64,
   IMAGE_SECTION_HEADER,
-} from '../emulator/pe/pe-format';
+} from '../pe/pe-format';
 import { buildPe, BuiltPe, COFF, OPT, PeSpec, SEC } from './helpers/pe-builder';
 
 /** Deterministic non-zero filler, so copied bytes can be told from zero fill. */

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { EfiReservedMemoryType, EFI_MEMORY_RO, EFI_MEMORY_RP, EFI_MEMORY_WB, EFI_MEMORY_XP } from '../efi-services/boot/memory-types';
 import { ProtocolDatabase } from '../efi-services/boot/protocol-db';
-import { GUID, guidToBytes } from '../efi-services/guid';
+import { GUID, guidToBytes } from '../core/guid';
 import {
   EfiBltBufferToVideo, EfiBltVideoFill, EfiBltVideoToBltBuffer, EfiBltVideoToVideo, EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID,
   installGraphicsOutput,
@@ -13,7 +13,7 @@ import { filePathNode, serializeDevicePath } from '../efi-services/protocols/dev
 import {
   EFI_SECURITY2_ARCH_PROTOCOL_GUID, EFI_SECURITY_ARCH_PROTOCOL_GUID, installSecurityArchProtocols, securityCheck,
 } from '../efi-services/protocols/security-arch';
-import { EFI_ACCESS_DENIED, EFI_SECURITY_VIOLATION, EFI_SUCCESS, statusName } from '../efi-services/status';
+import { EFI_ACCESS_DENIED, EFI_SECURITY_VIOLATION, EFI_SUCCESS, statusName } from '../core/status';
 import { FakePlatform } from './helpers/fake-platform';
 
 const s = statusName;

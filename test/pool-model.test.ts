@@ -2,12 +2,12 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
-import { CallInfo, ServiceFn } from '../efi-services/abi';
+import { CallInfo, ServiceFn } from '../core/abi';
 import { MemoryMap } from '../efi-services/boot/memory-map';
 import { memoryServices } from '../efi-services/boot/memory-services';
 import { Pool, POOL_FREED_HISTORY, PoolFreeResult, PoolOwner } from '../efi-services/boot/pool';
-import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiError } from '../efi-services/status';
-import { GuestMemory } from '../emulator/guest-memory';
+import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiError } from '../core/status';
+import { GuestMemory } from '../core/guest-memory';
 import { FakePlatform } from './helpers/fake-platform';
 
 // UEFI 2.10 numbers, written out.

@@ -5,10 +5,10 @@ import {
   EFI_OPEN_PROTOCOL_BY_HANDLE_PROTOCOL, EFI_OPEN_PROTOCOL_EXCLUSIVE, EFI_OPEN_PROTOCOL_GET_PROTOCOL,
   EFI_OPEN_PROTOCOL_TEST_PROTOCOL, ProtocolDatabase,
 } from '../efi-services/boot/protocol-db';
-import { GUID, guidFromBytes } from '../efi-services/guid';
+import { GUID, guidFromBytes } from '../core/guid';
 import {
   EFI_ACCESS_DENIED, EFI_ALREADY_STARTED, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_UNSUPPORTED, EfiError, EfiStatus,
-} from '../efi-services/status';
+} from '../core/status';
 import { FakePlatform } from './helpers/fake-platform';
 
 const P1 = '11111111-2222-3333-4444-555555555501';

@@ -11,7 +11,7 @@ import { buildUki } from '../src/uki/build';
 import { makeTestInitrd } from '../src/initrd/cpio';
 import { fixture } from './helpers/fixtures';
 import { le32, runCode } from './helpers/guest-code';
-import { slotOffset } from '../efi-services/abi';
+import { slotOffset } from '../core/abi';
 import { EFI_RUNTIME_SERVICES } from '../efi-services/tables/runtime-services-decl';
 import { ST } from '../efi-services/tables/system-table';
 

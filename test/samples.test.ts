@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { concatInitrds, runImage } from '../src/api';
 import { crc32 } from '../efi-services/crc32';
-import { guidToBytes } from '../efi-services/guid';
+import { guidToBytes } from '../core/guid';
 import { runCode, flat } from './helpers/guest-code';
 
 const ROOT = join(__dirname, '..', '..');

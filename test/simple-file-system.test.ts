@@ -3,15 +3,15 @@ import test from 'ava';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { slotOffset } from '../efi-services/abi';
+import { slotOffset } from '../core/abi';
 import { HostVolume } from '../efi-services/esp/host-volume';
 import { MemoryVolume } from '../efi-services/esp/memory-volume';
 import { Volume } from '../efi-services/esp/volume';
-import { GUID, guidToBytes } from '../efi-services/guid';
+import { GUID, guidToBytes } from '../core/guid';
 import { CLUSTER_BYTES, EFI_FILE_DIRECTORY, EFI_FILE_MODE_CREATE, EFI_FILE_MODE_READ, EFI_FILE_MODE_WRITE,
   EFI_FILE_PROTOCOL, EFI_FILE_READ_ONLY, VOLUME_BYTES } from '../efi-services/protocols/file';
 import { loadFileFromVolume, simpleFileSystem, SimpleFileSystem } from '../efi-services/protocols/simple-file-system';
-import { EfiStatus, EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED, statusName } from '../efi-services/status';
+import { EfiStatus, EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED, statusName } from '../core/status';
 import { FakePlatform } from './helpers/fake-platform';
 
 const READ = EFI_FILE_MODE_READ;

@@ -1,9 +1,10 @@
 // SMBIOS 3.x tables (DSP0134) built into guest memory: entry point, structures walked independently, parser.
 import test from 'ava';
 import { EfiRuntimeServicesData } from '../efi-services/boot/memory-types';
-import { guidFromBytes } from '../efi-services/guid';
+import { guidFromBytes } from '../core/guid';
 import { buildSmbiosTables, encodeSmbiosStructures, parseSmbios, smbiosString, SmbiosOptions } from '../efi-services/tables/smbios';
 import { FakePlatform } from './helpers/fake-platform';
+import { cpuid } from '../emulator/cpuid';
 
 const MiB = 1024 * 1024;
 
@@ -46,7 +47,7 @@ function walk(b: Buffer): Walked[] {
 }
 
 test('entry point: "_SM3_", 24 bytes, checksum, version, table address and size', (t) => {
-  const { mem, built, types } = build({ memoryBytes: 256 * MiB });
+  const { mem, built, types } = build({ cpuid, memoryBytes: 256 * MiB });
   const e = mem.read(built.entryPoint, 24);
   t.is(e.toString('latin1', 0, 5), '_SM3_');
   t.is(e.reduce((s, x) => (s + x) & 0xff, 0), 0);
@@ -58,7 +59,7 @@ test('entry point: "_SM3_", 24 bytes, checksum, version, table address and size'
 });
 
 test('structures: spec lengths, unique handles, double-NUL terminated, end with type 127', (t) => {
-  const { mem, built } = build({ memoryBytes: 256 * MiB, type11Strings: ['a=b'] });
+  const { mem, built } = build({ cpuid, memoryBytes: 256 * MiB, type11Strings: ['a=b'] });
   const table = mem.read(built.table, built.length);
   const s = walk(table);
   t.deepEqual(s.map((x) => x.type), [0, 1, 2, 3, 4, 11, 16, 17, 19, 127]);
@@ -77,19 +78,19 @@ test('structures: spec lengths, unique handles, double-NUL terminated, end with 
 
 test('type 11 OEM strings are present in order and counted', (t) => {
   const strings = ['io.systemd.credential:foo=bar', 'io.systemd.stub.kernel-cmdline-extra=quiet', 'ünïcode'];
-  const { mem, built } = build({ memoryBytes: 128 * MiB, type11Strings: strings });
+  const { mem, built } = build({ cpuid, memoryBytes: 128 * MiB, type11Strings: strings });
   const table = mem.read(built.table, built.length);
   const t11 = walk(table).find((x) => x.type === 11)!;
   t.is(table[t11.at + 4], 3);
   t.deepEqual(t11.strings, strings);
-  t.false(walk(encodeSmbiosStructures({ memoryBytes: 128 * MiB })).some((x) => x.type === 11), 'no type 11 without strings');
-  t.throws(() => encodeSmbiosStructures({ memoryBytes: 128 * MiB, type11Strings: [''] }));
+  t.false(walk(encodeSmbiosStructures({ cpuid, memoryBytes: 128 * MiB })).some((x) => x.type === 11), 'no type 11 without strings');
+  t.throws(() => encodeSmbiosStructures({ cpuid, memoryBytes: 128 * MiB, type11Strings: [''] }));
 });
 
 test('type 1: manufacturer, product, deterministic version-5 UUID, wake-up type', (t) => {
-  const table = encodeSmbiosStructures({ memoryBytes: 64 * MiB, product: 'P', serialNumber: 'S1' });
-  const again = encodeSmbiosStructures({ memoryBytes: 64 * MiB, product: 'P', serialNumber: 'S1' });
-  const other = encodeSmbiosStructures({ memoryBytes: 64 * MiB, product: 'P', serialNumber: 'S2' });
+  const table = encodeSmbiosStructures({ cpuid, memoryBytes: 64 * MiB, product: 'P', serialNumber: 'S1' });
+  const again = encodeSmbiosStructures({ cpuid, memoryBytes: 64 * MiB, product: 'P', serialNumber: 'S1' });
+  const other = encodeSmbiosStructures({ cpuid, memoryBytes: 64 * MiB, product: 'P', serialNumber: 'S2' });
   const t1 = walk(table).find((x) => x.type === 1)!;
   const f = table.subarray(t1.at, t1.at + t1.length);
   t.is(t1.strings[f[4] - 1], 'stubemu');
@@ -102,13 +103,13 @@ test('type 1: manufacturer, product, deterministic version-5 UUID, wake-up type'
   const o1 = walk(other).find((x) => x.type === 1)!;
   t.notDeepEqual(other.subarray(o1.at + 8, o1.at + 24), f.subarray(8, 24));
   t.is(f[0x18], 6, 'Power Switch');
-  const fixed = encodeSmbiosStructures({ memoryBytes: 64 * MiB, uuid: '01234567-89ab-cdef-0123-456789abcdef' });
+  const fixed = encodeSmbiosStructures({ cpuid, memoryBytes: 64 * MiB, uuid: '01234567-89ab-cdef-0123-456789abcdef' });
   const ft = walk(fixed).find((x) => x.type === 1)!;
   t.deepEqual([...fixed.subarray(ft.at + 8, ft.at + 12)], [0x67, 0x45, 0x23, 0x01], 'time_low little-endian (SMBIOS 2.6+)');
 });
 
 test('types 1 and 2 are byte for byte what QEMU 7.2 + OVMF present for the same identity (PCR 1 of systemd-stub 261+)', (t) => {
-  const table = encodeSmbiosStructures({ memoryBytes: 64 * MiB, uuid: '01234567-89ab-cdef-0123-456789abcdef' });
+  const table = encodeSmbiosStructures({ cpuid, memoryBytes: 64 * MiB, uuid: '01234567-89ab-cdef-0123-456789abcdef' });
   const raw = (type: number) => {
     const s = walk(table).find((x) => x.type === type)!;
     const next = walk(table).find((x) => x.at > s.at)!;
@@ -133,7 +134,7 @@ test('types 1 and 2 are byte for byte what QEMU 7.2 + OVMF present for the same 
 });
 
 test('types 16/17/19 describe the RAM size; handles link types 2→3, 17→16, 19→16', (t) => {
-  const table = encodeSmbiosStructures({ memoryBytes: 256 * MiB });
+  const table = encodeSmbiosStructures({ cpuid, memoryBytes: 256 * MiB });
   const s = walk(table);
   const at = (type: number) => s.find((x) => x.type === type)!;
   const f = (type: number) => table.subarray(at(type).at, at(type).at + at(type).length);
@@ -147,14 +148,14 @@ test('types 16/17/19 describe the RAM size; handles link types 2→3, 17→16, 1
   t.is(f(17).readUInt16LE(4), at(16).handle);
   t.is(f(19).readUInt16LE(0x0c), at(16).handle);
 
-  const big = encodeSmbiosStructures({ memoryBytes: 64n << 30n });
+  const big = encodeSmbiosStructures({ cpuid, memoryBytes: 64n << 30n });
   const b17 = walk(big).find((x) => x.type === 17)!;
   t.is(big.readUInt16LE(b17.at + 0x0c), 0x7fff);
   t.is(big.readUInt32LE(b17.at + 0x1c), 64 * 1024, 'Extended Size in MiB');
 });
 
 test('type 4 carries the machine CPUID signature and a brand string', (t) => {
-  const table = encodeSmbiosStructures({ memoryBytes: 64 * MiB });
+  const table = encodeSmbiosStructures({ cpuid, memoryBytes: 64 * MiB });
   const t4 = walk(table).find((x) => x.type === 4)!;
   t.is(table.readUInt32LE(t4.at + 8), 0x000306c3, 'CPUID.1:EAX');
   t.is(t4.strings[table[t4.at + 7] - 1], 'GenuineIntel');
@@ -162,7 +163,7 @@ test('type 4 carries the machine CPUID signature and a brand string', (t) => {
 });
 
 test('parseSmbios agrees with the independent walk and resolves string numbers', (t) => {
-  const table = encodeSmbiosStructures({ memoryBytes: 256 * MiB, type11Strings: ['x', 'y'], product: 'Prod' });
+  const table = encodeSmbiosStructures({ cpuid, memoryBytes: 256 * MiB, type11Strings: ['x', 'y'], product: 'Prod' });
   const parsed = parseSmbios(table);
   const walked = walk(table);
   t.deepEqual(parsed.map((p) => [p.type, p.length, p.handle, p.offset, p.strings]), walked.map((w) => [w.type, w.length, w.handle, w.at, w.strings]));

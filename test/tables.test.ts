@@ -1,6 +1,6 @@
 // Table layouts against the offsets the UEFI 2.10 spec's C declarations give on x64, and header CRC32s.
 import test from 'ava';
-import { slotOffset, tableSize } from '../efi-services/abi';
+import { slotOffset, tableSize } from '../core/abi';
 import { crc32 } from '../efi-services/crc32';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { EFI_RUNTIME_SERVICES } from '../efi-services/tables/runtime-services-decl';
@@ -59,7 +59,7 @@ test('CRC32 is the IEEE 802.3 check value', (t) => {
 });
 
 /** Reads a table from guest memory and checks its header: signature, size, and CRC32 recomputed here. */
-function checkHeader(t: import('ava').ExecutionContext, mem: import('../emulator/guest-memory').GuestMemory, at: bigint, signature: string, size: number) {
+function checkHeader(t: import('ava').ExecutionContext, mem: import('../core/guest-memory').GuestMemory, at: bigint, signature: string, size: number) {
   const hdr = mem.read(at, 24);
   t.is(hdr.subarray(0, 8).toString('latin1'), signature);
   t.is(hdr.readUInt32LE(8), (2 << 16) | 100);
@@ -80,8 +80,8 @@ test('the tables in guest memory carry correct headers and every slot is a firmw
   t.is(mem.u64(fw.systemTable + BigInt(ST.BootServices)), fw.bootServices);
   t.is(mem.u64(fw.systemTable + BigInt(ST.RuntimeServices)), fw.runtimeServices);
   t.is(mem.utf16z(mem.u64(fw.systemTable + BigInt(ST.FirmwareVendor))), 'stubemu');
-  for (const [name, off] of BS_OFFSETS) t.true(fw.machine.isTrapAddress(mem.u64(fw.bootServices + BigInt(off))), name);
-  for (const [name, off] of RT_OFFSETS) t.true(fw.machine.isTrapAddress(mem.u64(fw.runtimeServices + BigInt(off))), name);
+  for (const [name, off] of BS_OFFSETS) t.true(fw.dispatcher.isTrapAddress(mem.u64(fw.bootServices + BigInt(off))), name);
+  for (const [name, off] of RT_OFFSETS) t.true(fw.dispatcher.isTrapAddress(mem.u64(fw.runtimeServices + BigInt(off))), name);
   // Runtime traps live in EfiRuntimeServicesCode, as an OS that keeps calling them needs.
   const rtTrap = mem.u64(fw.runtimeServices + 0x48n);
   const d = fw.map.descriptors().find((x) => rtTrap >= x.physicalStart && rtTrap < x.physicalStart + x.numberOfPages * 4096n)!;

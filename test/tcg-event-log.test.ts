@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GUID } from '../efi-services/guid';
+import { GUID } from '../core/guid';
 import { filePathNode, serializeDevicePath, vendorMediaNode } from '../efi-services/protocols/device-path';
 import { decodeEventData, encodeImageLoadEvent, encodeTaggedEvent, encodeVariableData, EV } from '../efi-services/tcg/event-data';
 import { EventLogFormatError, MeasuredBoot, parseEventLog, replayEventLog } from '../efi-services/tcg/event-log';

@@ -2,7 +2,7 @@
 // from guest memory and compared with values computed here.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED, EFI_VOLUME_FULL, statusName } from '../efi-services/status';
+import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED, EFI_VOLUME_FULL, statusName } from '../core/status';
 import { EV } from '../efi-services/tcg/event-data';
 import { MeasuredBoot, parseEventLog, serializeEvent2 } from '../efi-services/tcg/event-log';
 import {

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { VirtualClock } from '../efi-services/clock';
 import { buildInterface } from '../efi-services/interface';
-import { EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../efi-services/status';
+import { EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../core/status';
 import { EFI_RUNTIME_SERVICES } from '../efi-services/tables/runtime-services-decl';
 import { EFI_UNSPECIFIED_TIMEZONE, parseTimeOption, timeServices } from '../efi-services/runtime/time-services';
 import { FakePlatform } from './helpers/fake-platform';

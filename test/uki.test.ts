@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parsePe, PeImage, sectionByName } from '../emulator/pe/pe-image';
+import { parsePe, PeImage, sectionByName } from '../pe/pe-image';
 import { makeTestInitrd } from '../src/initrd/cpio';
 import { buildAddon, buildUki, joinInitrds, mergeSbat, UkiInputs } from '../src/uki/build';
 import { inspectImage, stubEffectiveCmdline } from '../src/uki/inspect';

@@ -5,7 +5,7 @@ import { EFI_RUNTIME_SERVICES } from '../efi-services/tables/runtime-services-de
 import {
   EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EFI_SECURITY_VIOLATION,
   EFI_SUCCESS, EFI_UNSUPPORTED, EFI_WRITE_PROTECTED, EfiStatus,
-} from '../efi-services/status';
+} from '../core/status';
 import {
   EFI_HARDWARE_ERROR_VARIABLE_GUID, OVMF_VARIABLE_LIMITS, Variable, VariableStorageInfo, VariableStore,
 } from '../efi-services/runtime/variable-store';

@@ -1,9 +1,9 @@
 // EFI_BOOT_SERVICES task priority, event and timer services (UEFI 2.10 §7.1) over the EventSystem model.
-import { TableImpl } from '../abi';
-import { guidFromBytes } from '../guid';
+import { TableImpl } from '../../core/abi';
+import { guidFromBytes } from '../../core/guid';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiStatus, statusName } from '../status';
-import { GuestMemoryError } from '../../emulator/guest-memory';
+import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiStatus, statusName } from '../../core/status';
+import { GuestMemoryError } from '../../core/guest-memory';
 import { CreateResult, EventSystem } from './events';
 
 const hex = (a: bigint) => `0x${a.toString(16)}`;

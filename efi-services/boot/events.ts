@@ -1,8 +1,8 @@
 // The event, timer and task-priority model behind UEFI 2.10 §7.1 (Event, Timer, and Task Priority Services).
 import { VirtualClock } from '../clock';
-import { GUID } from '../guid';
+import { GUID } from '../../core/guid';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_NOT_READY, EFI_SUCCESS, EFI_UNSUPPORTED, EfiStatus } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_NOT_READY, EFI_SUCCESS, EFI_UNSUPPORTED, EfiStatus } from '../../core/status';
 
 // UEFI 2.10 §7.1.1 CreateEvent(), "Related Definitions". Values above 2^31 are kept unsigned (`>>> 0`).
 export const EVT_TIMER = 0x80000000;

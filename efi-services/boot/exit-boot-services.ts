@@ -1,7 +1,7 @@
 // ExitBootServices (UEFI 2.10 §7.4.6): the MapKey check, the exit-boot-services event groups, and the end of the run.
-import { RunEnd } from '../../emulator/signals';
-import { CallInfo, TableImpl } from '../abi';
-import { EFI_INVALID_PARAMETER } from '../status';
+import { RunEnd } from '../../core/outcomes';
+import { CallInfo, TableImpl } from '../../core/abi';
+import { EFI_INVALID_PARAMETER } from '../../core/status';
 import { EventSystem } from './events';
 import { MemoryMap } from './memory-map';
 

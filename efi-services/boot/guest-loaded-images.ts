@@ -1,7 +1,7 @@
 // Images a guest loads with its own PE loader (systemd-stub 258+'s kernel, shim's second stage): found from an address
 // that runs outside every LoadImage'd image, by the PE headers a loader copies to the start of the image's pages.
-import { IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE } from '../../emulator/pe/pe-format';
-import { parsePe, PeFormatError, PeImage, sectionAt } from '../../emulator/pe/pe-image';
+import { IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE } from '../../pe/pe-format';
+import { parsePe, PeFormatError, PeImage, sectionAt } from '../../pe/pe-image';
 
 const PAGE = 0x1000n;
 const IMAGE_FILE_MACHINE_AMD64 = 0x8664;

@@ -1,11 +1,15 @@
 // Reads an image's bytes for LoadImage from a device path: EFI_SIMPLE_FILE_SYSTEM_PROTOCOL, then
 // EFI_LOAD_FILE2_PROTOCOL / EFI_LOAD_FILE_PROTOCOL (UEFI 2.10 §7.4.1 LoadImage, the order edk2 uses).
 // Protocols are called through their function pointers, so guest-installed ones work like the firmware's.
+import { callMember } from '../interface';
 import { DevicePathNode, filePathOf, serializeDevicePath } from '../protocols/device-path';
-import { encodeUtf16z } from '../../emulator/guest-memory';
-import { GUID } from '../guid';
+import { EFI_FILE_MODE_READ, EFI_FILE_PROTOCOL } from '../protocols/file';
+import { EFI_LOAD_FILE_PROTOCOL } from '../protocols/load-file';
+import { EFI_SIMPLE_FILE_SYSTEM_PROTOCOL } from '../protocols/simple-file-system';
+import { encodeUtf16z } from '../../core/guest-memory';
+import { GUID } from '../../core/guid';
 import { Platform } from '../platform';
-import { EFI_BUFFER_TOO_SMALL, EFI_NOT_FOUND, EFI_SUCCESS, EfiError, EfiStatus, isError, statusName } from '../status';
+import { EFI_BUFFER_TOO_SMALL, EFI_NOT_FOUND, EFI_SUCCESS, EfiError, EfiStatus, isError, statusName } from '../../core/status';
 
 export interface DeviceLocator {
   /** LocateDevicePath: the handle with the longest matching prefix supporting `guid`, and what remains. */
@@ -25,10 +29,6 @@ export interface ImageSource {
   filePath: DevicePathNode[];
   via: 'SimpleFileSystem' | 'LoadFile2' | 'LoadFile';
 }
-
-const EFI_FILE_MODE_READ = 1n;
-/** EFI_FILE_PROTOCOL member offsets (Revision first): Open 8, Close 16, Read 32, GetPosition 48, SetPosition 56. */
-const FILE = { Open: 8n, Close: 16n, Read: 32n, GetPosition: 48n, SetPosition: 56n };
 
 export function readImageFromDevicePath(platform: Platform, locator: DeviceLocator, scratch: Scratch, path: readonly DevicePathNode[], bootPolicy: boolean): ImageSource {
   const sfs = locator.locateDevicePath(GUID.SIMPLE_FILE_SYSTEM, path);
@@ -54,31 +54,32 @@ function check(status: bigint, what: string): void {
 
 function readFile(platform: Platform, scratch: Scratch, sfs: bigint, name: string): Buffer {
   const mem = platform.mem;
+  const callFile = (f: bigint, member: string, args: readonly bigint[], why: string) => callMember(platform, f, EFI_FILE_PROTOCOL, member, [f, ...args], why);
   const out = scratch.allocate(16);
   const nameBuf = scratch.allocate((name.length + 1) * 2);
   let root = 0n;
   let file = 0n;
   try {
     mem.write(nameBuf, encodeUtf16z(name));
-    check(platform.callGuest(mem.u64(sfs + 8n), [sfs, out], 'SimpleFileSystem.OpenVolume for LoadImage'), 'OpenVolume');
+    check(callMember(platform, sfs, EFI_SIMPLE_FILE_SYSTEM_PROTOCOL, 'OpenVolume', [sfs, out], 'SimpleFileSystem.OpenVolume for LoadImage'), 'OpenVolume');
     root = mem.u64(out);
-    check(platform.callGuest(mem.u64(root + FILE.Open), [root, out, nameBuf, EFI_FILE_MODE_READ, 0n], `File.Open ${name}`), `open ${name}`);
+    check(callFile(root, 'Open', [out, nameBuf, EFI_FILE_MODE_READ, 0n], `File.Open ${name}`), `open ${name}`);
     file = mem.u64(out);
-    check(platform.callGuest(mem.u64(file + FILE.SetPosition), [file, 0xffff_ffff_ffff_ffffn], 'File.SetPosition end'), 'seek');
-    check(platform.callGuest(mem.u64(file + FILE.GetPosition), [file, out], 'File.GetPosition'), 'size');
+    check(callFile(file, 'SetPosition', [0xffff_ffff_ffff_ffffn], 'File.SetPosition end'), 'seek');
+    check(callFile(file, 'GetPosition', [out], 'File.GetPosition'), 'size');
     const size = mem.u64(out);
-    check(platform.callGuest(mem.u64(file + FILE.SetPosition), [file, 0n], 'File.SetPosition 0'), 'seek');
+    check(callFile(file, 'SetPosition', [0n], 'File.SetPosition 0'), 'seek');
     const buf = scratch.allocate(Number(size) || 1);
     try {
       mem.setU64(out, size);
-      check(platform.callGuest(mem.u64(file + FILE.Read), [file, out, buf], `File.Read ${name}`), `read ${name}`);
+      check(callFile(file, 'Read', [out, buf], `File.Read ${name}`), `read ${name}`);
       return mem.read(buf, Number(mem.u64(out)));
     } finally {
       scratch.free(buf);
     }
   } finally {
-    if (file) platform.callGuest(mem.u64(file + FILE.Close), [file], 'File.Close');
-    if (root) platform.callGuest(mem.u64(root + FILE.Close), [root], 'File.Close');
+    if (file) callFile(file, 'Close', [], 'File.Close');
+    if (root) callFile(root, 'Close', [], 'File.Close');
     scratch.free(nameBuf);
     scratch.free(out);
   }
@@ -92,14 +93,14 @@ function loadFile(platform: Platform, scratch: Scratch, iface: bigint, remaining
   try {
     mem.write(path, pathBytes);
     mem.setU64(size, 0n);
-    const loadFn = mem.u64(iface);
     const bp = bootPolicy ? 1n : 0n;
-    let status: EfiStatus = platform.callGuest(loadFn, [iface, path, bp, size, 0n], `${via}.LoadFile (size)`);
+    // EFI_LOAD_FILE_PROTOCOL and EFI_LOAD_FILE2_PROTOCOL have the same one member (UEFI 2.10 §13.1, §13.2).
+    let status: EfiStatus = callMember(platform, iface, EFI_LOAD_FILE_PROTOCOL, 'LoadFile', [iface, path, bp, size, 0n], `${via}.LoadFile (size)`);
     if (status !== EFI_BUFFER_TOO_SMALL && status !== EFI_SUCCESS) check(status, `${via}.LoadFile`);
     const n = Number(mem.u64(size));
     const buf = scratch.allocate(n || 1);
     try {
-      status = platform.callGuest(loadFn, [iface, path, bp, size, buf], `${via}.LoadFile`);
+      status = callMember(platform, iface, EFI_LOAD_FILE_PROTOCOL, 'LoadFile', [iface, path, bp, size, buf], `${via}.LoadFile`);
       check(status, `${via}.LoadFile`);
       return mem.read(buf, Number(mem.u64(size)));
     } finally {

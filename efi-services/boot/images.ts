@@ -1,10 +1,10 @@
 // Image services (UEFI 2.10 §7.4): LoadImage, StartImage, Exit, UnloadImage, and the registry of loaded images.
 import { createHash } from 'node:crypto';
-import { ImageExit } from '../../emulator/signals';
-import { layoutImage, parsePe, PeFormatError, PeImage, relocate, sectionAt, sectionCopySize } from '../../emulator/pe/pe-image';
+import { ImageExit } from '../../core/outcomes';
+import { layoutImage, parsePe, PeFormatError, PeImage, relocate, sectionAt, sectionCopySize } from '../../pe/pe-image';
 import { findGuestLoadedImage, ImageOrigin } from './guest-loaded-images';
-import { TableImpl } from '../abi';
-import { GUID } from '../guid';
+import { TableImpl } from '../../core/abi';
+import { GUID } from '../../core/guid';
 import { Platform } from '../platform';
 import { devicePathAt, DevicePathNode, serializeDevicePath } from '../protocols/device-path';
 import { devicePathToText } from '../protocols/device-path-text';
@@ -12,7 +12,7 @@ import { LOADED_IMAGE, readLoadedImage, writeLoadedImage } from '../protocols/lo
 import {
   EFI_INVALID_PARAMETER, EFI_LOAD_ERROR, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EFI_SECURITY_VIOLATION, EFI_SUCCESS,
   EFI_UNSUPPORTED, EfiError, EfiStatus, isError, statusName,
-} from '../status';
+} from '../../core/status';
 import { DeviceLocator, readImageFromDevicePath, Scratch } from './image-loader';
 import {
   EfiBootServicesCode, EfiBootServicesData, EfiLoaderCode, EfiLoaderData, EfiRuntimeServicesCode, EfiRuntimeServicesData,

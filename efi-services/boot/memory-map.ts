@@ -1,6 +1,6 @@
 // The UEFI memory map: descriptors ordered by start address, changed only by split/convert/merge (STYLE 8).
-import { Range } from '../../emulator/guest-memory';
-import { EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EfiError } from '../status';
+import { Range } from '../../core/guest-memory';
+import { EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EfiError } from '../../core/status';
 import {
   AllocateAddress, AllocateAnyPages, AllocateMaxAddress, EFI_MEMORY_RUNTIME, EFI_PAGE_MASK, EFI_PAGE_SIZE,
   EfiConventionalMemory, isAllocatableType, isRuntimeType, memoryTypeName, pagesToBytes, RAM_ATTRIBUTES,

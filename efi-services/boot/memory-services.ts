@@ -1,7 +1,7 @@
 // EFI_BOOT_SERVICES memory services (UEFI 2.10 §7.2): AllocatePages, FreePages, GetMemoryMap, AllocatePool, FreePool.
-import { CallInfo, TableImpl } from '../abi';
+import { CallInfo, TableImpl } from '../../core/abi';
 import { Platform } from '../platform';
-import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiError, EfiStatus } from '../status';
+import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiError, EfiStatus } from '../../core/status';
 import { AllocationLimitError, MemoryDescriptor, MemoryMap } from './memory-map';
 import { AllocateAddress, AllocateMaxAddress, isAllocatableType, MaxAllocateType } from './memory-types';
 import { Pool } from './pool';

@@ -1,10 +1,10 @@
 // Miscellaneous boot services (UEFI 2.10 §7.5): monotonic count, Stall, watchdog, CRC32, CopyMem/SetMem,
 // driver connection, and InstallConfigurationTable (§7.3.16).
-import { TableImpl } from '../abi';
+import { TableImpl } from '../../core/abi';
 import { VirtualClock } from '../clock';
 import { crc32 } from '../crc32';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS } from '../../core/status';
 import { ConfigurationTables, readGuid } from '../tables/system-table';
 
 export interface MiscState {

@@ -1,6 +1,6 @@
 // AllocatePool/FreePool backing store (UEFI 2.10 §7.2): per-type arenas of pool pages, bookkeeping kept on the host.
-import { GuestMemory } from '../../emulator/guest-memory';
-import { EFI_INVALID_PARAMETER, EfiError } from '../status';
+import { GuestMemory } from '../../core/guest-memory';
+import { EFI_INVALID_PARAMETER, EfiError } from '../../core/status';
 import { AllocationLimitError, MemoryMap } from './memory-map';
 import { AllocateAnyPages, bytesToPages, EFI_PAGE_SIZE, isAllocatableType, memoryTypeName } from './memory-types';
 import { OrderedTree, Summary } from './ordered-tree';

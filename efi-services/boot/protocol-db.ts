@@ -1,9 +1,9 @@
 // The protocol handler database (UEFI 2.10 §7.3): handles, their protocol interfaces, open records, notifications.
-import { GUID, guidToBytes } from '../guid';
+import { GUID, guidToBytes } from '../../core/guid';
 import { Platform } from '../platform';
 import {
   EFI_ACCESS_DENIED, EFI_ALREADY_STARTED, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_UNSUPPORTED, EfiError,
-} from '../status';
+} from '../../core/status';
 
 /** OpenProtocol() Attributes (UEFI 2.10 §7.3.9). */
 export const EFI_OPEN_PROTOCOL_BY_HANDLE_PROTOCOL = 0x01;

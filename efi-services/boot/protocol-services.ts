@@ -1,15 +1,15 @@
 // EFI_BOOT_SERVICES protocol handler members (UEFI 2.10 §7.3): pointer checks and guest I/O over ProtocolDatabase.
-import { CallInfo, ServiceFn, TableImpl } from '../abi';
-import { GUID, guidFromBytes } from '../guid';
+import { CallInfo, ServiceFn, TableImpl } from '../../core/abi';
+import { GUID, guidFromBytes } from '../../core/guid';
 import { Platform } from '../platform';
 import {
-  devicePathAt, DevicePathError, DevicePathNode, encodedLength, firstInstance, isPrefixOf, parseDevicePath,
+  devicePathAt, DevicePathError, DevicePathNode, encodedLength,
 } from '../protocols/device-path';
 import {
   EFI_ALREADY_STARTED, EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES,
   EFI_SUCCESS, EFI_UNSUPPORTED, EfiError, EfiStatus, statusName,
-} from '../status';
-import { GuestMemoryError } from '../../emulator/guest-memory';
+} from '../../core/status';
+import { locateDevicePath } from './locate-device-path';
 import { ByProtocol, ByRegisterNotify, EFI_OPEN_PROTOCOL_TEST_PROTOCOL, ProtocolDatabase } from './protocol-db';
 
 /** EFI_INTERFACE_TYPE (UEFI 2.10 §7.3.2): the only value defined. */
@@ -49,42 +49,7 @@ export function protocolServices(
     return a;
   };
 
-  /** The nodes of a handle's device path, or undefined when it has none that parses. */
-  const handlePath = (handle: bigint): DevicePathNode[] | undefined => {
-    try {
-      const override = options.devicePathOf?.(handle);
-      if (override) return parseDevicePath(override).nodes;
-      const dp = db.find(handle, GUID.DEVICE_PATH);
-      if (!dp || dp.interface === 0n) return undefined;
-      return devicePathAt(mem, dp.interface).nodes;
-    } catch (e) {
-      if (e instanceof DevicePathError || e instanceof GuestMemoryError) return undefined;
-      throw e;
-    }
-  };
-
-  /**
-   * LocateDevicePath's search (UEFI 2.10 §7.3.8; edk2 CoreLocateDevicePath): among handles supporting `guid`, the
-   * one whose whole device path is the longest prefix of the first instance of `path`; the first found wins a tie.
-   */
-  const bestMatch = (guid: string, path: readonly DevicePathNode[]): { handle: bigint; length: number } | undefined => {
-    const source = firstInstance(path);
-    let candidates: bigint[];
-    try {
-      candidates = db.locateHandles(ByProtocol, guid, 0n);
-    } catch (e) {
-      if (e instanceof EfiError && e.status === EFI_NOT_FOUND) return undefined;
-      throw e;
-    }
-    let best: { handle: bigint; length: number } | undefined;
-    for (const handle of candidates) {
-      const nodes = handlePath(handle);
-      if (!nodes || !isPrefixOf(nodes, source)) continue;
-      const length = encodedLength(nodes);
-      if (!best || length > best.length) best = { handle, length };
-    }
-    return best;
-  };
+  const bestMatch = (guid: string, path: readonly DevicePathNode[]) => locateDevicePath(db, mem, guid, path, options.devicePathOf);
 
   /** A handle that already has exactly this device path (§7.3.17 EFI_ALREADY_STARTED; edk2 checks the same way). */
   const sameDevicePath = (iface: bigint): bigint | undefined => {

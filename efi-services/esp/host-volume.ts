@@ -1,7 +1,7 @@
 // A host directory as the ESP, confined to that directory; guest writes land in an in-memory overlay unless writable.
 import * as fs from 'fs';
 import * as path from 'path';
-import { EfiError, EFI_ACCESS_DENIED, EFI_NOT_FOUND, EFI_WRITE_PROTECTED } from '../status';
+import { EfiError, EFI_ACCESS_DENIED, EFI_NOT_FOUND, EFI_WRITE_PROTECTED } from '../../core/status';
 import { MemoryVolume } from './memory-volume';
 import { EntryKind, EntryStat, findName, foldName, isValidFatName, normalizePath, sortedUniqueNames,
   translateErrors, Volume, VolumePath } from './volume';

@@ -2,7 +2,7 @@
 // contents. A file given at construction is kept by reference and copied on its first change, so the started
 // image (a UKI of 80 MiB with its initrd) is not held twice. (It replaced a memfs volume: loading memfs took
 // 80-200 ms of every run's start, docs/bench.md.)
-import { EfiError, EFI_ACCESS_DENIED, EFI_NOT_FOUND, EFI_WRITE_PROTECTED } from '../status';
+import { EfiError, EFI_ACCESS_DENIED, EFI_NOT_FOUND, EFI_WRITE_PROTECTED } from '../../core/status';
 import { EntryKind, EntryStat, findName, isValidFatName, normalizePath, sortedUniqueNames, splitPath, Volume,
   VolumePath } from './volume';
 

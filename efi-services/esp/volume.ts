@@ -1,6 +1,6 @@
 // The ESP backend behind EFI_SIMPLE_FILE_SYSTEM_PROTOCOL: a tree of files and directories with FAT naming rules.
 import { EfiError, EfiStatus, EFI_ACCESS_DENIED, EFI_DEVICE_ERROR, EFI_INVALID_PARAMETER, EFI_NOT_FOUND,
-  EFI_VOLUME_FULL, EFI_WRITE_PROTECTED } from '../status';
+  EFI_VOLUME_FULL, EFI_WRITE_PROTECTED } from '../../core/status';
 
 export type EntryKind = 'file' | 'dir';
 

@@ -1,5 +1,5 @@
 // Device path → text in the node forms of UEFI 2.10 §10.6.1.6 (Text Device Node Reference), printed as edk2 does.
-import { guidFromBytes } from '../guid';
+import { guidFromBytes } from '../../core/guid';
 import { DevicePathNode, DP_TYPE, filePathNodeText, isEndEntire, isEndInstance } from './device-path';
 
 export interface DevicePathTextOptions {

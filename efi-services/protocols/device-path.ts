@@ -1,6 +1,6 @@
 // EFI_DEVICE_PATH_PROTOCOL in binary form (UEFI 2.10 §10.2–10.3): parsing with validation, building, comparing.
-import { GuestMemory } from '../../emulator/guest-memory';
-import { guidToBytes } from '../guid';
+import { GuestMemory } from '../../core/guest-memory';
+import { guidToBytes } from '../../core/guid';
 
 /** One device path node; `data` excludes the 4-byte header (Type, SubType, Length). */
 export interface DevicePathNode {

@@ -1,13 +1,13 @@
 // EFI_FILE_PROTOCOL (UEFI 2.10 §13.5) over a Volume: one guest struct per open file, state keyed by its address.
-import { GuestMemoryError, encodeUtf16z } from '../../emulator/guest-memory';
-import { CallInfo, fn, ServiceFn, TableDecl, tableSize } from '../abi';
+import { GuestMemoryError, encodeUtf16z } from '../../core/guest-memory';
+import { CallInfo, fn, ServiceFn, TableDecl, tableSize } from '../../core/abi';
 import { EntryStat, fatName, findName, Volume, VolumePath } from '../esp/volume';
-import { GUID, guidFromBytes } from '../guid';
+import { GUID, guidFromBytes } from '../../core/guid';
 import { buildInterface } from '../interface';
 import { Platform } from '../platform';
 import { EfiError, EfiStatus, EFI_ACCESS_DENIED, EFI_BAD_BUFFER_SIZE, EFI_BUFFER_TOO_SMALL, EFI_DEVICE_ERROR,
   EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EFI_UNSUPPORTED, EFI_VOLUME_FULL, EFI_WARN_DELETE_FAILURE,
-  EFI_WRITE_PROTECTED } from '../status';
+  EFI_WRITE_PROTECTED } from '../../core/status';
 
 export const EFI_FILE_PROTOCOL_REVISION = 0x00010000n;
 export const EFI_FILE_PROTOCOL_REVISION2 = 0x00020000n;

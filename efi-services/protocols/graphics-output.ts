@@ -1,14 +1,16 @@
 // EFI_GRAPHICS_OUTPUT_PROTOCOL (UEFI 2.10 §12.9) for `--gop WxH`: one 32-bit BGRX mode over a linear
 // framebuffer in guest RAM. The Linux EFI stub reads Mode/Info/FrameBufferBase into screen_info.
-import { field, fn, TableDecl } from '../abi';
-import { GUID } from '../guid';
+import { field, fn, TableDecl } from '../../core/abi';
+import { GUID } from '../../core/guid';
 import { buildInterface, memberAddress } from '../interface';
+import { FirmwareOptions } from '../firmware-options';
+import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
 import { EfiReservedMemoryType } from '../boot/memory-types';
 import { pciNode, pciRootNode, serializeDevicePath } from './device-path';
 
-export const EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID = '9042a9de-23dc-4a38-96fb-7aded080516a';
+export const EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID = GUID.GRAPHICS_OUTPUT;
 
 export const EFI_GRAPHICS_OUTPUT_PROTOCOL: TableDecl = {
   name: 'EFI_GRAPHICS_OUTPUT_PROTOCOL',
@@ -173,4 +175,10 @@ export function installGraphicsOutput(
   const handle = db.install(0n, EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID, protocol);
   db.install(handle, GUID.DEVICE_PATH, dp);
   return { handle, protocol, mode, frameBufferBase: fb, frameBufferSize, snapshot: () => mem.read(fb, frameBufferSize) };
+}
+
+/** Module entry (platform-protocols.ts): a framebuffer of `options.gop`'s size. */
+export function install(ctx: InstallContext, options: FirmwareOptions): GraphicsOutput {
+  if (!options.gop) throw new Error('GOP installed without a resolution');
+  return installGraphicsOutput(ctx.platform, ctx.db, { ...options.gop, allocate: ctx.pages, allocatePool: ctx.guestPool });
 }

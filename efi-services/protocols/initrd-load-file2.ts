@@ -1,19 +1,18 @@
 // A firmware-provided initrd for bare kernels (`--initrd FILE`): EFI_LOAD_FILE2_PROTOCOL on a handle whose device
 // path is VenMedia(LINUX_EFI_INITRD_MEDIA_GUID)/End, which the Linux EFI stub (efi_load_initrd_dev_path) finds
 // with LocateDevicePath, as OVMF's QemuKernelLoaderFsDxe provides QEMU's -initrd.
-import { fn, TableDecl } from '../abi';
-import { GUID } from '../guid';
+import { TableDecl } from '../../core/abi';
+import { EFI_LOAD_FILE2_PROTOCOL } from './load-file';
+import { GUID } from '../../core/guid';
 import { buildInterface } from '../interface';
+import { FirmwareOptions } from '../firmware-options';
+import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
-import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EFI_UNSUPPORTED } from '../status';
+import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
 import { DevicePathError, devicePathAt, serializeDevicePath, vendorMediaNode } from './device-path';
 
-export const EFI_LOAD_FILE2_PROTOCOL: TableDecl = {
-  name: 'EFI_LOAD_FILE2_PROTOCOL',
-  traceName: 'InitrdLoadFile2',
-  headerSize: 0,
-  members: [fn('LoadFile', 'This:PTR', 'FilePath:PTR', 'BootPolicy:BOOLEAN', 'BufferSize:PTR', 'Buffer:PTR')],
-};
+/** Its calls are traced as InitrdLoadFile2.LoadFile. */
+const INITRD_LOAD_FILE2: TableDecl = { ...EFI_LOAD_FILE2_PROTOCOL, traceName: 'InitrdLoadFile2' };
 
 export interface InitrdLoadFile2 {
   handle: bigint;
@@ -39,7 +38,7 @@ export function installInitrdLoadFile2(
   // The caller's bytes, not a copy: they stay unchanged for the run (a large initrd is held once on the host).
   const initrd = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const deliveries: InitrdLoadFile2['deliveries'] = [];
-  const protocol = buildInterface(platform, EFI_LOAD_FILE2_PROTOCOL, {
+  const protocol = buildInterface(platform, INITRD_LOAD_FILE2, {
     LoadFile: ([, filePath, bootPolicy, bufferSize, buffer], call) => {
       if (bootPolicy !== 0n) return EFI_UNSUPPORTED;
       if (bufferSize === 0n || filePath === 0n) return EFI_INVALID_PARAMETER;
@@ -68,4 +67,10 @@ export function installInitrdLoadFile2(
   const handle = db.install(0n, GUID.DEVICE_PATH, devicePath);
   db.install(handle, GUID.LOAD_FILE2, protocol);
   return { handle, protocol, devicePath, deliveries };
+}
+
+/** Module entry (platform-protocols.ts): `options.initrd` on the initrd media device path. */
+export function install(ctx: InstallContext, options: FirmwareOptions): InitrdLoadFile2 {
+  if (!options.initrd) throw new Error('initrd LoadFile2 installed without an initrd');
+  return installInitrdLoadFile2(ctx.platform, ctx.db, options.initrd);
 }

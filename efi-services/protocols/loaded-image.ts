@@ -1,5 +1,5 @@
 // EFI_LOADED_IMAGE_PROTOCOL (UEFI 2.10 §9.1): the structure the firmware fills for every image it loads.
-import { GuestMemory } from '../../emulator/guest-memory';
+import { GuestMemory } from '../../core/guest-memory';
 
 export const EFI_LOADED_IMAGE_PROTOCOL_REVISION = 0x1000;
 

@@ -1,13 +1,15 @@
 // EFI_MEMORY_ATTRIBUTE_PROTOCOL (UEFI 2.10 §37.7): per-page RP/XP/RO state kept host-side and reported. The Linux
 // EFI stub clears XP on the kernel image through it. Unicorn 2.0.1 has no NX, so XP is recorded but never
 // enforced; RO and RP are enforced only through the optional `protect` callback.
-import { fn, TableDecl } from '../abi';
+import { GUID } from '../../core/guid';
+import { fn, TableDecl } from '../../core/abi';
 import { buildInterface } from '../interface';
+import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_NO_MAPPING, EFI_SUCCESS, EFI_UNSUPPORTED, EfiStatus } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_NO_MAPPING, EFI_SUCCESS, EFI_UNSUPPORTED, EfiStatus } from '../../core/status';
 import { EFI_MEMORY_RO, EFI_MEMORY_RP, EFI_MEMORY_XP, EFI_PAGE_MASK, EFI_PAGE_SHIFT } from '../boot/memory-types';
 
-export const EFI_MEMORY_ATTRIBUTE_PROTOCOL_GUID = 'f4560cf6-40ec-4b4a-a192-bf1d57d0b189';
+export const EFI_MEMORY_ATTRIBUTE_PROTOCOL_GUID = GUID.MEMORY_ATTRIBUTE;
 
 export const EFI_MEMORY_ATTRIBUTE_PROTOCOL: TableDecl = {
   name: 'EFI_MEMORY_ATTRIBUTE_PROTOCOL',
@@ -155,4 +157,11 @@ export function installMemoryAttributeProtocol(
   });
   const handle = db.install(0n, EFI_MEMORY_ATTRIBUTE_PROTOCOL_GUID, protocol);
   return { handle, protocol, state };
+}
+
+/** Module entry (platform-protocols.ts): the protocol over guest RAM; attributes are recorded, not enforced. */
+export function install(ctx: InstallContext): MemoryAttributeProtocol {
+  return installMemoryAttributeProtocol(ctx.platform, ctx.db, {
+    isSystemMemory: (base, length) => ctx.platform.mem.isMapped(base, Number(length)),
+  });
 }

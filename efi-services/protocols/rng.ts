@@ -1,13 +1,14 @@
 // EFI_RNG_PROTOCOL (UEFI 2.10 §37.5): a deterministic generator (SHA-256 in counter mode over a seed),
 // so runs are reproducible; `--rng-seed` changes the stream.
-import { createHash } from 'node:crypto';
-import { fn, TableDecl } from '../abi';
-import { guidFromBytes, guidToBytes } from '../guid';
+import { fn, TableDecl } from '../../core/abi';
+import { guidFromBytes, guidToBytes, GUID } from '../../core/guid';
 import { buildInterface } from '../interface';
+import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
-import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../status';
+import { DeterministicRandom } from '../random';
+import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
 
-export const EFI_RNG_PROTOCOL_GUID = '3152bca5-eade-433d-862e-c01cdc291f44';
+export const EFI_RNG_PROTOCOL_GUID = GUID.RNG_PROTOCOL;
 /** The algorithms offered, default first (UEFI 2.10 §37.5.1.1). */
 export const EFI_RNG_ALGORITHM_RAW = 'e43176d7-b6e8-4827-b784-7ffdc4b68561';
 export const EFI_RNG_ALGORITHM_SP800_90_CTR_256 = '44f0de6e-4d8c-4045-a8c7-4dd168856b9e';
@@ -22,24 +23,6 @@ export const EFI_RNG_PROTOCOL: TableDecl = {
     fn('GetRNG', 'This:PTR', 'RNGAlgorithm:PTR', 'RNGValueLength:UINTN', 'RNGValue:PTR'),
   ],
 };
-
-export class DeterministicRandom {
-  private counter = 0n;
-  /** Bytes handed out, for the report. */
-  delivered = 0;
-
-  constructor(private readonly seed: string) {}
-
-  bytes(n: number): Buffer {
-    const out = Buffer.alloc(n);
-    for (let o = 0; o < n; o += 32) {
-      const block = createHash('sha256').update(`stubemu-rng:${this.seed}:${this.counter++}`).digest();
-      block.copy(out, o, 0, Math.min(32, n - o));
-    }
-    this.delivered += n;
-    return out;
-  }
-}
 
 export function rngProtocol(platform: Platform, random: DeterministicRandom): bigint {
   const mem = platform.mem;
@@ -61,4 +44,9 @@ export function rngProtocol(platform: Platform, random: DeterministicRandom): bi
       return EFI_SUCCESS;
     },
   });
+}
+
+/** Module entry (platform-protocols.ts): EFI_RNG_PROTOCOL on a new handle, over the firmware's random stream. */
+export function install(ctx: InstallContext): void {
+  ctx.db.install(0n, EFI_RNG_PROTOCOL_GUID, rngProtocol(ctx.platform, ctx.random));
 }

@@ -2,15 +2,17 @@
 // that calls them. No Secure Boot verification is done: both accept every file and only record the call.
 // systemd-stub overwrites their function pointers (security_override) so LoadImage accepts the unsigned kernel
 // it embeds; securityCheck therefore calls the pointers currently in guest memory, as edk2 DxeCore does.
-import { fn, TableDecl } from '../abi';
-import { buildInterface } from '../interface';
+import { GUID } from '../../core/guid';
+import { fn, TableDecl } from '../../core/abi';
+import { buildInterface, callMember } from '../interface';
+import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiStatus, isError } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiStatus, isError } from '../../core/status';
 import { devicePathAt } from './device-path';
 import { devicePathToText } from './device-path-text';
 
-export const EFI_SECURITY_ARCH_PROTOCOL_GUID = 'a46423e3-4617-49f1-b9ff-d1bfa9115839';
-export const EFI_SECURITY2_ARCH_PROTOCOL_GUID = '94ab2f58-1438-4ef1-9152-18941a3a0e68';
+export const EFI_SECURITY_ARCH_PROTOCOL_GUID = GUID.SECURITY_ARCH;
+export const EFI_SECURITY2_ARCH_PROTOCOL_GUID = GUID.SECURITY2_ARCH;
 
 export const EFI_SECURITY_ARCH_PROTOCOL: TableDecl = {
   name: 'EFI_SECURITY_ARCH_PROTOCOL',
@@ -53,6 +55,11 @@ function pathText(platform: Platform, dp: bigint): string {
   } catch (e) {
     return `<unreadable device path: ${(e as Error).message}>`;
   }
+}
+
+/** Module entry (platform-protocols.ts): both protocols, accepting every image (no Secure Boot verification). */
+export function install(ctx: InstallContext): SecurityArchProtocols {
+  return installSecurityArchProtocols(ctx.platform, ctx.db);
 }
 
 /** Installs both protocols on one handle, as edk2 SecurityStubDxe does (Security2 first: PI requires it). */
@@ -108,12 +115,12 @@ export function securityCheck(
   source: ImageSource = {},
 ): EfiStatus {
   const authenticationState = (security: bigint) =>
-    BigInt.asUintN(64, platform.callGuest(platform.mem.u64(security), [security, BigInt((source.authenticationStatus ?? 0) >>> 0), filePath],
-      'Security.FileAuthenticationState'));
+    BigInt.asUintN(64, callMember(platform, security, EFI_SECURITY_ARCH_PROTOCOL, 'FileAuthenticationState',
+      [security, BigInt((source.authenticationStatus ?? 0) >>> 0), filePath], 'Security.FileAuthenticationState'));
   const { security, security2 } = protocols;
   if (security2 !== undefined && security2 !== 0n) {
-    const s = BigInt.asUintN(64, platform.callGuest(platform.mem.u64(security2), [security2, filePath, buffer, size, bootPolicy ? 1n : 0n],
-      'Security2.FileAuthentication'));
+    const s = BigInt.asUintN(64, callMember(platform, security2, EFI_SECURITY2_ARCH_PROTOCOL, 'FileAuthentication',
+      [security2, filePath, buffer, size, bootPolicy ? 1n : 0n], 'Security2.FileAuthentication'));
     if (isError(s) || !source.fromFirmwareVolume || security === undefined || security === 0n) return s;
     return authenticationState(security);
   }

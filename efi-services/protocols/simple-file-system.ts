@@ -1,9 +1,9 @@
 // EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (UEFI 2.10 §13.4): OpenVolume hands out the root directory of a Volume.
-import { fn, TableDecl } from '../abi';
+import { fn, TableDecl } from '../../core/abi';
 import { splitPath, Volume } from '../esp/volume';
 import { buildInterface } from '../interface';
 import { Platform } from '../platform';
-import { EfiError, EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../status';
+import { EfiError, EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../../core/status';
 import { FileProtocolOptions, FileProtocols } from './file';
 
 export const EFI_SIMPLE_FILE_SYSTEM_PROTOCOL_REVISION = 0x00010000n;

@@ -1,8 +1,8 @@
 // EFI_SIMPLE_TEXT_INPUT_PROTOCOL and EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL (UEFI 2.10 §12.3, §12.2) over a scripted key queue.
-import { field, fn, TableDecl } from '../abi';
+import { field, fn, TableDecl } from '../../core/abi';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_NOT_READY, EFI_SUCCESS } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_NOT_READY, EFI_SUCCESS } from '../../core/status';
 
 export const EFI_SIMPLE_TEXT_INPUT_PROTOCOL: TableDecl = {
   name: 'EFI_SIMPLE_TEXT_INPUT_PROTOCOL',

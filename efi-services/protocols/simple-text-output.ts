@@ -1,8 +1,8 @@
 // EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL (UEFI 2.10 §12.4): text is captured for the report and streamed live.
-import { field, fn, TableDecl } from '../abi';
+import { field, fn, TableDecl } from '../../core/abi';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
 
 export const EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL: TableDecl = {
   name: 'EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL',

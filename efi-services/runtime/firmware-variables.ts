@@ -1,7 +1,7 @@
 // Variables the firmware itself owns (UEFI 2.10 §3.3 "Globally Defined Variables"): Secure Boot state,
 // supported OS indications and languages, as OVMF without enrolled keys reports them. Read-only to the guest.
 
-import { GUID } from '../guid';
+import { GUID } from '../../core/guid';
 import { EFI_VARIABLE, VariableStore } from './variable-store';
 
 const BS_RT = EFI_VARIABLE.BOOTSERVICE_ACCESS | EFI_VARIABLE.RUNTIME_ACCESS;

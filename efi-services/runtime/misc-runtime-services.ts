@@ -1,9 +1,9 @@
 // Runtime services other than variables and time (UEFI 2.10 §8.4-§8.5): ResetSystem ends the run,
 // monotonic high count; virtual addressing and capsules are not provided and say so.
-import { RunEnd } from '../../emulator/signals';
-import { TableImpl } from '../abi';
+import { RunEnd } from '../../core/outcomes';
+import { TableImpl } from '../../core/abi';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_SUCCESS, statusName } from '../status';
+import { EFI_INVALID_PARAMETER, EFI_SUCCESS, statusName } from '../../core/status';
 import { MiscState } from '../boot/misc-services';
 
 const RESET_TYPES = ['EfiResetCold', 'EfiResetWarm', 'EfiResetShutdown', 'EfiResetPlatformSpecific'];

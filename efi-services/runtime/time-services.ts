@@ -1,9 +1,9 @@
 // EFI_RUNTIME_SERVICES time members (UEFI 2.10 §8.3) over the deterministic VirtualClock, and the --time option.
-import { CallInfo, TableImpl } from '../abi';
+import { CallInfo, TableImpl } from '../../core/abi';
 import { VirtualClock } from '../clock';
 import { Platform } from '../platform';
-import { EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../status';
-import { GuestMemory } from '../../emulator/guest-memory';
+import { EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../../core/status';
+import { GuestMemory } from '../../core/guest-memory';
 
 export const EFI_UNSPECIFIED_TIMEZONE = 0x07ff;
 export const EFI_TIME_ADJUST_DAYLIGHT = 0x01;

@@ -1,9 +1,9 @@
 // EFI_RUNTIME_SERVICES variable members (UEFI 2.10 §8.2): guest-memory argument handling over a VariableStore.
-import { TableImpl } from '../abi';
-import { guidFromBytes, guidToBytes } from '../guid';
+import { TableImpl } from '../../core/abi';
+import { guidFromBytes, guidToBytes } from '../../core/guid';
 import { Platform } from '../platform';
-import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../status';
-import { encodeUtf16z } from '../../emulator/guest-memory';
+import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../../core/status';
+import { encodeUtf16z } from '../../core/guest-memory';
 import { VariableStore } from './variable-store';
 
 export function variableServices(platform: Platform, store: VariableStore): TableImpl {

@@ -3,8 +3,8 @@
 import {
   EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EFI_SECURITY_VIOLATION, EFI_SUCCESS, EFI_UNSUPPORTED,
   EFI_WRITE_PROTECTED, EfiStatus,
-} from '../status';
-import { GUID } from '../guid';
+} from '../../core/status';
+import { GUID } from '../../core/guid';
 
 /** Variable attribute bits (UEFI 2.10 §8.2.1 "Related Definitions"). */
 export const EFI_VARIABLE = {

@@ -1,5 +1,5 @@
 // The `--vars FILE` JSON format that seeds the variable store, and the variables' form in the run report.
-import { guidToBytes } from '../guid';
+import { guidToBytes } from '../../core/guid';
 import { attributeProblem, EFI_VARIABLE, VariableStore } from './variable-store';
 
 /** One variable to seed, already validated against the store's rules. */

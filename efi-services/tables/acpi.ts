@@ -6,6 +6,8 @@
 // (no legacy PIC, no PIT), and a FACS is optional (FADT FIRMWARE_CTRL/X_FIRMWARE_CTRL: "if both are zero there is
 // no FACS"), so none is built. The IA-PC boot flags say no 8042, no VGA and no CMOS RTC, so Linux probes none of
 // them. No RSDT is built: RSDP revision 2 points at the XSDT, which Linux and every ACPI 2.0+ OS prefer.
+import { GUID } from '../../core/guid';
+import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
 import { EfiACPIReclaimMemory } from '../boot/memory-types';
 
@@ -208,4 +210,9 @@ export function buildAcpiTables(platform: Platform, allocate: Allocate, opts: Ac
       length: built[k].length,
     })),
   };
+}
+
+/** Module entry (platform-protocols.ts): the ACPI 2.0+ tables as configuration table ACPI_20_TABLE_GUID (UEFI 2.10 §4.6). */
+export function install(ctx: InstallContext): void {
+  ctx.configTables.install(GUID.ACPI_20_TABLE, buildAcpiTables(ctx.platform, ctx.pages).rsdp);
 }

@@ -1,5 +1,5 @@
 // EFI_BOOT_SERVICES (UEFI 2.10 §4.4): every member in spec order with its argument types.
-import { fn, fnReturning, fnVariadic, TableDecl } from '../abi';
+import { fn, fnReturning, fnVariadic, TableDecl } from '../../core/abi';
 
 export const EFI_BOOT_SERVICES_SIGNATURE = 0x56524553544f4f42n; // "BOOTSERV"
 export const EFI_2_100_SYSTEM_TABLE_REVISION = (2 << 16) | 100;

@@ -1,5 +1,5 @@
 // EFI_RUNTIME_SERVICES (UEFI 2.10 §4.5): every member in spec order with its argument types.
-import { fn, fnReturning, TableDecl } from '../abi';
+import { fn, fnReturning, TableDecl } from '../../core/abi';
 import { EFI_2_100_SYSTEM_TABLE_REVISION } from './boot-services-decl';
 
 export const EFI_RUNTIME_SERVICES_SIGNATURE = 0x56524553544e5552n; // "RUNTSERV"

@@ -1,8 +1,10 @@
 // SMBIOS 3.5 (DMTF DSP0134 3.5.0): the 64-bit "_SM3_" entry point and the structures a VM firmware describes,
 // installed as SMBIOS3_TABLE_GUID. Type 11 carries settable OEM strings (systemd reads io.systemd.* from them).
 import { createHash } from 'node:crypto';
-import { cpuid } from '../../emulator/cpuid';
-import { guidToBytes } from '../guid';
+import { CpuidResult } from '../../core/board';
+import { GUID, guidToBytes } from '../../core/guid';
+import { FirmwareOptions } from '../firmware-options';
+import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
 import { EfiRuntimeServicesData } from '../boot/memory-types';
 
@@ -28,6 +30,8 @@ export interface SmbiosOptions {
   uuid?: string;
   /** RAM size for types 16, 17 and 19; RAM is one range starting at address 0. */
   memoryBytes: number | bigint;
+  /** The processor type 4 describes (the board's CPUID answers). */
+  cpuid: (leaf: number, subleaf: number) => CpuidResult;
   /** Whether ACPI tables are provided (type 0 characteristics extension byte 1, bit 0). */
   acpi?: boolean;
 }
@@ -176,6 +180,7 @@ function structures(o: SmbiosOptions): { s: Structure; links: [offset: number, t
   out[i2].links.push([0x0b, i3]);
 
   // Type 4, Processor (§7.5), 30h bytes (SMBIOS 3.0 to 3.5); identity from the machine's CPUID answers.
+  const cpuid = o.cpuid;
   const [eax1, , , edx1] = cpuid(1, 0);
   const [, vb, vc, vd] = cpuid(0, 0);
   const t4 = new Structure(4, 0x30);
@@ -364,4 +369,14 @@ export function parseSmbios(bytes: Buffer): SmbiosStructure[] {
 export function smbiosString(s: SmbiosStructure, offset: number): string | undefined {
   const n = s.formatted[offset];
   return n === 0 ? undefined : s.strings[n - 1];
+}
+
+/** Module entry (platform-protocols.ts): SMBIOS 3.0 as configuration table SMBIOS3_TABLE_GUID, with `options.smbiosOemStrings` as type 11. */
+export function install(ctx: InstallContext, options: FirmwareOptions): void {
+  const smbios = {
+    memoryBytes: Number(ctx.memoryBytes),
+    cpuid: ctx.cpuid,
+    ...(options.smbiosOemStrings ? { type11Strings: [...options.smbiosOemStrings] } : {}),
+  };
+  ctx.configTables.install(GUID.SMBIOS3_TABLE, buildSmbiosTables(ctx.platform, ctx.pages, smbios).entryPoint);
 }

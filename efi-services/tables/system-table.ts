@@ -1,7 +1,7 @@
 // EFI_SYSTEM_TABLE (UEFI 2.10 §4.3) with its table header CRC32s and the configuration table array (§4.6).
-import { GuestMemory } from '../../emulator/guest-memory';
+import { GuestMemory } from '../../core/guest-memory';
 import { crc32 } from '../crc32';
-import { guidFromBytes, guidToBytes } from '../guid';
+import { guidFromBytes, guidToBytes } from '../../core/guid';
 import { EFI_2_100_SYSTEM_TABLE_REVISION } from './boot-services-decl';
 
 export const EFI_SYSTEM_TABLE_SIGNATURE = 0x5453595320494249n; // "IBI SYST"

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import {
   IMAGE_DATA_DIRECTORY, IMAGE_DOS_HEADER, IMAGE_DOS_SIGNATURE, IMAGE_FILE_HEADER, IMAGE_NT_OPTIONAL_HDR32_MAGIC,
   IMAGE_NT_OPTIONAL_HDR64_MAGIC, IMAGE_NT_SIGNATURE, IMAGE_OPTIONAL_HEADER64, IMAGE_SECTION_HEADER,
-} from '../../emulator/pe/pe-format';
+} from '../../pe/pe-format';
 import { Digests, HashAlgorithmName } from './pcr-banks';
 
 /** IMAGE_DIRECTORY_ENTRY_SECURITY: the Certificate Table entry, whose VirtualAddress is a file offset (PE/COFF §3.4.3). */

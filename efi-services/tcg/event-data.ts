@@ -1,7 +1,7 @@
 // Event types and event data structures of the TCG PC Client Platform Firmware Profile (PFP 1.05 §10.4):
 // encoders for what firmware logs, and a decoder per type for the report.
-import { encodeUtf16z } from '../../emulator/guest-memory';
-import { guidFromBytes, guidToBytes } from '../guid';
+import { encodeUtf16z } from '../../core/guest-memory';
+import { guidFromBytes, guidToBytes } from '../../core/guid';
 import { parseDevicePath } from '../protocols/device-path';
 import { devicePathToText } from '../protocols/device-path-text';
 import { bankOfAlgId } from './pcr-banks';

@@ -1,10 +1,12 @@
 // What PC client firmware measures before and while it boots (PFP 1.05 §3.3.4, §10.4), in the order and encoding
 // of OVMF with swtpm (edk2 Tcg2Pei, Tcg2Dxe and DxeTpm2MeasureBootLib), reached through a few named hooks (STYLE 11).
-import { encodeUtf16z } from '../../emulator/guest-memory';
-import { GUID } from '../guid';
+import { encodeUtf16z } from '../../core/guest-memory';
+import { GUID } from '../../core/guid';
 import { AuthenticodeError, authenticodeDigests } from './authenticode';
 import { EFI_ACTION, encodeImageLoadEvent, encodeVariableData, EV } from './event-data';
 import { MeasuredBoot, MeasuredEvent } from './event-log';
+import { InstallContext } from '../install-context';
+import { Tcg2 } from './tcg2-protocol';
 
 export const EFI_IMAGE_SECURITY_DATABASE_GUID = 'd719b2cb-3d3a-4596-a3bc-dad00e67656f';
 
@@ -172,4 +174,17 @@ export function startFirmwareMeasurements(measuredBoot: MeasuredBoot, options: F
   const m = new FirmwareMeasurements(measuredBoot, options);
   m.onFirmwareStart();
   return m;
+}
+
+/**
+ * Module entry (platform-protocols.ts): what a PC client firmware measures before the boot application (TCG PFP:
+ * the CRTM version in PCR 0, the Secure Boot policy in PCR 7), into the TPM behind `tcg2`.
+ */
+export function install(ctx: InstallContext, tcg2: Tcg2): FirmwareMeasurements {
+  return startFirmwareMeasurements(tcg2.measuredBoot, {
+    readVariable: (guid, name) => {
+      const v = ctx.variables.get(guid, name);
+      return typeof v === 'bigint' ? undefined : Buffer.from(v.data);
+    },
+  });
 }

@@ -1,19 +1,22 @@
 // EFI_TCG2_PROTOCOL (TCG EFI Protocol Specification rev 00.13 §6) over the measured-boot state, with the status
 // handling and log placement of edk2 Tcg2Dxe as OVMF runs it.
-import { fn, TableDecl } from '../abi';
+import { GUID } from '../../core/guid';
+import { fn, TableDecl } from '../../core/abi';
 import { buildInterface } from '../interface';
+import { FirmwareOptions } from '../firmware-options';
+import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
-import { DeterministicRandom } from '../protocols/rng';
+import { DeterministicRandom } from '../random';
 import {
   EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED, EFI_VOLUME_FULL,
-} from '../status';
+} from '../../core/status';
 import { AuthenticodeError, authenticodeDigests } from './authenticode';
 import { EV } from './event-data';
 import { DEFAULT_LOG_AREA_SIZE, MeasuredBoot } from './event-log';
 import { ALL_BANKS, bankBitmap, banksOfBitmap, HashAlgorithmName, PCR_COUNT } from './pcr-banks';
 import { executeTpm2Command } from './tpm2-commands';
 
-export const EFI_TCG2_PROTOCOL_GUID = '607f766c-7455-42be-930b-e4d76db2720f';
+export const EFI_TCG2_PROTOCOL_GUID = GUID.TCG2_PROTOCOL;
 export const EFI_TCG2_FINAL_EVENTS_TABLE_GUID = '1e2ed096-30e2-4254-bd89-863bbef82325';
 
 export const EFI_TCG2_PROTOCOL: TableDecl = {
@@ -91,6 +94,20 @@ export interface Tcg2State {
 
 /** swtpm's TPM_PT_MAX_COMMAND_SIZE / TPM_PT_MAX_RESPONSE_SIZE. */
 const MAX_BUFFER = 4096;
+
+/**
+ * Module entry (platform-protocols.ts): a TPM 2.0 with `options.pcrBanks` behind EFI_TCG2_PROTOCOL on a new handle,
+ * its final events table a configuration table, TPM2_GetRandom from the firmware's random stream.
+ */
+export function install(ctx: InstallContext, options: FirmwareOptions): Tcg2 {
+  const tcg2 = installTcg2(ctx.platform, {
+    banks: options.pcrBanks ?? ['sha1', 'sha256'],
+    installConfigTable: (guid, address) => void ctx.configTables.install(guid, address),
+    random: (n) => ctx.random.bytes(n),
+  });
+  ctx.db.install(0n, EFI_TCG2_PROTOCOL_GUID, tcg2.protocol);
+  return tcg2;
+}
 
 export function installTcg2(platform: Platform, options: Tcg2Options = {}): Tcg2 {
   const mem = platform.mem;

@@ -1,17 +1,7 @@
 // The CPU seen by the rest of stubemu: registers, guest RAM mapping and "run until something happens".
 // Only emulator/cpu/ knows which engine is behind it (STYLE: the firmware never imports the CPU).
 
-export type Reg =
-  | 'rax' | 'rbx' | 'rcx' | 'rdx' | 'rsi' | 'rdi' | 'rbp' | 'rsp'
-  | 'r8' | 'r9' | 'r10' | 'r11' | 'r12' | 'r13' | 'r14' | 'r15'
-  | 'rip' | 'rflags' | 'cr0' | 'cr2' | 'cr3' | 'cr4';
-
-export const GENERAL_REGS: readonly Reg[] = [
-  'rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp',
-  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags',
-];
-
-export type RegisterFile = Record<Reg, bigint>;
+import { GENERAL_REGS, Reg, RegisterFile } from '../../core/registers';
 
 /** Cpu.readAll in terms of readReg: the general registers, RIP, RFLAGS and CR0/2/3/4 (every engine). */
 export function readRegisterFile(readReg: (r: Reg) => bigint): RegisterFile {

@@ -10,7 +10,8 @@
 // - There is no instruction counter: a periodic timer interrupts KVM_RUN so the host can check its time budget.
 import { cpuid } from '../cpuid';
 import { CODE64_SELECTOR, DATA_SELECTOR } from '../machine-state';
-import { Cpu, CpuTraits, readRegisterFile, Reg, RegisterFile, StopReason, writeRegisterFile } from './cpu';
+import { Cpu, CpuTraits, readRegisterFile, StopReason, writeRegisterFile } from './cpu';
+import { Reg, RegisterFile } from '../../core/registers';
 import {
   addressOf, EXIT, GUESTDBG, ioctl, KVM, KvmError, mapAnonymous, mapRunArea, openKvm, REGS_ORDER, REGS_SIZE, RUN,
   SliceTimer, SREGS, wasInterrupted, libc, lastError,

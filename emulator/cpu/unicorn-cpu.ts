@@ -2,7 +2,8 @@
 // as separate mappings so protection never splits one (ram-layout.ts), traps are range-bounded code hooks.
 import * as koffi from 'koffi';
 import { cpuid } from '../cpuid';
-import { Cpu, CpuTraits, readRegisterFile, Reg, RegisterFile, RunLimits, StopReason, writeRegisterFile } from './cpu';
+import { Cpu, CpuTraits, readRegisterFile, RunLimits, StopReason, writeRegisterFile } from './cpu';
+import { Reg, RegisterFile } from '../../core/registers';
 import { UC, UC_X86_REG, unicorn } from './unicorn-ffi';
 import { Access, RamLayout, Segment } from './ram-layout';
 import { RunWatch, runWatch } from './run-watch';

@@ -1,6 +1,6 @@
 // The host floor: what any TPM-measuring firmware does with the same bytes (hash per bank, copy kernel and initrd).
 import { createHash } from 'node:crypto';
-import { parsePe } from '../../emulator/pe/pe-image';
+import { parsePe } from '../../pe/pe-image';
 import { sectionData } from '../uki/build';
 import { BenchCase } from './cases';
 

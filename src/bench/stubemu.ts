@@ -100,7 +100,7 @@ export function measureInProcess(c: BenchCase, touched = true): InProcessSample 
   const t0 = performance.now();
   const r = runImage(runOptions(c));
   const runImageMs = performance.now() - t0;
-  const s = r.firmware.machine.stats;
+  const s = r.machine.stats;
   return {
     runImageMs,
     emulationMs: s.emulationMs,

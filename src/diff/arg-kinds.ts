@@ -1,7 +1,7 @@
 // Which traced arguments are addresses (pointers, handles, events): they differ between any two builds or runs
 // with different allocations, so the diff leaves them out unless asked (--addresses). Read from the same
 // declarations the dispatcher decodes with (STYLE 4), never from argument names.
-import { ArgType, TableDecl } from '../../efi-services/abi';
+import { ArgType, TableDecl } from '../../core/abi';
 import { EFI_BOOT_SERVICES } from '../../efi-services/tables/boot-services-decl';
 import { EFI_RUNTIME_SERVICES } from '../../efi-services/tables/runtime-services-decl';
 import { EFI_TCG2_PROTOCOL } from '../../efi-services/tcg/tcg2-protocol';
@@ -11,7 +11,7 @@ import { EFI_FILE_PROTOCOL } from '../../efi-services/protocols/file';
 import { EFI_RNG_PROTOCOL } from '../../efi-services/protocols/rng';
 import { EFI_GRAPHICS_OUTPUT_PROTOCOL } from '../../efi-services/protocols/graphics-output';
 import { EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL, EFI_SIMPLE_TEXT_INPUT_PROTOCOL } from '../../efi-services/protocols/simple-text-input';
-import { EFI_LOAD_FILE2_PROTOCOL } from '../../efi-services/protocols/initrd-load-file2';
+import { EFI_LOAD_FILE2_PROTOCOL } from '../../efi-services/protocols/load-file';
 import { EFI_MEMORY_ATTRIBUTE_PROTOCOL } from '../../efi-services/protocols/memory-attribute';
 import { EFI_SIMPLE_FILE_SYSTEM_PROTOCOL } from '../../efi-services/protocols/simple-file-system';
 
@@ -19,7 +19,7 @@ const TABLES: readonly TableDecl[] = [
   EFI_BOOT_SERVICES, EFI_RUNTIME_SERVICES, EFI_TCG2_PROTOCOL, EFI_SECURITY_ARCH_PROTOCOL, EFI_SECURITY2_ARCH_PROTOCOL,
   EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL, { ...EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL, traceName: 'StdErr' }, EFI_FILE_PROTOCOL,
   EFI_RNG_PROTOCOL, EFI_GRAPHICS_OUTPUT_PROTOCOL, EFI_SIMPLE_TEXT_INPUT_PROTOCOL, EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL,
-  EFI_LOAD_FILE2_PROTOCOL, EFI_MEMORY_ATTRIBUTE_PROTOCOL, EFI_SIMPLE_FILE_SYSTEM_PROTOCOL,
+  { ...EFI_LOAD_FILE2_PROTOCOL, traceName: 'InitrdLoadFile2' }, EFI_MEMORY_ATTRIBUTE_PROTOCOL, EFI_SIMPLE_FILE_SYSTEM_PROTOCOL,
 ];
 
 const ADDRESS_TYPES: ReadonlySet<ArgType> = new Set<ArgType>(['PTR', 'HANDLE', 'EVENT']);

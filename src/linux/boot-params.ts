@@ -1,6 +1,6 @@
 // struct boot_params, the x86 "zero page" (Linux Documentation/arch/x86/zero-page.rst, boot.rst), decoded
 // from guest memory: the setup header, command line, initrd, e820, efi_info, screen_info, setup_data.
-import { GuestMemory } from '../../emulator/guest-memory';
+import { GuestMemory } from '../../core/guest-memory';
 import { SETUP_HEADER, SETUP_HEADER_OFFSET } from '../uki/setup-header';
 
 export const BOOT_PARAMS = {

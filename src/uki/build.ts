@@ -1,8 +1,8 @@
 // Building a Unified Kernel Image from systemd-stub, a kernel and its parts, reproducing ukify (systemd 253/254 and 257 src/ukify/ukify.py)
 // in the layout of the ukify that ships with the stub's version.
-import { hex } from '../../emulator/pe/pe-error';
-import { IMAGE_SCN_CNT_CODE, IMAGE_SCN_CNT_INITIALIZED_DATA, IMAGE_SCN_MEM_READ } from '../../emulator/pe/pe-format';
-import { IMAGE_DIRECTORY_ENTRY, parsePe, PeFormatError, PeImage, sectionByName, sectionCopySize } from '../../emulator/pe/pe-image';
+import { hex } from '../../pe/pe-error';
+import { IMAGE_SCN_CNT_CODE, IMAGE_SCN_CNT_INITIALIZED_DATA, IMAGE_SCN_MEM_READ } from '../../pe/pe-format';
+import { IMAGE_DIRECTORY_ENTRY, parsePe, PeFormatError, PeImage, sectionByName, sectionCopySize } from '../../pe/pe-image';
 import {
   appendSections, checkSectionName, NewSection, PlacedSection, replaceSectionData, setPeChecksum, stripTrailingSymbolTable,
 } from './pe-sections';

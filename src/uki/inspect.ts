@@ -1,9 +1,9 @@
 // `uki inspect`: what a UKI (or a bare EFI-stub kernel) holds, as a documented JSON object and as a readable table.
 import { locateProfileSections, StubMeasurementRules, stubRulesFor, UnsupportedStubError } from '../pcr/stub-measurements';
 import { createHash } from 'node:crypto';
-import { hex } from '../../emulator/pe/pe-error';
-import { EFI_SUBSYSTEM_NAMES } from '../../emulator/pe/pe-format';
-import { IMAGE_DIRECTORY_ENTRY, parsePe, PeFormatError, PeImage, sectionByName, sectionCopySize } from '../../emulator/pe/pe-image';
+import { hex } from '../../pe/pe-error';
+import { EFI_SUBSYSTEM_NAMES } from '../../pe/pe-format';
+import { IMAGE_DIRECTORY_ENTRY, parsePe, PeFormatError, PeImage, sectionByName, sectionCopySize } from '../../pe/pe-image';
 import { listCpioArchives, modeString } from '../initrd/cpio';
 import { sdmagicIdentity } from './build';
 import { osReleaseTitle, parseOsRelease } from './os-release';

@@ -1,9 +1,9 @@
 // Editing a PE32+ image the way ukify does: strip a trailing COFF symbol table, refill a section in place, append sections, recompute the checksum.
-import { hex } from '../../emulator/pe/pe-error';
+import { hex } from '../../pe/pe-error';
 import {
   IMAGE_FILE_HEADER, IMAGE_FILE_LOCAL_SYMS_STRIPPED, IMAGE_OPTIONAL_HEADER64, IMAGE_SECTION_HEADER, IMAGE_SIZEOF_SYMBOL,
-} from '../../emulator/pe/pe-format';
-import { IMAGE_DIRECTORY_ENTRY, MAX_SIZE_OF_IMAGE, parsePe, PeImage, PeSection, sectionExtent } from '../../emulator/pe/pe-image';
+} from '../../pe/pe-format';
+import { IMAGE_DIRECTORY_ENTRY, MAX_SIZE_OF_IMAGE, parsePe, PeImage, PeSection, sectionExtent } from '../../pe/pe-image';
 
 /** An image that cannot be edited as asked; names the file and the reason. */
 export class PeEditError extends Error {

@@ -1,5 +1,5 @@
 // The Linux x86 boot protocol setup header of a bzImage (Documentation/arch/x86/boot.rst "The Real-Mode Kernel Header").
-import { StructDef } from '../../emulator/pe/pe-format';
+import { StructDef } from '../../pe/pe-format';
 
 /** The header starts at 0x1f1 in the file (boot.rst: "the setup header ... at offset 0x01f1"). */
 export const SETUP_HEADER_OFFSET = 0x1f1;

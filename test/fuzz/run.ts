@@ -4,7 +4,7 @@ import { ChildProcess, fork, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PeFormatError } from '../../emulator/pe/pe-image';
+import { PeFormatError } from '../../pe/pe-image';
 import { BadInput, runImage } from '../../src/api';
 import { Outcome } from '../../src/report';
 import { main as cliMain } from '../../src/cli';

@@ -1,38 +1,49 @@
-// A Platform without a CPU, for unit tests: traps are recorded so tests call services by their guest address.
-import { CallInfo, FunctionDecl, ServiceFn } from '../../efi-services/abi';
+// A Platform without a CPU, for unit tests of the model: a FakeBoard under the firmware's real dispatcher, so
+// tests call services by their guest address and get what a guest gets (an EfiError becomes its status).
+import { FunctionDecl, ServiceFn } from '../../core/abi';
+import { GuestMemory } from '../../core/guest-memory';
+import { EfiStatus } from '../../core/status';
+import { CallLog } from '../../efi-services/call-log';
+import { Dispatcher } from '../../efi-services/dispatcher';
 import { Platform } from '../../efi-services/platform';
-import { EFI_UNSUPPORTED, EfiStatus } from '../../efi-services/status';
-import { GuestMemory } from '../../emulator/guest-memory';
+import { FakeBoard } from './fake-board';
+
+/** Trap slots live outside the fake RAM: the FakeBoard never executes them. */
+const TRAPS = { base: 0xf000_0000n, size: 0x10_0000 };
+const RUNTIME_TRAPS = { base: 0xf010_0000n, size: 0x1000 };
+/** The top of RAM holds the stack the test's calls use. */
+const STACK_BYTES = 64 << 10;
 
 export class FakePlatform implements Platform {
-  readonly mem: GuestMemory;
-  readonly traps = new Map<bigint, { owner: string; decl: FunctionDecl; impl?: ServiceFn }>();
+  readonly board: FakeBoard;
+  readonly dispatcher: Dispatcher;
+  readonly log = new CallLog(false);
   /** Guest functions "called" by the firmware: tests install JS stand-ins at fake addresses. */
-  readonly guestFunctions = new Map<bigint, (args: readonly bigint[]) => bigint>();
+  readonly guestFunctions: Map<bigint, (args: readonly bigint[]) => bigint>;
   readonly guestCalls: { fn: bigint; args: readonly bigint[]; why: string }[] = [];
-  private nextTrap = 0xf000_0000n;
   private heap: bigint;
   private readonly heapEnd: bigint;
 
-  /** RAM of `size` bytes at 0; [heapStart, size) is handed out by allocate(), below is free for the test. */
+  /** RAM of `size` bytes at 0; [heapStart, size - 64 KiB) is handed out by allocate(), below is free for the test. */
   constructor(size = 16 << 20, heapStart = 8 << 20) {
-    this.mem = new GuestMemory(Buffer.alloc(size), [{ start: 0x1000n, end: BigInt(size) }]);
+    this.board = new FakeBoard([{ start: 0x1000n, end: BigInt(size) }]);
+    this.dispatcher = new Dispatcher(this.board, TRAPS, RUNTIME_TRAPS, this.log);
+    this.guestFunctions = this.board.guestFunctions;
     this.heap = BigInt(heapStart);
-    this.heapEnd = BigInt(size);
+    this.heapEnd = BigInt(size - STACK_BYTES);
   }
 
-  trap(owner: string, decl: FunctionDecl, impl: ServiceFn | undefined): bigint {
-    const a = this.nextTrap;
-    this.nextTrap += 16n;
-    this.traps.set(a, { owner, decl, impl });
-    return a;
+  get mem(): GuestMemory {
+    return this.board.mem;
+  }
+
+  trap(owner: string, decl: FunctionDecl, impl: ServiceFn | undefined, runtime?: boolean): bigint {
+    return this.dispatcher.trap(owner, decl, impl, runtime);
   }
 
   callGuest(fn: bigint, args: readonly bigint[], why: string): bigint {
     this.guestCalls.push({ fn, args, why });
-    const f = this.guestFunctions.get(fn);
-    if (!f) throw new Error(`no guest function at 0x${fn.toString(16)} (${why})`);
-    return f(args);
+    return this.dispatcher.callGuest(fn, args, why);
   }
 
   allocate(size: number): bigint {
@@ -43,23 +54,12 @@ export class FakePlatform implements Platform {
     return a;
   }
 
-  /** Calls the service whose trap address is `address` (e.g. read from a table slot), as the dispatcher would. */
+  /** Calls the service whose trap address is `address` (e.g. read from a table slot) as a guest does. */
   call(address: bigint, args: readonly bigint[], varargs: readonly bigint[] = []): EfiStatus {
-    const t = this.traps.get(address);
-    if (!t) throw new Error(`no trap at 0x${address.toString(16)}`);
-    if (!t.impl) return EFI_UNSUPPORTED;
-    const info: CallInfo = {
-      name: `${t.owner}.${t.decl.name}`,
-      caller: 0n,
-      stackPointer: 0n,
-      vararg: (i) => varargs[i] ?? 0n,
-      note: () => {},
-    };
-    const r = t.impl(args, info);
-    return r === undefined ? 0n : r;
+    return this.board.call(address, args, varargs);
   }
 
-  /** Calls member `name` of the function table at `table` laid out with `headerSize` bytes before the functions. */
+  /** Calls member `index` of the function table at `table` laid out with `headerSize` bytes before the functions. */
   callMember(table: bigint, headerSize: number, index: number, args: readonly bigint[], varargs: readonly bigint[] = []): EfiStatus {
     return this.call(this.mem.u64(table + BigInt(headerSize + 8 * index)), args, varargs);
   }

@@ -1,5 +1,5 @@
 // Host-side exceptions that unwind nested guest runs: the end of the whole run, Exit() to StartImage, faults.
-import { RegisterFile } from './cpu/cpu';
+import { RegisterFile } from './registers';
 
 export type OutcomeKind = 'exit-boot-services' | 'returned' | 'exit' | 'reset' | 'fault' | 'budget';
 

@@ -2,7 +2,7 @@
 // Every candidate costs a code hook, and Unicorn 2.0.1 slows down with each one, so only code is scanned:
 // executable sections, and Linux bzImages (an image, or a UKI's .linux section) without their compressed
 // payload (Linux boot protocol: payload_offset/payload_length in the setup header).
-import { PeImage } from './pe/pe-image';
+import { PeImage } from '../../pe/pe-image';
 
 const RDTSC = Buffer.from([0x0f, 0x31]);
 const IMAGE_SCN_MEM_EXECUTE = 0x2000_0000;

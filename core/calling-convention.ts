@@ -1,6 +1,6 @@
 // Microsoft x64 calling convention (the UEFI ABI, UEFI 2.10 §2.3.4): argument slots and frame layout.
-import { ARG_BITS, ArgType } from '../efi-services/abi';
-import { Reg } from './cpu/cpu';
+import { ARG_BITS, ArgType } from './abi';
+import { Reg } from './registers';
 
 /** The first four integer arguments travel in these registers. */
 export const ARG_REGS: readonly Reg[] = ['rcx', 'rdx', 'r8', 'r9'];
