@@ -1,7 +1,7 @@
 // What the guest did with the sections of the image it started (a UKI's .linux, .initrd, .cmdline, ...):
 // whether guest code touched them, which services were handed pointers into them, and where copies of their
 // bytes are in memory at the end of the run.
-import { createHash } from 'node:crypto';
+import { digestOfUnchanging } from '../core/digest-memo';
 import { Cpu } from '../emulator/cpu/cpu';
 import { sectionCopySize, sectionExtent } from '../pe/pe-image';
 import { ARG_BITS, FunctionDecl } from '../core/abi';
@@ -91,7 +91,7 @@ export class SectionTracker {
         name: s.name,
         rva: hex(s.virtualAddress),
         size: loaded,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
+        sha256: digestOfUnchanging('sha256', bytes).toString('hex'),
         firstAccess: shared ? 'shared-page' : null,
         passedTo: [],
         copies: [],
