@@ -20,7 +20,9 @@ import { SectionTracker } from './section-usage';
 import { HostVolume } from '../efi-services/esp/host-volume';
 import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { oneLine } from './guest-text';
-import { buildReport, Outcome, Report } from './report';
+import { buildReport, Outcome, Report, ReportOptions } from './report';
+import { SecureBootKeys } from '../efi-services/security/secure-boot';
+import { verifyBootOption } from './secure-boot-run';
 import { GuestProfile } from '../emulator/guest-profile';
 import { ProgressState } from './progress';
 import { EXIT } from './exit-codes';
@@ -48,8 +50,13 @@ export interface RunOptions {
   initrds?: readonly Buffer[];
   gop?: { width: number; height: number };
   smbiosOemStrings?: readonly string[];
-  /** Report Secure Boot as enabled (SecureBoot=1, SetupMode=0). Nothing is verified: stubs change their rules. */
+  /**
+   * SecureBootEnable. With secureBootKeys (a PK among them): Secure Boot on, every image verified against db/dbx.
+   * Without keys: only announced (SecureBoot=1, SetupMode=0), nothing verified; stubs still change their rules.
+   */
   secureBoot?: boolean;
+  /** PK/KEK/db/dbx as EFI_SIGNATURE_LIST bytes (see efi-services/security/key-files.ts, ms-keys.ts). */
+  secureBootKeys?: SecureBootKeys;
   /** Active PCR banks (default sha1 + sha256); null: no TPM (EFI_TCG2_PROTOCOL absent). */
   pcrBanks?: readonly HashAlgorithmName[] | null;
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
@@ -103,6 +110,26 @@ export interface RunResult {
 /** The path of the started image on the ESP, as a boot manager would find it (UEFI 2.10 §3.5.1.1). */
 export const DEFAULT_IMAGE_PATH = '\\EFI\\BOOT\\BOOTX64.EFI';
 
+function reportOptions(o: RunOptions, traits: { name: string; version?: string }, memoryBytes: number, imagePath: string): ReportOptions {
+  return {
+    loadOptions: o.loadOptions ?? null,
+    cpu: traits.name,
+    engine: traits.version ?? null,
+    memoryBytes,
+    maxInstructions: o.maxInstructions ?? null,
+    timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
+    trace: o.trace ?? false,
+    imagePath,
+    esp: o.espDir !== undefined ? (o.espWritable ? 'host directory, writable' : 'host directory, read-only with overlay') : 'memory',
+    rng: o.noRng ? null : (o.rngSeed ?? 'stubemu'),
+    initrds: (o.initrds ?? []).map((b) => ({ size: b.length, sha256: createHash('sha256').update(b).digest('hex') })),
+    gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
+    smbiosOemStrings: o.smbiosOemStrings ?? [],
+    secureBoot: o.secureBoot ?? false,
+    pcrBanks: o.pcrBanks === null ? null : (o.pcrBanks ?? ['sha1', 'sha256']),
+  };
+}
+
 export function runImage(o: RunOptions): RunResult {
   const started = Date.now();
   const memoryBytes = o.memoryBytes ?? DEFAULTS.memoryBytes;
@@ -133,11 +160,19 @@ export function runImage(o: RunOptions): RunResult {
       gop: o.gop,
       smbiosOemStrings: o.smbiosOemStrings,
       secureBoot: o.secureBoot,
+      secureBootKeys: o.secureBootKeys,
       pcrBanks: o.pcrBanks,
       onConsole: o.onConsole,
     });
     let img;
     const imagePath = o.imagePath ?? DEFAULT_IMAGE_PATH;
+    // The boot manager's LoadImage of the boot option runs the Security2 handler first (edk2 CoreLoadImageCommon).
+    const refused = verifyBootOption(fw, o.image, fw.espFileDevicePath(imagePath));
+    if (refused) {
+      const report = buildReport(fw, { imageName: o.imageName, image: o.image, options: reportOptions(o, cpu.traits, memoryBytes, imagePath), outcome: refused });
+      const summary = `stubemu: ${oneLine(o.imageName)}: refused by Secure Boot (${refused.status}): ${oneLine(refused.reason)}`;
+      return { report, outcome: refused, exitCode: EXIT.imageError, summary, firmware: fw, machine };
+    }
     try {
       img = fw.images.load(o.image, {
         name: o.imageName,
@@ -201,23 +236,7 @@ export function runImage(o: RunOptions): RunResult {
     const report = buildReport(fw, {
       imageName: o.imageName,
       image: o.image,
-      options: {
-        loadOptions: o.loadOptions ?? null,
-        cpu: cpu.traits.name,
-        engine: cpu.traits.version ?? null,
-        memoryBytes,
-        maxInstructions: o.maxInstructions ?? null,
-        timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
-        trace: o.trace ?? false,
-        imagePath,
-        esp: o.espDir !== undefined ? (o.espWritable ? 'host directory, writable' : 'host directory, read-only with overlay') : 'memory',
-        rng: o.noRng ? null : (o.rngSeed ?? 'stubemu'),
-        initrds: (o.initrds ?? []).map((b) => ({ size: b.length, sha256: createHash('sha256').update(b).digest('hex') })),
-        gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
-        smbiosOemStrings: o.smbiosOemStrings ?? [],
-        secureBoot: o.secureBoot ?? false,
-        pcrBanks: o.pcrBanks === null ? null : (o.pcrBanks ?? ['sha1', 'sha256']),
-      },
+      options: reportOptions(o, cpu.traits, memoryBytes, imagePath),
       outcome,
       fault,
       handoff: handoff?.report,
