@@ -2,7 +2,7 @@
 // and resolves to Report v1; a crash of the CPU emulator rejects the promise instead of killing the caller.
 import { fork } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { BadInput, RunOptions } from './api';
+import { BadInput, ConsoleStream, RunOptions } from './api';
 import { Report } from './report';
 import { engineCrashMessage, workerEnv } from './worker';
 
@@ -30,7 +30,7 @@ export interface BootRequest {
 
 /** Worker → parent. */
 export type BootMessage =
-  | { type: 'console'; text: string; stream: 'ConOut' | 'StdErr' }
+  | { type: 'console'; text: string; stream: ConsoleStream }
   | { type: 'report'; json: string }
   | { type: 'error'; badInput: boolean; message: string; stack?: string };
 

@@ -70,6 +70,7 @@ export const MACHINE_ARGS = {
   'ovmf-vars': { type: 'string' },
   'pcr-banks': { type: 'string' },
   'no-tpm': { type: 'boolean' },
+  'strict-null': { type: 'boolean' },
 } as const;
 
 export type MachineArgValues = {
@@ -172,5 +173,6 @@ export function machineRunOptions(values: MachineArgValues, path: string): RunOp
     secureBoot: values['secure-boot'],
     secureBootKeys: secureBootKeys(values),
     pcrBanks,
+    strictNull: values['strict-null'],
   };
 }
