@@ -5,7 +5,7 @@ import { cpuProblem, createCpu, CpuKind } from '../emulator/cpu/create-cpu';
 import { GuestFault, RunEnd } from '../core/outcomes';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
-import { MemfsVolume } from '../efi-services/esp/memfs-volume';
+import { MemoryVolume } from '../efi-services/esp/memory-volume';
 import { createFirmware, Firmware } from '../efi-services/firmware';
 import { Machine, memorySizeProblem } from '../emulator/machine';
 import { encodeUtf16z } from '../core/guest-memory';
@@ -27,6 +27,7 @@ import { SecureBootKeys } from '../efi-services/security/secure-boot';
 import { verifyBootOption } from './secure-boot-run';
 import { GuestProfile } from '../emulator/guest-profile';
 import { ProgressState } from './progress';
+import { EXIT } from './exit-codes';
 
 export type ConsoleStream = 'ConOut' | 'StdErr' | 'Serial';
 
@@ -87,7 +88,7 @@ export const DEFAULTS = {
 } as const;
 
 /** Documented exit codes of `stubemu run`. */
-export const EXIT = { ok: 0, imageError: 1, badInput: 2, fault: 3, budget: 4 } as const;
+export { EXIT };
 
 export class BadInput extends Error {}
 
@@ -169,7 +170,7 @@ export function runImage(o: RunOptions): RunResult {
       variables: o.variables,
       keys: o.keys,
       epochSeconds: o.epochSeconds,
-      esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemfsVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
+      esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemoryVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
       rngSeed: o.rngSeed,
       noRng: o.noRng,
       initrd: o.initrds && o.initrds.length > 0 ? concatInitrds(o.initrds) : undefined,
