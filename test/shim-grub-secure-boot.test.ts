@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runImage } from '../src/api';
+import { reportJson } from '../src/report';
 import { debianMsKeys } from '../src/ms-keys-fixture';
 import { fixture, fixturePath } from './helpers/fixtures';
 import { pesignHash, tool } from './helpers/tools';
@@ -161,6 +162,8 @@ test('Secure Boot (--ms-keys): shim → GRUB → signed kernel + initrd to ExitB
   t.is(apps[2].data?.devicePath, '');
   t.true(ev.indexOf(authorities[0]) < ev.indexOf(apps[0]));
   t.true(ev.indexOf(authorities[2]) < ev.indexOf(apps[1]));
+  // Deterministic under Secure Boot too: a second run gives the same report byte for byte.
+  t.is(reportJson(chain(kernel, args, initrd).report), reportJson(r.report));
 });
 
 test('Secure Boot (--ms-keys): shim → GRUB → the unsigned kernel is refused by shim_lock; GRUB says so and goes on with grub.cfg', (t) => {
