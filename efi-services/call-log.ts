@@ -57,6 +57,12 @@ export class CallLog {
     if (done?.entry) done.entry.returnMicros = Number(this.clock());
   }
 
+  /** Adds a note to the trace entry of the service being dispatched (what it did on the guest's behalf). */
+  note(text: string): void {
+    const cur = this.active[this.active.length - 1]?.entry;
+    if (cur) (cur.notes ??= []).push(text);
+  }
+
   /** Records guest misuse; service and caller default to the call being dispatched. */
   guestError(service: string | undefined, caller: string | undefined, message: string): void {
     const cur = this.active[this.active.length - 1];

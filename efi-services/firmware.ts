@@ -5,7 +5,7 @@ import { EspDisk, installEspDisk } from './disk/esp-disk';
 import { gptHardDriveNode, installRawDisk } from './disk/raw-disk-handles';
 import { GuestMemory, encodeUtf16z } from '../core/guest-memory';
 import { GUID } from '../core/guid';
-import { EfiError } from '../core/status';
+import { EFI_SUCCESS, EfiError } from '../core/status';
 import { sectionAt } from '../pe/pe-image';
 import { CallLog } from './call-log';
 import { VirtualClock } from './clock';
@@ -28,6 +28,7 @@ import {
 } from './boot/memory-types';
 import { miscServices, MiscState } from './boot/misc-services';
 import { Pool } from './boot/pool';
+import { DriverModel } from './boot/driver-model';
 import { ProtocolDatabase } from './boot/protocol-db';
 import { protocolServices } from './boot/protocol-services';
 import { rdtscCandidates } from './boot/rdtsc-sites';
@@ -72,6 +73,8 @@ export class Firmware {
   readonly events: EventSystem;
   readonly db: ProtocolDatabase;
   readonly images: ImageServices;
+  /** ConnectController/DisconnectController over the guest's driver bindings. */
+  readonly drivers: DriverModel;
   readonly variables: VariableStore;
   readonly configTables: ConfigurationTables;
   readonly conOut: TextOutput;
@@ -142,6 +145,14 @@ export class Firmware {
     this.systemTable = p.allocate(ST.size, true);
     this.configTables = new ConfigurationTables(this.mem, this.systemTable, (n) => p.allocate(n, true));
     this.images = this.imageServices();
+    this.drivers = new DriverModel(p, this.db, {
+      allocate: (n) => this.pool.allocate(EfiBootServicesData, n, 'firmware'),
+      free: (a) => void this.pool.free(a, 'firmware'),
+    }, (h) => this.images.get(h)?.name, (text) => this.log.note(text));
+    // Uninstall, reinstall and EXCLUSIVE opens stop the drivers using the interface (edk2
+    // CoreDisconnectControllersUsingProtocolInterface).
+    this.db.disconnect = (controller, agent) => this.drivers.disconnect(controller, agent, 0n) === EFI_SUCCESS;
+    this.db.reconnect = (controller) => void this.drivers.connect(controller, 0n, 0n, true);
     this.bootServices = this.bootServicesTable();
     this.runtimeServices = buildInterface(p, EFI_RUNTIME_SERVICES, {
       ...timeServices(p, this.clock),
@@ -304,7 +315,8 @@ export class Firmware {
       ...eventServices(p, this.events),
       ...protocolServices(p, this.db, { allocatePool: (n) => this.pool.allocate(EfiBootServicesData, n, 'guest') }),
       ...this.images.services(),
-      ...miscServices(p, this.clock, this.configTables, this.misc, (h) => this.db.isHandle(h)),
+      ...miscServices(p, this.clock, this.configTables, this.misc),
+      ...this.drivers.services(),
       ...exitBootServicesService(this.map, this.events, this.ebs, (ok) => this.measurements?.onExitBootServices(ok), (h) => {
         this.handOff = h;
         this.variables.exitBootServices();

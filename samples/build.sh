@@ -7,8 +7,9 @@ out="$here/build"
 obj="$out/obj"
 gen="$out/gen"
 
-# child must come before images: images.c embeds child.efi. SAMPLES="hello memory" builds a subset.
-read -r -a samples <<<"${SAMPLES:-hello memory child images events protocols variables textio memattr}"
+# child must come before images (images.c embeds child.efi), driver before connect. SAMPLES="hello memory"
+# builds a subset.
+read -r -a samples <<<"${SAMPLES:-hello memory child images events protocols variables textio memattr driver connect}"
 
 efi_inc=/usr/include/efi
 efi_lib=/usr/lib
@@ -75,10 +76,14 @@ zero_timestamp() { # efi file
   fi
 }
 
+# PE subsystem: driver.c is an EFI boot service driver (11), the others applications (10).
+subsystem_of() { [[ "$1" == driver ]] && echo 11 || echo 10; }
+
 verify() { # efi file, sample name
-  local f="$1" name="$2" kind heads others
+  local f="$1" name="$2" kind heads others want="EFI application"
+  [[ "$(subsystem_of "$name")" == 11 ]] && want="EFI boot service driver"
   kind=$(file -b "$f")
-  [[ "$kind" == *"PE32+ executable (EFI application) x86-64"* ]] || die "$name: not a PE32+ EFI application: $kind"
+  [[ "$kind" == *"PE32+ executable ($want) x86-64"* ]] || die "$name: not a PE32+ $want: $kind"
   heads=$(objdump -h "$f")
   for s in .text .data .reloc; do
     grep -q " $s " <<<"$heads" || die "$name: section $s missing from $f"
@@ -98,10 +103,14 @@ for name in "${samples[@]}"; do
     [[ -f "$out/child.efi" ]] || die "images embeds build/child.efi: build child first (SAMPLES=\"child images\")"
     embed "$out/child.efi" "$gen/child_efi.h" child_efi
   fi
+  if [[ "$name" == connect ]]; then
+    [[ -f "$out/driver.efi" ]] || die "connect embeds build/driver.efi: build driver first (SAMPLES=\"driver connect\")"
+    embed "$out/driver.efi" "$gen/driver_efi.h" driver_efi
+  fi
   gcc "${cflags[@]}" -c "$src" -o "$obj/$name.o" || die "$name: compiling $name.c failed"
   ld "${ldflags[@]}" "$crt0" "$obj/$name.o" -o "$obj/$name.so" -L"$efi_lib" -lefi -lgnuefi ||
     die "$name: linking failed"
-  objcopy "${sections[@]}" --target efi-app-x86_64 --subsystem=10 "$obj/$name.so" "$out/$name.efi" ||
+  objcopy "${sections[@]}" --target efi-app-x86_64 --subsystem="$(subsystem_of "$name")" "$obj/$name.so" "$out/$name.efi" ||
     die "$name: objcopy to PE failed"
   zero_timestamp "$out/$name.efi"
   verify "$out/$name.efi" "$name"

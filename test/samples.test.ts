@@ -27,7 +27,7 @@ function guestTally(console: string, name: string): { passed: number; failed: nu
 }
 
 test.before(() => {
-  for (const s of ['hello', 'memory', 'images', 'child']) {
+  for (const s of ['hello', 'memory', 'images', 'child', 'driver', 'connect']) {
     if (!existsSync(sample(s))) throw new Error(`${sample(s)} is missing: run scripts/setup.sh (npm test does)`);
   }
 });
@@ -109,6 +109,53 @@ test('memattr: code written, made executable through EFI_MEMORY_ATTRIBUTE_PROTOC
     'MemoryAttribute.ClearMemoryAttributes', 'MemoryAttribute.SetMemoryAttributes',
   ]);
   t.is(flat(r.outcome).status, 'EFI_SUCCESS');
+});
+
+test('connect: a loaded driver is started by ConnectController and stopped by DisconnectController in edk2 order', (t) => {
+  const r = runImage({ image: readFileSync(sample('connect')), imageName: 'connect.efi', trace: true });
+  const out = r.report.console as string;
+  t.is(guestTally(out, 'connect').failed, 0, out);
+  t.is(flat(r.outcome).status, 'EFI_SUCCESS');
+  // The controller the guest chose is the ESP's whole-disk handle (efi-services/disk/esp-disk.ts).
+  const disk = BigInt(`0x${/^connect disk 0x([0-9A-F]+)\r?$/m.exec(out)![1]}`);
+  t.is(disk, r.firmware.espDisk!.diskHandle);
+  const driver = r.report.images.find((i) => i.subsystem === 11)!;
+  t.true(driver.started);
+  t.false(driver.unloaded); // a boot service driver stays resident after its entry point returns
+
+  // Each ConnectController/DisconnectController with its status and the driver-binding calls it made, in order.
+  // Bindings are told apart by Version (driver.h: the accepting one 0x10, the declining one 0x20); handles as
+  // "disk", "child" (the only other controller offered) and "other".
+  const calls = (r.report.calls.trace ?? []).filter((c) => /^BootServices\.((Dis)?[cC]onnectController|ReinstallProtocolInterface)$/.test(c.service));
+  const handleName = (h: string) => (BigInt(h) === disk ? 'disk' : 'child');
+  const summary = calls.map((c) => [c.service.replace('BootServices.', ''), c.status, ...(c.notes ?? []).map((n) => {
+    const m = /Version 0x(\w+)\)\.(\w+)\(ControllerHandle (0x\w+), (?:NumberOfChildren (\d+)|RemainingDevicePath 0x0)\) = (\w+)$/.exec(n);
+    if (!m) return `unparsed: ${n}`;
+    return `${m[1]}.${m[2]}(${handleName(m[3])}${m[4] !== undefined ? `, ${m[4]}` : ''}) ${m[5]}`;
+  })]);
+  t.deepEqual(summary, [
+    // No EFI_DRIVER_BINDING_PROTOCOL anywhere yet.
+    ['ConnectController', 'EFI_NOT_FOUND'],
+    // Highest Version first; the one started leaves the list and the remaining ones are asked again.
+    ['ConnectController', 'EFI_SUCCESS', '20.Supported(disk) EFI_UNSUPPORTED', '10.Supported(disk) EFI_SUCCESS',
+      '10.Start(disk) EFI_SUCCESS', '20.Supported(disk) EFI_UNSUPPORTED'],
+    // The driver's own BY_DRIVER open is EFI_ALREADY_STARTED: no driver started.
+    ['ConnectController', 'EFI_NOT_FOUND', '20.Supported(disk) EFI_UNSUPPORTED', '10.Supported(disk) EFI_ALREADY_STARTED'],
+    // Children first, then the controller.
+    ['DisconnectController', 'EFI_SUCCESS', '10.Stop(disk, 1) EFI_SUCCESS', '10.Stop(disk, 0) EFI_SUCCESS'],
+    ['DisconnectController', 'EFI_SUCCESS'],
+    // The DriverImageHandle list goes first; Recursive offers the child (opened BY_CHILD_CONTROLLER) to every driver.
+    ['ConnectController', 'EFI_SUCCESS', '10.Supported(disk) EFI_SUCCESS', '10.Start(disk) EFI_SUCCESS',
+      '20.Supported(disk) EFI_UNSUPPORTED', '20.Supported(child) EFI_UNSUPPORTED', '10.Supported(child) EFI_UNSUPPORTED'],
+    // ReinstallProtocolInterface stops the driver using the interface, then connects the handle recursively.
+    ['ReinstallProtocolInterface', 'EFI_SUCCESS', '10.Stop(disk, 1) EFI_SUCCESS', '10.Stop(disk, 0) EFI_SUCCESS',
+      '20.Supported(disk) EFI_UNSUPPORTED', '10.Supported(disk) EFI_SUCCESS', '10.Start(disk) EFI_SUCCESS',
+      '20.Supported(disk) EFI_UNSUPPORTED', '20.Supported(child) EFI_UNSUPPORTED', '10.Supported(child) EFI_UNSUPPORTED'],
+    ['DisconnectController', 'EFI_INVALID_PARAMETER'],
+    ['DisconnectController', 'EFI_SUCCESS', '10.Stop(disk, 1) EFI_SUCCESS', '10.Stop(disk, 0) EFI_SUCCESS'],
+  ]);
+  // What the driver installed is gone from the handle database.
+  t.false(r.firmware.db.handles().some((h) => h.protocols.some((p) => p.guid.startsWith('7d2c61a4-30b5-4e8f'))));
 });
 
 for (const name of ['events', 'protocols', 'variables', 'textio']) {

@@ -1,5 +1,5 @@
 // Miscellaneous boot services (UEFI 2.10 §7.5): monotonic count, Stall, watchdog, CRC32, CopyMem/SetMem,
-// driver connection, and InstallConfigurationTable (§7.3.16).
+// and InstallConfigurationTable (§7.3.16).
 import { TableImpl } from '../../core/abi';
 import { VirtualClock } from '../clock';
 import { crc32 } from '../crc32';
@@ -13,7 +13,7 @@ export interface MiscState {
   watchdog?: { timeoutSeconds: bigint; code: bigint; data?: string };
 }
 
-export function miscServices(platform: Platform, clock: VirtualClock, configTables: ConfigurationTables, state: MiscState, isHandle: (h: bigint) => boolean): TableImpl {
+export function miscServices(platform: Platform, clock: VirtualClock, configTables: ConfigurationTables, state: MiscState): TableImpl {
   const mem = platform.mem;
   return {
     GetNextMonotonicCount: ([count]) => {
@@ -34,18 +34,6 @@ export function miscServices(platform: Platform, clock: VirtualClock, configTabl
         code,
         data: data !== 0n && dataSize >= 2n ? mem.utf16z(data, Number(dataSize / 2n)) : undefined,
       };
-      return EFI_SUCCESS;
-    },
-    ConnectController: ([controller]) => {
-      // No drivers are registered in this firmware, so nothing can be connected (UEFI 2.10 §7.3.12: EFI_NOT_FOUND).
-      if (!isHandle(controller)) return EFI_INVALID_PARAMETER;
-      return EFI_NOT_FOUND;
-    },
-    DisconnectController: ([controller, driver, child]) => {
-      if (!isHandle(controller)) return EFI_INVALID_PARAMETER;
-      if (driver !== 0n && !isHandle(driver)) return EFI_INVALID_PARAMETER;
-      if (child !== 0n && !isHandle(child)) return EFI_INVALID_PARAMETER;
-      // No driver manages any controller, so there is nothing to disconnect.
       return EFI_SUCCESS;
     },
     CalculateCrc32: ([data, size, out]) => {

@@ -81,10 +81,12 @@ function hex(v: bigint): string {
 export class ProtocolDatabase {
   /**
    * DisconnectController(controller, agent): stops a driver holding a BY_DRIVER open so the interface can be
-   * uninstalled, reinstalled or opened EXCLUSIVE (UEFI 2.10 §7.3.3, §7.3.9). stubemu has no driver model, so by
-   * default no driver can be stopped and such requests fail with EFI_ACCESS_DENIED.
+   * uninstalled, reinstalled or opened EXCLUSIVE (UEFI 2.10 §7.3.3, §7.3.9). The firmware wires it to its driver
+   * model (driver-model.ts); by default no driver can be stopped and such requests fail with EFI_ACCESS_DENIED.
    */
   disconnect: (controller: bigint, agent: bigint) => boolean = () => false;
+  /** ConnectController(controller, NULL, NULL, TRUE) after a reinstall, as edk2 CoreReinstallProtocolInterface. */
+  reconnect: (controller: bigint) => void = () => {};
   /** Agent that HandleProtocol records its BY_HANDLE_PROTOCOL open under (edk2: the DXE core image); 0n: none. */
   handleProtocolAgent = 0n;
 
@@ -165,7 +167,7 @@ export class ProtocolDatabase {
     return rec.handle;
   }
 
-  /** ReinstallProtocolInterface (§7.3.4): drivers are disconnected first; notifies as an install does. */
+  /** ReinstallProtocolInterface (§7.3.4): drivers are disconnected first and connected after; notifies as an install does. */
   reinstall(handle: bigint, guid: string, oldIface: bigint, newIface: bigint): void {
     this.record(handle);
     const p = this.find(handle, guid);
@@ -178,6 +180,8 @@ export class ProtocolDatabase {
     const signals: bigint[] = [];
     this.queueNotify(handle, guid, signals);
     signals.forEach((e) => this.signalEvent(e));
+    // The drivers stopped above (and any other) get the new interface (UEFI 2.10 §7.3.4).
+    this.reconnect(handle);
   }
 
   /** UninstallProtocolInterface (§7.3.3): a handle left without protocols is destroyed. */
