@@ -104,8 +104,8 @@ export class DriverModel {
     };
     // 1. The caller's DriverImageHandle list, in its order (handles carrying a driver binding).
     context.forEach(add);
-    // 2. (Platform and bus-specific overrides: not consulted.) 3. The rest by Version, highest first; equal
-    // versions keep handle-database order, as edk2's selection sort does.
+    // 2. (Platform and bus-specific overrides: not consulted.) 3. The rest by Version, highest first, with edk2's
+    // selection sort: each pick swaps places, so equal versions need not stay in handle-database order.
     const firstRest = sorted.length;
     bindingHandles.forEach(add);
     if (this.db.handlesWith(EFI_DRIVER_BINDING_PROTOCOL_GUID).length > bindingHandles.length) return EFI_NOT_READY;
