@@ -158,6 +158,19 @@ export interface GuestErrorReport {
   message: string;
 }
 
+/** A protocol asked for and not found (LocateProtocol, HandleProtocol, OpenProtocol, LocateHandle(Buffer) ByProtocol). */
+export interface MissingProtocolReport {
+  guid: string;
+  /** The spec's name when stubemu knows the GUID (EFI_HII_DATABASE_PROTOCOL, ...). */
+  name?: string;
+  /** Misses in all. */
+  calls: number;
+  /** True when some handle had it at the end: the misses were asks of handles without it. */
+  installed: boolean;
+  /** Who asked, in the order first asked: the service, image+offset of the return address, and how often. */
+  callers: { service: string; caller: Location; calls: number }[];
+}
+
 export interface ConfigurationTableReport {
   guid: string;
   name: string | null;
@@ -229,6 +242,8 @@ export interface Report {
   /** Members called that the firmware does not implement (they returned EFI_UNSUPPORTED). */
   unimplemented: { service: string; calls: number }[];
   guestErrors: GuestErrorReport[];
+  /** Protocols asked for and not present, in the order first asked. */
+  missingProtocols: MissingProtocolReport[];
   images: ReportImage[];
   memoryMap: MemoryDescriptorReport[];
   mapKey: number;

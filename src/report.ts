@@ -51,6 +51,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Report {
     },
     unimplemented: [...fw.log.unimplemented.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([service, calls]) => ({ service, calls })),
     guestErrors: fw.log.guestErrors,
+    missingProtocols: fw.missingProtocols.report((g) => fw.db.handlesWith(g).length > 0),
     images: fw.images.images.map((i) => ({
       name: i.name,
       handle: hex(i.handle),

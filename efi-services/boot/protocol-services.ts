@@ -10,6 +10,7 @@ import {
   EFI_SUCCESS, EFI_UNSUPPORTED, EfiError, EfiStatus, statusName,
 } from '../../core/status';
 import { locateDevicePath } from './locate-device-path';
+import { ProtocolLookupService } from './missing-protocols';
 import { ByProtocol, ByRegisterNotify, EFI_OPEN_PROTOCOL_TEST_PROTOCOL, ProtocolDatabase } from './protocol-db';
 
 /** EFI_INTERFACE_TYPE (UEFI 2.10 §7.3.2): the only value defined. */
@@ -31,6 +32,8 @@ export interface ProtocolServicesOptions {
   allocatePool: (size: number) => bigint;
   /** A handle's device path in binary form, overriding the DEVICE_PATH interface read from guest memory. */
   devicePathOf?: (handle: bigint) => Buffer | undefined;
+  /** A lookup found no such protocol (missing-protocols.ts); `caller` is the return address. */
+  onMiss?: (service: ProtocolLookupService, guid: string, caller: bigint) => void;
 }
 
 export function protocolServices(
@@ -284,6 +287,16 @@ export function protocolServices(
     },
   };
 
+  /** The GUID a lookup asked for and did not find: NOT_FOUND (nothing has it) or UNSUPPORTED (not on that handle). */
+  const missed = (name: string, args: readonly bigint[], status: bigint): string | undefined => {
+    if (status !== EFI_NOT_FOUND && status !== EFI_UNSUPPORTED) return undefined;
+    let protocol = 0n;
+    if (name === 'LocateProtocol' && args[1] === 0n) protocol = args[0];
+    else if (name === 'HandleProtocol' || name === 'OpenProtocol') protocol = args[1];
+    else if ((name === 'LocateHandle' || name === 'LocateHandleBuffer') && Number(args[0]) === ByProtocol) protocol = args[1];
+    return protocol === 0n ? undefined : guidAt(protocol);
+  };
+
   // The reason behind a refusal goes into the call's trace entry; the dispatcher turns the EfiError into RAX.
   const traced: TableImpl = {};
   for (const [name, impl] of Object.entries(services)) {
@@ -293,6 +306,10 @@ export function protocolServices(
       } catch (e) {
         if (e instanceof EfiError && e.message !== statusName(e.status)) {
           call.note(`${statusName(e.status)}: ${e.message}`);
+        }
+        if (e instanceof EfiError && options.onMiss) {
+          const guid = missed(name, args, e.status);
+          if (guid !== undefined) options.onMiss(name as ProtocolLookupService, guid, call.caller);
         }
         throw e;
       }
