@@ -12,6 +12,8 @@ import * as devicePathFromText from './protocols/device-path-from-text';
 import * as devicePathToText from './protocols/device-path-to-text';
 import * as devicePathUtilities from './protocols/device-path-utilities';
 import * as graphicsOutput from './protocols/graphics-output';
+import * as hiiDatabase from './protocols/hii-database';
+import * as hiiString from './protocols/hii-string';
 import * as initrdLoadFile2 from './protocols/initrd-load-file2';
 import * as memoryAttribute from './protocols/memory-attribute';
 import * as rng from './protocols/rng';
@@ -30,6 +32,7 @@ export interface PlatformProtocols {
   initrd?: initrdLoadFile2.InitrdLoadFile2;
   tcg2?: tcg2.Tcg2;
   measurements?: firmwareMeasurements.FirmwareMeasurements;
+  hii?: hiiDatabase.HiiDatabase;
 }
 
 type Install<T> = (ctx: InstallContext, options: FirmwareOptions, installed: Readonly<PlatformProtocols>) => T;
@@ -62,6 +65,9 @@ export const PLATFORM_PROTOCOLS: readonly PlatformProtocolEntry[] = [
   { name: 'EFI_DEVICE_PATH_TO_TEXT_PROTOCOL', install: devicePathToText.install },
   { name: 'EFI_DEVICE_PATH_FROM_TEXT_PROTOCOL', install: devicePathFromText.install },
   { name: 'EFI_UNICODE_COLLATION2_PROTOCOL', install: unicodeCollation.install },
+  // OVMF's HiiDatabaseDxe: the database and the string protocol over it.
+  { name: 'EFI_HII_DATABASE_PROTOCOL', key: 'hii', install: hiiDatabase.install },
+  { name: 'EFI_HII_STRING_PROTOCOL', install: (ctx, _options, installed) => hiiString.install(ctx, installed.hii!) },
 ];
 
 /** Installs the entries of `list` whose option gate is open, in order; returns their states. */
