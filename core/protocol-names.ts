@@ -38,6 +38,7 @@ export const PROTOCOL_NAMES: Readonly<Record<string, string>> = {
   'ce345171-ba0b-11d2-8e4f-00a0c969723b': 'EFI_DISK_IO_PROTOCOL',
   '151c8eae-7f2c-472c-9e54-9828194f6a88': 'EFI_DISK_IO2_PROTOCOL',
   '6302d008-7f9b-4f30-87ac-60c9fef5da4e': 'EFI_SHELL_PROTOCOL',
+  '3c7200e9-005f-4ea4-87de-a3dfac8a27c3': 'EFI_SHELL_DYNAMIC_COMMAND_PROTOCOL',
 };
 
 /** The spec name of a protocol GUID, when listed. */

@@ -63,6 +63,12 @@ test('set-up order: handles and their protocols, configuration tables, as firmwa
     [GUID.MEMORY_ATTRIBUTE],
     [GUID.SECURITY2_ARCH, GUID.SECURITY_ARCH],
     [GUID.TCG2_PROTOCOL],
+    [GUID.DEVICE_PATH_UTILITIES],
+    [GUID.DEVICE_PATH_TO_TEXT],
+    [GUID.DEVICE_PATH_FROM_TEXT],
+    [GUID.UNICODE_COLLATION2],
+    [GUID.HII_DATABASE],
+    [GUID.HII_STRING],
   ]);
   t.deepEqual(fw.configTables.list().map((e) => e.guid), [GUID.ACPI_20_TABLE, GUID.SMBIOS3_TABLE, '1e2ed096-30e2-4254-bd89-863bbef82325']);
 });
