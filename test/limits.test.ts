@@ -136,7 +136,7 @@ function services(o: { poolCap?: number; pageCap?: number } = {}) {
   const notes: string[] = [];
   const impl = memoryServices(platform, map, pool, (m) => errors.push(m));
   const info: CallInfo = { name: 'test', caller: 0n, stackPointer: 0n, vararg: () => 0n, note: (n) => notes.push(n) };
-  const callService = (name: string, ...args: bigint[]): bigint => (impl[name] as ServiceFn)(args, info) ?? 0n;
+  const callService = (name: keyof typeof impl, ...args: bigint[]): bigint => (impl[name] as ServiceFn<'EFI_STATUS'>)(args, info);
   return { mem: platform.mem, map, pool, errors, notes, call: callService };
 }
 

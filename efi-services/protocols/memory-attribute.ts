@@ -2,7 +2,7 @@
 // EFI stub clears XP on the kernel image through it. Unicorn 2.0.1 has no NX, so XP is recorded but never
 // enforced; RO and RP are enforced only through the optional `protect` callback.
 import { GUID } from '../../core/guid';
-import { fn, TableDecl } from '../../core/abi';
+import { fn, tableDecl } from '../../core/abi';
 import { buildInterface } from '../interface';
 import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
@@ -11,7 +11,7 @@ import { EFI_MEMORY_RO, EFI_MEMORY_RP, EFI_MEMORY_XP, EFI_PAGE_MASK, EFI_PAGE_SH
 
 export const EFI_MEMORY_ATTRIBUTE_PROTOCOL_GUID = GUID.MEMORY_ATTRIBUTE;
 
-export const EFI_MEMORY_ATTRIBUTE_PROTOCOL: TableDecl = {
+export const EFI_MEMORY_ATTRIBUTE_PROTOCOL = tableDecl({
   name: 'EFI_MEMORY_ATTRIBUTE_PROTOCOL',
   traceName: 'MemoryAttribute',
   headerSize: 0,
@@ -20,7 +20,7 @@ export const EFI_MEMORY_ATTRIBUTE_PROTOCOL: TableDecl = {
     fn('SetMemoryAttributes', 'This:PTR', 'BaseAddress:UINT64', 'Length:UINT64', 'Attributes:UINT64'),
     fn('ClearMemoryAttributes', 'This:PTR', 'BaseAddress:UINT64', 'Length:UINT64', 'Attributes:UINT64'),
   ],
-};
+});
 
 /** The only attributes this protocol gets, sets or clears (UEFI 2.10 §37.7). */
 export const MEMORY_ACCESS_MASK = EFI_MEMORY_RP | EFI_MEMORY_XP | EFI_MEMORY_RO;

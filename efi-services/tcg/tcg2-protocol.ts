@@ -1,7 +1,7 @@
 // EFI_TCG2_PROTOCOL (TCG EFI Protocol Specification rev 00.13 §6) over the measured-boot state, with the status
 // handling and log placement of edk2 Tcg2Dxe as OVMF runs it.
 import { GUID } from '../../core/guid';
-import { fn, TableDecl } from '../../core/abi';
+import { fn, tableDecl } from '../../core/abi';
 import { buildInterface } from '../interface';
 import { FirmwareOptions } from '../firmware-options';
 import { InstallContext } from '../install-context';
@@ -19,7 +19,7 @@ import { executeTpm2Command } from './tpm2-commands';
 export const EFI_TCG2_PROTOCOL_GUID = GUID.TCG2_PROTOCOL;
 export const EFI_TCG2_FINAL_EVENTS_TABLE_GUID = '1e2ed096-30e2-4254-bd89-863bbef82325';
 
-export const EFI_TCG2_PROTOCOL: TableDecl = {
+export const EFI_TCG2_PROTOCOL = tableDecl({
   name: 'EFI_TCG2_PROTOCOL',
   traceName: 'Tcg2',
   headerSize: 0,
@@ -32,7 +32,7 @@ export const EFI_TCG2_PROTOCOL: TableDecl = {
     fn('SetActivePcrBanks', 'This:PTR', 'ActivePcrBanks:UINT32'),
     fn('GetResultOfSetActivePcrBanks', 'This:PTR', 'OperationPresent:PTR', 'Response:PTR'),
   ],
-};
+});
 
 export const EFI_TCG2_EVENT_LOG_FORMAT_TCG_1_2 = 0x1;
 export const EFI_TCG2_EVENT_LOG_FORMAT_TCG_2 = 0x2;
