@@ -1,6 +1,5 @@
 // Public API: run an EFI image in the emulated machine and get the report, the exit code and a summary line.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cpuProblem, createCpu, CpuKind } from '../emulator/cpu/create-cpu';
 import { GuestFault, RunEnd } from '../core/outcomes';
 import { GuestHang } from '../efi-services/boot/events';
@@ -14,11 +13,12 @@ import { LOADED_IMAGE } from '../efi-services/protocols/loaded-image';
 import { InputKey } from '../efi-services/protocols/simple-text-input';
 import { VariableSeed } from '../efi-services/runtime/variables-json';
 import { EfiError, isError, statusName } from '../core/status';
+import { BadInput } from './bad-input';
 import { faultReport, FaultReport } from './fault-report';
 import { captureHandoff } from './handoff';
 import { SectionTracker } from './section-usage';
 import { HostVolume } from '../efi-services/esp/host-volume';
-import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
+import { DEFAULT_PCR_BANKS, HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { oneLine } from './guest-text';
 import { buildReport, Outcome, Report } from './report';
 import { GuestProfile } from '../emulator/guest-profile';
@@ -67,17 +67,6 @@ export const DEFAULTS = {
 
 /** Documented exit codes of `stubemu run`. */
 export const EXIT = { ok: 0, imageError: 1, badInput: 2, fault: 3, budget: 4 } as const;
-
-export class BadInput extends Error {}
-
-/** A file the user named, or BadInput saying which and why it cannot be read. */
-export function readInputFile(path: string, what = ''): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new BadInput(`cannot read ${what ? `${what} ` : ''}${path}: ${(e as Error).message}`);
-  }
-}
 
 /** Concatenated initrds, each padded to 4 bytes (the cpio newc alignment the kernel's unpacker expects). */
 export function concatInitrds(parts: readonly Buffer[]): Buffer {
@@ -215,7 +204,7 @@ export function runImage(o: RunOptions): RunResult {
         gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
         smbiosOemStrings: o.smbiosOemStrings ?? [],
         secureBoot: o.secureBoot ?? false,
-        pcrBanks: o.pcrBanks === null ? null : (o.pcrBanks ?? ['sha1', 'sha256']),
+        pcrBanks: o.pcrBanks === null ? null : (o.pcrBanks ?? DEFAULT_PCR_BANKS),
       },
       outcome,
       fault,

@@ -11,7 +11,8 @@ import { MAX_POOL_ALLOCATIONS, Pool } from '../efi-services/boot/pool';
 import { EFI_OUT_OF_RESOURCES, EFI_SUCCESS } from '../core/status';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { ST } from '../efi-services/tables/system-table';
-import { BadInput, runImage } from '../src/api';
+import { runImage } from '../src/api';
+import { BadInput } from '../src/bad-input';
 import { FakePlatform } from './helpers/fake-platform';
 import { codeImage, le32, le64, runCode, flat } from './helpers/guest-code';
 

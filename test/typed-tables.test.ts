@@ -7,6 +7,8 @@ import { EFI_FILE_PROTOCOL } from '../efi-services/protocols/file';
 import { EFI_RNG_PROTOCOL } from '../efi-services/protocols/rng';
 import { EFI_SIMPLE_TEXT_INPUT_PROTOCOL } from '../efi-services/protocols/simple-text-input';
 import { BootServicesImpl } from '../efi-services/tables/boot-services-decl';
+import { OutcomeKind } from '../core/outcomes';
+import { Outcome } from '../src/report-v1';
 
 test('an EFI_STATUS member returns a status, a VOID member nothing, an unknown member is refused', (t) => {
   const ok: TableImpl<typeof EFI_RNG_PROTOCOL> = { GetInfo: () => EFI_SUCCESS, GetRNG: () => EFI_SUCCESS };
@@ -26,4 +28,9 @@ test('an EFI_STATUS member returns a status, a VOID member nothing, an unknown m
   t.deepEqual(Object.keys(ok), ['GetInfo', 'GetRNG']);
   t.deepEqual(members, ['Open', 'Read']);
   t.truthy([noStatus, voidValue, tplNothing, unknown, fieldImpl, badMember]);
+});
+
+test('the report\'s outcome kinds and RunEnd\'s are one set', (t) => {
+  const same: [Outcome['kind']] extends [OutcomeKind] ? ([OutcomeKind] extends [Outcome['kind']] ? true : false) : false = true;
+  t.true(same);
 });

@@ -1,12 +1,11 @@
 // EFI_BOOT_SERVICES task priority, event and timer services (UEFI 2.10 §7.1) over the EventSystem model.
+import { hex } from '../../core/hex';
 import { BootServicesImpl } from '../tables/boot-services-decl';
 import { guidFromBytes } from '../../core/guid';
 import { Platform } from '../platform';
 import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiStatus, statusName } from '../../core/status';
 import { GuestMemoryError } from '../../core/guest-memory';
 import { CreateResult, EventSystem } from './events';
-
-const hex = (a: bigint) => `0x${a.toString(16)}`;
 
 /** A TPL argument as a number; anything beyond 32 bits is out of range however it rounds. */
 const tplOf = (v: bigint) => (v > 0xffff_ffffn ? Number.MAX_SAFE_INTEGER : Number(v));

@@ -1,4 +1,5 @@
 // EFI_BOOT_SERVICES memory services (UEFI 2.10 §7.2): AllocatePages, FreePages, GetMemoryMap, AllocatePool, FreePool.
+import { hex } from '../../core/hex';
 import { BootServicesImpl } from '../tables/boot-services-decl';
 import { CallInfo } from '../../core/abi';
 import { Platform } from '../platform';
@@ -38,8 +39,6 @@ export function encodeMemoryMap(descriptors: readonly MemoryDescriptor[]): Buffe
   });
   return b;
 }
-
-const hex = (a: bigint) => `0x${a.toString(16)}`;
 
 export function memoryServices(
   platform: Platform, map: MemoryMap, pool: Pool, onGuestError: (message: string) => void,

@@ -1,6 +1,7 @@
 // EFI_MEMORY_ATTRIBUTE_PROTOCOL (UEFI 2.10 §37.7): per-page RP/XP/RO state kept host-side and reported. The Linux
 // EFI stub clears XP on the kernel image through it. Unicorn 2.0.1 has no NX, so XP is recorded but never
 // enforced; RO and RP are enforced only through the optional `protect` callback.
+import { hex } from '../../core/hex';
 import { GUID } from '../../core/guid';
 import { fn, tableDecl } from '../../core/abi';
 import { buildInterface } from '../interface';
@@ -136,7 +137,6 @@ export function installMemoryAttributeProtocol(
   const isSystemMemory = opts.isSystemMemory
     ?? ((base, length) => base + length <= mem.size && mem.isMapped(base, Number(length)));
   const state = new MemoryAttributes(isSystemMemory, opts.protect);
-  const hex = (v: bigint) => `0x${v.toString(16)}`;
   const protocol = buildInterface(platform, EFI_MEMORY_ATTRIBUTE_PROTOCOL, {
     GetMemoryAttributes: ([, base, length, out]) => {
       if (length === 0n || out === 0n) return EFI_INVALID_PARAMETER;

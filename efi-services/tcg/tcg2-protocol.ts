@@ -13,7 +13,7 @@ import {
 import { AuthenticodeError, authenticodeDigests } from './authenticode';
 import { EV } from './event-data';
 import { DEFAULT_LOG_AREA_SIZE, MeasuredBoot } from './event-log';
-import { ALL_BANKS, bankBitmap, banksOfBitmap, HashAlgorithmName, PCR_COUNT } from './pcr-banks';
+import { ALL_BANKS, bankBitmap, banksOfBitmap, DEFAULT_PCR_BANKS, HashAlgorithmName, PCR_COUNT } from './pcr-banks';
 import { executeTpm2Command } from './tpm2-commands';
 
 export const EFI_TCG2_PROTOCOL_GUID = GUID.TCG2_PROTOCOL;
@@ -101,7 +101,7 @@ const MAX_BUFFER = 4096;
  */
 export function install(ctx: InstallContext, options: FirmwareOptions): Tcg2 {
   const tcg2 = installTcg2(ctx.platform, {
-    banks: options.pcrBanks ?? ['sha1', 'sha256'],
+    banks: options.pcrBanks ?? DEFAULT_PCR_BANKS,
     installConfigTable: (guid, address) => void ctx.configTables.install(guid, address),
     random: (n) => ctx.random.bytes(n),
   });
@@ -111,7 +111,7 @@ export function install(ctx: InstallContext, options: FirmwareOptions): Tcg2 {
 
 export function installTcg2(platform: Platform, options: Tcg2Options = {}): Tcg2 {
   const mem = platform.mem;
-  const mb = options.measuredBoot ?? new MeasuredBoot({ banks: options.banks ?? ['sha1', 'sha256'], logCapacity: DEFAULT_LOG_AREA_SIZE });
+  const mb = options.measuredBoot ?? new MeasuredBoot({ banks: options.banks ?? DEFAULT_PCR_BANKS, logCapacity: DEFAULT_LOG_AREA_SIZE });
   const implemented = ALL_BANKS;
   const hashAlgorithmBitmap = bankBitmap(implemented);
   const activeBitmap = bankBitmap(mb.banks);
