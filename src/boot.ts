@@ -2,7 +2,8 @@
 // and resolves to Report v1; a crash of the CPU emulator rejects the promise instead of killing the caller.
 import { fork } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { BadInput, RunOptions } from './api';
+import { RunOptions } from './api';
+import { BadInput } from './bad-input';
 import { Report } from './report';
 import { engineCrashMessage, WORKER_ENV } from './worker';
 

@@ -18,7 +18,8 @@ export type Hex = string;
 /** image+offset, e.g. "hello.efi+0x1a2b" or "debian-uki.efi:.linux+0xd78c19"; a bare hex address outside images. */
 export type Location = string;
 
-export type OutcomeKind = 'exit-boot-services' | 'returned' | 'exit' | 'reset' | 'fault' | 'budget';
+/** How a run ends: one list, in core/outcomes.ts, which RunEnd carries. */
+export type { OutcomeKind } from '../core/outcomes';
 
 /** The image's entry point returned. */
 export interface ReturnedOutcome {

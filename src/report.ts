@@ -1,4 +1,5 @@
 // The JSON run report (version 1): built from the firmware's state after a run; deterministic for the same inputs.
+import { hex } from '../core/hex';
 import { createHash } from 'node:crypto';
 import { Firmware } from '../efi-services/firmware';
 import { memoryTypeName } from '../efi-services/boot/memory-types';
@@ -25,8 +26,6 @@ export interface ReportInput {
   /** Only with --profile: wall-clock samples, so not deterministic. */
   profile?: ProfileReport;
 }
-
-const hex = (v: bigint) => `0x${v.toString(16)}`;
 
 /**
  * The report as its JSON says it (Report v1): built from the firmware's state, then put through the same

@@ -1,5 +1,6 @@
 // EFI_BOOT_SERVICES protocol handler members (UEFI 2.10 §7.3): pointer checks and guest I/O over ProtocolDatabase.
-import { CallInfo, ServiceFn, TableImpl } from '../../core/abi';
+import { BootServicesImpl } from '../tables/boot-services-decl';
+import { CallInfo, ServiceFn } from '../../core/abi';
 import { GUID, guidFromBytes } from '../../core/guid';
 import { Platform } from '../platform';
 import {
@@ -7,7 +8,7 @@ import {
 } from '../protocols/device-path';
 import {
   EFI_ALREADY_STARTED, EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES,
-  EFI_SUCCESS, EFI_UNSUPPORTED, EfiError, EfiStatus, statusName,
+  EFI_SUCCESS, EFI_UNSUPPORTED, EfiError, statusName,
 } from '../../core/status';
 import { locateDevicePath } from './locate-device-path';
 import { ProtocolLookupService } from './missing-protocols';
@@ -40,7 +41,7 @@ export function protocolServices(
   platform: Platform,
   db: ProtocolDatabase,
   options: ProtocolServicesOptions,
-): TableImpl {
+): BootServicesImpl {
   const mem = platform.mem;
   const guidAt = (p: bigint) => guidFromBytes(mem.read(p, 16));
   const invalid = (why: string): never => {
@@ -88,7 +89,7 @@ export function protocolServices(
   const writeHandles = (at: bigint, handles: readonly bigint[]) =>
     handles.forEach((h, i) => mem.setU64(at + BigInt(8 * i), h));
 
-  const services: Record<string, ServiceFn> = {
+  const services: BootServicesImpl = {
     // §7.3.2
     InstallProtocolInterface: ([handlePtr, protocol, interfaceType, iface]) => {
       if (handlePtr === 0n) invalid('Handle is NULL');
@@ -298,9 +299,9 @@ export function protocolServices(
   };
 
   // The reason behind a refusal goes into the call's trace entry; the dispatcher turns the EfiError into RAX.
-  const traced: TableImpl = {};
-  for (const [name, impl] of Object.entries(services)) {
-    traced[name] = (args, call): EfiStatus | bigint | void => {
+  const traced: Record<string, ServiceFn<'EFI_STATUS'>> = {};
+  for (const [name, impl] of Object.entries(services) as [string, ServiceFn<'EFI_STATUS'>][]) {
+    traced[name] = (args, call) => {
       try {
         return impl(args, call);
       } catch (e) {
@@ -315,5 +316,6 @@ export function protocolServices(
       }
     };
   }
-  return traced;
+  // Every member in `services` is an EFI_STATUS one, checked there against its declaration.
+  return traced as BootServicesImpl;
 }
