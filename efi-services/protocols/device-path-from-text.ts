@@ -1,6 +1,6 @@
 // EFI_DEVICE_PATH_FROM_TEXT_PROTOCOL (UEFI 2.10 §10.6.3): device-path-text-parse.ts's parser, results returned as
 // pool the caller frees. NULL text, or a known node form whose arguments do not parse, gives NULL.
-import { fnReturning, TableDecl } from '../../core/abi';
+import { fnReturning, tableDecl } from '../../core/abi';
 import { GUID } from '../../core/guid';
 import { buildInterface } from '../interface';
 import { InstallContext } from '../install-context';
@@ -10,7 +10,7 @@ import { textToDeviceNode, textToDevicePath } from './device-path-text-parse';
 
 export const EFI_DEVICE_PATH_FROM_TEXT_PROTOCOL_GUID = GUID.DEVICE_PATH_FROM_TEXT;
 
-export const EFI_DEVICE_PATH_FROM_TEXT_PROTOCOL: TableDecl = {
+export const EFI_DEVICE_PATH_FROM_TEXT_PROTOCOL = tableDecl({
   name: 'EFI_DEVICE_PATH_FROM_TEXT_PROTOCOL',
   traceName: 'DevicePathFromText',
   headerSize: 0,
@@ -18,7 +18,7 @@ export const EFI_DEVICE_PATH_FROM_TEXT_PROTOCOL: TableDecl = {
     fnReturning('UINTN', 'ConvertTextToDeviceNode', 'TextDeviceNode:STR16'),
     fnReturning('UINTN', 'ConvertTextToDevicePath', 'TextDevicePath:STR16'),
   ],
-};
+});
 
 export function devicePathFromTextProtocol(platform: Platform, pool: (bytes: number) => bigint): bigint {
   const mem = platform.mem;

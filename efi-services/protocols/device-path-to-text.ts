@@ -1,6 +1,6 @@
 // EFI_DEVICE_PATH_TO_TEXT_PROTOCOL (UEFI 2.10 §10.6.2): device-path-text.ts's text forms returned to the guest as
 // pool strings (CHAR16, NUL-terminated) the caller frees. A malformed path gives NULL.
-import { fnReturning, TableDecl } from '../../core/abi';
+import { fnReturning, tableDecl } from '../../core/abi';
 import { encodeUtf16z } from '../../core/guest-memory';
 import { GUID } from '../../core/guid';
 import { buildInterface } from '../interface';
@@ -11,7 +11,7 @@ import { deviceNodeToText, devicePathToText } from './device-path-text';
 
 export const EFI_DEVICE_PATH_TO_TEXT_PROTOCOL_GUID = GUID.DEVICE_PATH_TO_TEXT;
 
-export const EFI_DEVICE_PATH_TO_TEXT_PROTOCOL: TableDecl = {
+export const EFI_DEVICE_PATH_TO_TEXT_PROTOCOL = tableDecl({
   name: 'EFI_DEVICE_PATH_TO_TEXT_PROTOCOL',
   traceName: 'DevicePathToText',
   headerSize: 0,
@@ -19,7 +19,7 @@ export const EFI_DEVICE_PATH_TO_TEXT_PROTOCOL: TableDecl = {
     fnReturning('UINTN', 'ConvertDeviceNodeToText', 'DeviceNode:PTR', 'DisplayOnly:BOOLEAN', 'AllowShortcuts:BOOLEAN'),
     fnReturning('UINTN', 'ConvertDevicePathToText', 'DevicePath:PTR', 'DisplayOnly:BOOLEAN', 'AllowShortcuts:BOOLEAN'),
   ],
-};
+});
 
 export function devicePathToTextProtocol(platform: Platform, pool: (bytes: number) => bigint): bigint {
   const mem = platform.mem;

@@ -1,7 +1,7 @@
 // EFI_DEVICE_PATH_UTILITIES_PROTOCOL (UEFI 2.10 §10.5): size, duplicate, append and split device paths in guest
 // memory. Results are pool the caller frees; malformed paths give 0/NULL, as edk2's DevicePathLib answers after its
 // IsDevicePathValid check. edk2's UefiDevicePathLib (linked into the UEFI Shell) uses this protocol when present.
-import { fnReturning, TableDecl } from '../../core/abi';
+import { fnReturning, tableDecl } from '../../core/abi';
 import { GUID } from '../../core/guid';
 import { GuestMemory } from '../../core/guest-memory';
 import { buildInterface } from '../interface';
@@ -11,7 +11,7 @@ import { DEVICE_PATH_HEADER_SIZE, DevicePathError, devicePathAt, DP_END, DP_TYPE
 
 export const EFI_DEVICE_PATH_UTILITIES_PROTOCOL_GUID = GUID.DEVICE_PATH_UTILITIES;
 
-export const EFI_DEVICE_PATH_UTILITIES_PROTOCOL: TableDecl = {
+export const EFI_DEVICE_PATH_UTILITIES_PROTOCOL = tableDecl({
   name: 'EFI_DEVICE_PATH_UTILITIES_PROTOCOL',
   traceName: 'DevicePathUtilities',
   headerSize: 0,
@@ -25,7 +25,7 @@ export const EFI_DEVICE_PATH_UTILITIES_PROTOCOL: TableDecl = {
     fnReturning('UINTN', 'IsDevicePathMultiInstance', 'DevicePath:PTR'),
     fnReturning('UINTN', 'CreateDeviceNode', 'NodeType:UINT8', 'NodeSubType:UINT8', 'NodeLength:UINT16'),
   ],
-};
+});
 
 const END_ENTIRE = Buffer.from([DP_TYPE.END, DP_END.ENTIRE, DEVICE_PATH_HEADER_SIZE, 0]);
 

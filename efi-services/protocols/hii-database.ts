@@ -3,7 +3,7 @@
 // libraries do it at start and stop when it fails. Implemented: NewPackageList, RemovePackageList, ListPackageLists,
 // ExportPackageLists, GetPackageListHandle. Package notifications, UpdatePackageList and keyboard layouts are not:
 // they return EFI_UNSUPPORTED and show in the report's `unimplemented`.
-import { fn, TableDecl } from '../../core/abi';
+import { fn, tableDecl } from '../../core/abi';
 import { GUID } from '../../core/guid';
 import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EfiError } from '../../core/status';
 import { buildInterface } from '../interface';
@@ -13,7 +13,7 @@ import { HII_PACKAGE, HiiPackageError, HiiPackageList, PACKAGE_HEADER_SIZE, PACK
 
 export const EFI_HII_DATABASE_PROTOCOL_GUID = GUID.HII_DATABASE;
 
-export const EFI_HII_DATABASE_PROTOCOL: TableDecl = {
+export const EFI_HII_DATABASE_PROTOCOL = tableDecl({
   name: 'EFI_HII_DATABASE_PROTOCOL',
   traceName: 'HiiDatabase',
   headerSize: 0,
@@ -30,7 +30,7 @@ export const EFI_HII_DATABASE_PROTOCOL: TableDecl = {
     fn('SetKeyboardLayout', 'This:PTR', 'KeyGuid:GUID_PTR'),
     fn('GetPackageListHandle', 'This:PTR', 'PackageListHandle:PTR', 'DriverHandle:PTR'),
   ],
-};
+});
 
 interface Registered {
   list: HiiPackageList;

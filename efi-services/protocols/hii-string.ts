@@ -2,7 +2,7 @@
 // GetString and GetLanguages are what edk2's HiiLib (HiiGetString, HiiGetSupportedLanguages) calls, so every
 // message the UEFI Shell prints from its string packages comes through here. NewString, SetString and
 // GetSecondaryLanguages are not implemented (EFI_UNSUPPORTED, listed in the report's `unimplemented`).
-import { fn, TableDecl } from '../../core/abi';
+import { fn, tableDecl } from '../../core/abi';
 import { encodeUtf16z } from '../../core/guest-memory';
 import { GUID } from '../../core/guid';
 import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_LANGUAGE, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EfiError } from '../../core/status';
@@ -13,7 +13,7 @@ import { HiiDatabase } from './hii-database';
 
 export const EFI_HII_STRING_PROTOCOL_GUID = GUID.HII_STRING;
 
-export const EFI_HII_STRING_PROTOCOL: TableDecl = {
+export const EFI_HII_STRING_PROTOCOL = tableDecl({
   name: 'EFI_HII_STRING_PROTOCOL',
   traceName: 'HiiString',
   headerSize: 0,
@@ -24,7 +24,7 @@ export const EFI_HII_STRING_PROTOCOL: TableDecl = {
     fn('GetLanguages', 'This:PTR', 'PackageList:PTR', 'Languages:PTR', 'LanguagesSize:PTR'),
     fn('GetSecondaryLanguages', 'This:PTR', 'PackageList:PTR', 'PrimaryLanguage:PTR', 'SecondaryLanguages:PTR', 'SecondaryLanguagesSize:PTR'),
   ],
-};
+});
 
 /** RFC 4646 tags compare without case (edk2 HiiCompareLanguage lower-cases both). */
 const sameLanguage = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();

@@ -1,7 +1,7 @@
 // EFI_UNICODE_COLLATION2_PROTOCOL (UEFI 2.10 §19.2), English ("en") as OVMF's EnglishDxe offers it: case folding of
 // ASCII and Latin-1 letters, MetaiMatch's * ? [set] [a-z] patterns, and 8.3 FAT name conversion. The UEFI Shell
 // needs it (it stops when no collation protocol matches PlatformLang), and so does FAT name handling in loaders.
-import { fnReturning, field, TableDecl } from '../../core/abi';
+import { fnReturning, field, tableDecl } from '../../core/abi';
 import { GUID } from '../../core/guid';
 import { GuestMemory } from '../../core/guest-memory';
 import { buildInterface } from '../interface';
@@ -10,7 +10,7 @@ import { Platform } from '../platform';
 
 export const EFI_UNICODE_COLLATION2_PROTOCOL_GUID = GUID.UNICODE_COLLATION2;
 
-export const EFI_UNICODE_COLLATION2_PROTOCOL: TableDecl = {
+export const EFI_UNICODE_COLLATION2_PROTOCOL = tableDecl({
   name: 'EFI_UNICODE_COLLATION2_PROTOCOL',
   traceName: 'UnicodeCollation2',
   headerSize: 0,
@@ -23,7 +23,7 @@ export const EFI_UNICODE_COLLATION2_PROTOCOL: TableDecl = {
     fnReturning('UINTN', 'StrToFat', 'This:PTR', 'String:STR16', 'FatSize:UINTN', 'Fat:PTR'),
     field('SupportedLanguages'),
   ],
-};
+});
 
 /** RFC 4646 language codes this collation serves (UEFI 2.10 §19.2: SupportedLanguages). */
 export const SUPPORTED_LANGUAGES = 'en';
@@ -121,8 +121,14 @@ export function unicodeCollation2(platform: Platform): bigint {
   const table = buildInterface(platform, EFI_UNICODE_COLLATION2_PROTOCOL, {
     StriColl: ([, a, b]) => BigInt.asUintN(64, BigInt(striColl(mem.utf16z(a), mem.utf16z(b)))),
     MetaiMatch: ([, text, pattern]) => (metaiMatch(mem.utf16z(text), mem.utf16z(pattern)) ? 1n : 0n),
-    StrLwr: ([, s]) => mapString(mem, s, toLower),
-    StrUpr: ([, s]) => mapString(mem, s, toUpper),
+    StrLwr: ([, s]) => {
+      mapString(mem, s, toLower);
+      return undefined;
+    },
+    StrUpr: ([, s]) => {
+      mapString(mem, s, toUpper);
+      return undefined;
+    },
     // FatToStr: OEM bytes widened one to one (no DBCS), up to FatSize or a NUL, then a terminator.
     FatToStr: ([, fatSize, fat, string]) => {
       let n = 0;
@@ -132,6 +138,7 @@ export function unicodeCollation2(platform: Platform): bigint {
         mem.setU16(string + BigInt(2 * n), c);
       }
       mem.setU16(string + BigInt(2 * n), 0);
+      return undefined;
     },
     // StrToFat writes no terminator (§19.2.7: Fat holds FatSize bytes).
     StrToFat: ([, string, fatSize, fat]) => {
