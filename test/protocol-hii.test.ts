@@ -56,18 +56,25 @@ test('the package list and string blocks parse to the ids the blocks define', (t
 
 // Stack: 0x20/0x28/0x30 the 5th-7th arguments; 0x38 HII database, 0x40 HII string, 0x48 HII handle, 0x50 size.
 type Want = 'new-status' | 'status' | 'size' | 'string';
-function hii(id: number, language: string, size: number, want: Want) {
+/** GetString(id, language) after NewPackageList, or with `languages` GetLanguages into the same buffer and size. */
+function hii(id: number, language: string, size: number, want: Want, languages = false) {
   const a = new Asm().prologue()
     .leaRip('rcx', 'dbguid').movImm('rdx', 0).leaStack('r8', 0x38).callBs('LocateProtocol')
     .leaRip('rcx', 'strguid').movImm('rdx', 0).leaStack('r8', 0x40).callBs('LocateProtocol')
     // NewPackageList(This, PackageList, DriverHandle = ImageHandle, &Handle)
     .loadStack('rcx', 0x38).leaRip('rdx', 'list').emit(0x4d, 0x89, 0xe0).leaStack('r9', 0x48)
     .loadStack('rax', 0x38).emit(0xff, 0x90, ...le32(slotOffset(EFI_HII_DATABASE_PROTOCOL, 'NewPackageList'))).storeStack(0x58, 'rax')
+    .storeStackImm(0x50, size);
+  if (languages) {
+    // GetLanguages(This, Handle, Languages, &LanguagesSize)
+    a.loadStack('rcx', 0x40).loadStack('rdx', 0x48).leaRip('r8', 'buf').leaStack('r9', 0x50)
+      .loadStack('rax', 0x40).emit(0xff, 0x90, ...le32(slotOffset(EFI_HII_STRING_PROTOCOL, 'GetLanguages'))).storeStack(0x60, 'rax');
+  } else {
     // GetString(This, Language, Handle, StringId, String, &StringSize, NULL)
-    .storeStackImm(0x50, size)
-    .leaRip('rax', 'buf').storeStack(0x20, 'rax').leaStack('rax', 0x50).storeStack(0x28, 'rax').storeStackImm(0x30, 0)
-    .loadStack('rcx', 0x40).leaRip('rdx', 'lang').loadStack('r8', 0x48).movImm('r9', id)
-    .loadStack('rax', 0x40).emit(0xff, 0x90, ...le32(slotOffset(EFI_HII_STRING_PROTOCOL, 'GetString'))).storeStack(0x60, 'rax');
+    a.leaRip('rax', 'buf').storeStack(0x20, 'rax').leaStack('rax', 0x50).storeStack(0x28, 'rax').storeStackImm(0x30, 0)
+      .loadStack('rcx', 0x40).leaRip('rdx', 'lang').loadStack('r8', 0x48).movImm('r9', id)
+      .loadStack('rax', 0x40).emit(0xff, 0x90, ...le32(slotOffset(EFI_HII_STRING_PROTOCOL, 'GetString'))).storeStack(0x60, 'rax');
+  }
   if (want === 'new-status') a.loadStack('rax', 0x58);
   else if (want === 'status') a.loadStack('rax', 0x60);
   else if (want === 'size') a.loadStack('rax', 0x50);
@@ -100,4 +107,12 @@ test('GetString: a small buffer gets the size with EFI_BUFFER_TOO_SMALL; skipped
   t.is(hii(9, 'en-US', 64, 'status').value, EFI_NOT_FOUND);
   t.is(hii(4, 'fr-FR', 64, 'status').value, EFI_INVALID_LANGUAGE, 'id 4 exists in en-US only');
   t.is(hii(1, 'de-DE', 64, 'status').value, EFI_INVALID_LANGUAGE);
+});
+
+test('GetLanguages lists the languages of the string packages, ";"-separated, or asks for a bigger buffer', (t) => {
+  const expected = 'en-US;fr-FR';
+  const r = hii(0, '', 64, 'string', true);
+  t.is(r.run.firmware.mem.asciiz(r.value), expected);
+  t.is(hii(0, '', 4, 'status', true).value, EFI_BUFFER_TOO_SMALL);
+  t.is(hii(0, '', 4, 'size', true).value, BigInt(expected.length + 1));
 });
