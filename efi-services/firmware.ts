@@ -36,6 +36,7 @@ import { securityCheck } from './protocols/security-arch';
 import { simpleFileSystem } from './protocols/simple-file-system';
 import { KeyQueue, simpleTextInput } from './protocols/simple-text-input';
 import { simpleTextOutput, TextOutput } from './protocols/simple-text-output';
+import { serialTerminalDevicePath } from './protocols/serial-terminal-path';
 import { defineFirmwareVariables } from './runtime/firmware-variables';
 import { miscRuntimeServices } from './runtime/misc-runtime-services';
 import { timeServices } from './runtime/time-services';
@@ -161,6 +162,15 @@ export class Firmware {
     // 7. Platform protocols a boot loader and the Linux EFI stub look for, in platform-protocols.ts's order.
     this.random = new DeterministicRandom(opts.rngSeed ?? 'stubemu');
     this.protocols = installPlatformProtocols(this.installContext(), opts);
+
+    // The serial terminal behind ConOut, as OVMF has it on QEMU with a serial port: its own handle with the console's
+    // EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL and the COM1 device path (ConOut itself, like OVMF's ConSplitter, has none).
+    // systemd-stub 262 finds it by enumerating the text output handles and appends console=uart,io,0x3f8.
+    const terminalPath = serializeDevicePath(serialTerminalDevicePath());
+    const terminalPathAddress = p.allocate(terminalPath.length);
+    this.mem.write(terminalPathAddress, terminalPath);
+    const terminal = this.db.install(0n, GUID.DEVICE_PATH, terminalPathAddress);
+    this.db.install(terminal, GUID.SIMPLE_TEXT_OUTPUT, this.conOut.protocol);
 
     // 8. Calls: the clock moves 1 µs per call; after ExitBootServices only runtime services may be called.
     board.symbolize = (a) => this.symbolize(a);

@@ -23,7 +23,8 @@ presents them); PCR 4 the Authenticode digests of the UKI, of addons, and of the
   --load-options STR       LoadOptions as \`stubemu run --load-options\` passes them
   --secure-boot            SecureBoot=1 (the stub then keeps .cmdline and ignores LoadOptions)
   --esp DIR                the ESP directory UKI runs from (as \`stubemu run --esp\`): companion files in UKI.extra.d
-                           (*.cred, *.raw, *.confext.raw, *.addon.efi), \\loader\\credentials, \\loader\\addons
+                           (*.cred, *.raw, *.confext.raw, *.addon.efi), \\loader\\credentials, \\loader\\addons,
+                           \\loader\\extensions (262)
   --smbios-oem STR         an SMBIOS type 11 string of the machine (as \`stubemu run --smbios-oem\`); repeatable
 
 exit codes: 0 done, 2 bad input (unreadable file, not a systemd-stub UKI, a stub version not researched, bad option)
@@ -37,6 +38,7 @@ exit codes: 0 done, 2 bad input (unreadable file, not a systemd-stub UKI, a stub
  *   pcrs: { bank: { "11": hex, "12": hex, "13": hex } },   "12" with --load-options or PCR 12 events, "13" with events
  *   pcr4: { uki: { bank: hex }, linux: { bank: hex } | null },   linux null: the stub does not LoadImage the kernel
  *   scope: [{ pcr, eventTypes? }],                  the log events the prediction speaks for
+ *   variables: [string],                            LoaderInfo variables the stub sets (StubPcr* when all feeding them was measured)
  *   notes: [string] }
  */
 
@@ -60,6 +62,7 @@ export function formatPrediction(file: string, p: PcrPrediction): string {
     out.push(`  PCR 4 UKI Authenticode    ${p.pcr4.uki[bank]}`);
     out.push(`  PCR 4 .linux Authenticode ${p.pcr4.linux ? p.pcr4.linux[bank] : '(not loaded through LoadImage)'}`);
   }
+  out.push('', `variables the stub sets (LoaderInfo GUID): ${p.variables.join(' ')}`);
   if (p.notes.length) out.push('', 'notes:', ...p.notes.map((n) => `  ${n}`));
   return `${out.join('\n')}\n`;
 }

@@ -8,7 +8,7 @@ import { HostVolume } from '../efi-services/esp/host-volume';
 import { PeFormatError } from '../pe/pe-image';
 import { EXIT, runImage } from './api';
 import { BadInput } from './bad-input';
-import { compareEvents, loggedEventsOf } from './pcr/compare';
+import { compareEvents, compareVariables, loaderInfoVariablesSet, loggedEventsOf } from './pcr/compare';
 import { PcrPredictError, predictPcrs } from './pcr/predict';
 import { reportJson } from './report';
 import { MACHINE_ARGS, machineRunOptions } from './run-args';
@@ -18,7 +18,8 @@ export const VERIFY_USAGE = `usage: stubemu verify UKI [run options] [--json FIL
 Runs UKI to ExitBootServices with a TPM (banks as --pcr-banks, default sha1,sha256), predicts what its
 systemd-stub measures (stubemu pcr predict, with the same --load-options, --secure-boot, --esp, --smbios-oem)
 and compares the two event by event: PCR 11, 12, 13, the stub's PCR 1 SMBIOS events (261+), and the firmware's
-PCR 4 Authenticode digests of the UKI and of the kernel when the stub loads it with LoadImage.
+PCR 4 Authenticode digests of the UKI, its addons and of the kernel when the stub loads it with LoadImage; then
+the LoaderInfo variables the stub set (StubPcrKernelParameters and friends only when all that feeds them was measured).
 Takes the machine options of \`stubemu run\`: --load-options --vars --keys --time --max-instructions --cpu
 --timeout --memory --esp --esp-writable --rng-seed --no-rng --initrd --gop --smbios-oem --secure-boot --pcr-banks.
   --json FILE   write { agree, lines, predicted, emulated, notes } to FILE
@@ -59,7 +60,9 @@ export function verifyMain(argv: string[]): number {
   process.stderr.write(`${run.summary}\n`);
   if (run.exitCode === EXIT.fault || run.exitCode === EXIT.budget) return run.exitCode;
   const logged = loggedEventsOf(run.firmware.tcg2!.measuredBoot.events);
-  const cmp = compareEvents(prediction.events, logged, prediction.scope);
+  const events = compareEvents(prediction.events, logged, prediction.scope);
+  const vars = compareVariables(prediction.variables, loaderInfoVariablesSet(run.report.variableChanges as { guid: string; name: string }[]));
+  const cmp = { agree: events.agree && vars.agree, lines: [...events.lines, ...vars.lines] };
   process.stdout.write(`${prediction.stub}: prediction (${prediction.rules}) against the emulated run\n`);
   for (const line of cmp.lines) process.stdout.write(`${line}\n`);
   for (const note of prediction.notes) process.stdout.write(`note: ${note}\n`);

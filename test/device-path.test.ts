@@ -8,6 +8,7 @@ import {
   parseDevicePath, pciNode, pciRootNode, remainingAfter, serializeDevicePath, vendorHardwareNode, vendorMediaNode,
 } from '../efi-services/protocols/device-path';
 import { devicePathToText, deviceNodeToText } from '../efi-services/protocols/device-path-text';
+import { serialTerminalDevicePath } from '../efi-services/protocols/serial-terminal-path';
 
 const ESP_GUID = 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b';
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -263,4 +264,11 @@ test('terminal vendor GUIDs use their shortcut only when shortcuts are allowed',
   const vt100 = raw(3, 10, guidBytes('dfa66065-b419-11d3-9a2d-0090273fc14d'));
   t.is(deviceNodeToText(vt100, { allowShortcuts: true }), 'VenVt100()');
   t.is(deviceNodeToText(vt100), 'VenMsg(DFA66065-B419-11D3-9A2D-0090273FC14D)');
+});
+
+test("the serial terminal path is OVMF's COM1 console path on q35, with the PNP0501 node systemd-stub 262 looks for", (t) => {
+  const nodes = serialTerminalDevicePath();
+  t.is(devicePathToText(nodes, { allowShortcuts: true }), 'PciRoot(0x0)/Pci(0x1F,0x0)/Serial(0x0)/Uart(115200,8,N,1)/VenPcAnsi()');
+  // After PciRoot (12 bytes) and Pci (6): ACPI_DEVICE_PATH/ACPI_DP, 12 bytes, _HID EISA_PNP_ID(0x0501) = 0x050141d0, _UID 0 (COM1 at 0x3F8).
+  t.deepEqual([...serializeDevicePath(nodes).subarray(12 + 6, 12 + 6 + 12)], [0x02, 0x01, 0x0c, 0x00, 0xd0, 0x41, 0x01, 0x05, 0, 0, 0, 0]);
 });

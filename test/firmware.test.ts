@@ -63,6 +63,8 @@ test('set-up order: handles and their protocols, configuration tables, as firmwa
     [GUID.MEMORY_ATTRIBUTE],
     [GUID.SECURITY2_ARCH, GUID.SECURITY_ARCH],
     [GUID.TCG2_PROTOCOL],
+    // The serial terminal behind ConOut (COM1's device path), as OVMF on QEMU with a serial port.
+    [GUID.DEVICE_PATH, GUID.SIMPLE_TEXT_OUTPUT],
   ]);
   t.deepEqual(fw.configTables.list().map((e) => e.guid), [GUID.ACPI_20_TABLE, GUID.SMBIOS3_TABLE, '1e2ed096-30e2-4254-bd89-863bbef82325']);
 });

@@ -12,7 +12,7 @@ import { EV } from '../efi-services/tcg/event-data';
 import { Digests, hashAll, PcrBanks } from '../efi-services/tcg/pcr-banks';
 import { compareEvents, LoggedEvent, loggedEventsOf } from '../src/pcr/compare';
 import { Bank, PcrPredictError, predictPcrs, PredictedEvent } from '../src/pcr/predict';
-import { mangleStubCmdline, stubCpio, stubRulesFor, UnsupportedStubError } from '../src/pcr/stub-measurements';
+import { addonUnameMatches, combineMeasuredFlag, mangleStubCmdline, stubCpio, stubRulesFor, UnsupportedStubError } from '../src/pcr/stub-measurements';
 import { buildUki } from '../src/uki/build';
 import { appendSections } from '../src/uki/pe-sections';
 import { fixture, fixturePath, stubIdentity } from './helpers/fixtures';
@@ -366,4 +366,24 @@ test('stubemu verify takes the run options: bad values are refused before anythi
   const help = spawnSync(process.execPath, [cli, 'verify', '--help'], { encoding: 'utf8' });
   t.is(help.status, 0);
   for (const option of ['--timeout', '--esp', '--load-options', '--secure-boot', '--pcr-banks', '--smbios-oem']) t.true(help.stdout.includes(option), option);
+});
+
+test('combine_measured_flag: the first contribution is taken, later ones only clear it, "nothing submitted" changes nothing', (t) => {
+  t.is(combineMeasuredFlag(-1, -1), -1);
+  t.is(combineMeasuredFlag(-1, 1), 1);
+  t.is(combineMeasuredFlag(-1, 0), 0);
+  t.is(combineMeasuredFlag(1, 0), 0);
+  t.is(combineMeasuredFlag(0, 1), 0);
+  t.is(combineMeasuredFlag(1, -1), 1);
+});
+
+test("an addon's .uname is compared as strneq8 over the addon's section size (stub.c load_addons)", (t) => {
+  const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+  t.true(addonUnameMatches(b('6.1.0-test'), b('6.1.0-test')));
+  t.true(addonUnameMatches(b('6.1.0-test'), b('6.1.0-test\0\0\0')), 'NULs after the text end the comparison');
+  t.true(addonUnameMatches(b('6.1.0-test'), b('6.1.0')), 'only the addon section\'s bytes are compared');
+  t.false(addonUnameMatches(b('6.1'), b('6.1.0')));
+  t.false(addonUnameMatches(b('6.1.0-test'), b('9.9.9-other')));
+  t.true(addonUnameMatches(undefined, b('9.9.9')), 'a UKI without .uname takes every addon');
+  t.true(addonUnameMatches(b('6.1.0'), undefined), 'an addon without .uname fits every UKI');
 });

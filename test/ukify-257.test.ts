@@ -79,3 +79,15 @@ test('addons and profile PEs (no --linux) equal ukify 257: the addon gets ADDON_
   t.deepEqual(profile.sections.map((s) => s.name), ['.profile', '.cmdline']);
   t.true(profile.image.equals(expectedProfile), 'profile PE byte-identical to ukify 257');
 });
+
+for (const stubId of ['stub-257', 'stub-262'] as FixtureId[]) {
+  test(`${stubId}: devicetree, initrd and ucode addons with a .uname equal ukify 257's (--devicetree --initrd --microcode --uname)`, (t) => {
+    const addonStub = fixturePath(stubId, 'addonx64.efi.stub');
+    const dtb = bytes(777, 4);
+    const expected = ukify(['--stub', addonStub, '--devicetree', file('dt', dtb), '--initrd', file('ai2', INITRD_A), '--microcode', file('uc', UCODE),
+      '--uname', '6.1.0-test'], `${stubId}-dt.addon.efi`);
+    const addon = buildAddon({ stub: fixture(stubId, 'addonx64.efi.stub'), stubName: 'addon', dtb, initrds: [{ name: 'ai2', data: INITRD_A }], ucode: UCODE, uname: '6.1.0-test' });
+    t.deepEqual(addon.sections.map((s) => s.name), ['.dtb', '.uname', '.initrd', '.ucode', '.sbat']);
+    t.true(addon.image.equals(expected), 'addon byte-identical to ukify 257');
+  });
+}

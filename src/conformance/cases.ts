@@ -29,6 +29,8 @@ export const CASES: readonly ConformanceCase[] = [
   { id: '257-6.12-cloud', stub: 'stub-257', kernel: 'kernel-6.12-cloud', cmdline: CASE_CMDLINE },
   { id: '257-6.12-cloud-no-cmdline', stub: 'stub-257', kernel: 'kernel-6.12-cloud' },
   { id: '262-7-cloud', stub: 'stub-262', kernel: 'kernel-7-cloud', cmdline: CASE_CMDLINE },
+  // No console= anywhere: systemd-stub 262 appends one for the serial terminal it finds behind ConOut (console.c).
+  { id: '262-7-cloud-no-cmdline', stub: 'stub-262', kernel: 'kernel-7-cloud' },
 ];
 
 /** Cases by id, in matrix order; unknown ids are an error naming the known ones. */

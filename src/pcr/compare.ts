@@ -184,3 +184,23 @@ export function compareEvents(predicted: readonly PredictedEvent[], logged: read
   }
   return { agree, lines };
 }
+
+/** systemd's vendor GUID for the Loader and Stub variables (LOADER_GUID, src/boot/efivars-fundamental.h). */
+export const LOADER_INFO_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f';
+
+/** The LoaderInfo variables a run set, from the report's variableChanges, in the order they were first written. */
+export function loaderInfoVariablesSet(variableChanges: readonly { guid: string; name: string }[]): string[] {
+  return [...new Set(variableChanges.filter((v) => v.guid.toLowerCase() === LOADER_INFO_GUID).map((v) => v.name))];
+}
+
+/** The variables the prediction says the stub sets against those the run set: "- " predicted, not set; "+ " set, not predicted. */
+export function compareVariables(predicted: readonly string[], set: readonly string[]): Comparison {
+  const lines = [
+    ...predicted.filter((v) => !set.includes(v)).map((v) => `- variable ${v}: predicted, not set`),
+    ...set.filter((v) => !predicted.includes(v)).map((v) => `+ variable ${v}: set, not predicted`),
+  ];
+  const agree = lines.length === 0;
+  lines.push(agree ? `variables: the ${predicted.length} predicted (LoaderInfo GUID) set, no other`
+    : `variables disagree: ${lines.length} difference(s)`);
+  return { agree, lines };
+}

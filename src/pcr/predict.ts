@@ -10,7 +10,7 @@ import { encodeSmbiosStructures, parseSmbios } from '../../efi-services/tables/s
 import { cpuid } from '../../emulator/cpuid';
 import { EVENT_TAG_NAMES } from '../../efi-services/tcg/event-data';
 import {
-  DropInFile, locateProfileSections, mangleStubCmdline, profileFromLoadOptions, selectDropIns, stubCpio, StubMeasurementRules, stubRulesFor,
+  addonUnameMatches, combineMeasuredFlag, DropInFile, locateProfileSections, locateUnifiedSections, MeasuredFlag, mangleStubCmdline, profileFromLoadOptions, selectDropIns, stubCpio, StubMeasurementRules, StubPcrVariable, stubRulesFor,
   stubUsesLoadOptions, UnsupportedStubError,
 } from './stub-measurements';
 
@@ -63,6 +63,11 @@ export interface PcrPrediction {
   /** Authenticode digests the firmware extends into PCR 4; linux null when the stub does not LoadImage the kernel. */
   readonly pcr4: { readonly uki: Readonly<Record<string, string>>; readonly linux: Readonly<Record<string, string>> | null };
   readonly scope: readonly EventScope[];
+  /**
+   * The variables (LoaderInfo GUID) the stub sets on a machine with a TPM where none of them is set yet: its fixed
+   * list plus StubPcrKernelParameters / StubPcrInitRDSysExts / StubPcrInitRDConfExts as their measured flags come out.
+   */
+  readonly variables: readonly string[];
   /** Why something is or is not measured (Secure Boot kept .cmdline, the kernel boots through the handover protocol, ...). */
   readonly notes: readonly string[];
 }
@@ -181,13 +186,16 @@ function readDropIns(volume: Volume, dir: string, suffix: string, excludeSuffix?
   });
 }
 
-function dropInEvents(o: PredictOptions, rules: StubMeasurementRules, banks: readonly Bank[]): PredictedEvent[] {
-  if (!o.esp) return [];
+/** The cpio events of the drop-in directories, and what each contributes to its variable's measured flag. */
+function dropInEvents(o: PredictOptions, rules: StubMeasurementRules, banks: readonly Bank[]): { events: PredictedEvent[]; flags: { variable: StubPcrVariable; measured: MeasuredFlag }[] } {
   const events: PredictedEvent[] = [];
+  const flags: { variable: StubPcrVariable; measured: MeasuredFlag }[] = [];
   for (const rule of rules.dropIns) {
-    // cpio.c get_dropin_dir: the image's FilePath as text plus ".extra.d".
-    const dir = rule.dir ?? `${o.esp.imagePath}.extra.d`;
-    const files = readDropIns(o.esp.volume, dir, rule.suffix, rule.excludeSuffix);
+    // cpio.c get_dropin_dir: the image's FilePath as text plus ".extra.d". Without an ESP there is no file system to
+    // open, and pack_cpio reports "nothing measured" just as for an empty directory.
+    const dir = rule.dir ?? `${o.esp?.imagePath}.extra.d`;
+    const files = o.esp ? readDropIns(o.esp.volume, dir, rule.suffix, rule.excludeSuffix) : [];
+    flags.push({ variable: rule.variable, measured: files.length ? 1 : 0 });
     if (files.length === 0) continue;
     const cpio = stubCpio(files, rule.targetDir, rule.dirMode, rule.accessMode);
     for (const pcr of rule.pcrs) {
@@ -197,51 +205,110 @@ function dropInEvents(o: PredictOptions, rules: StubMeasurementRules, banks: rea
       });
     }
   }
-  return events;
+  return { events, flags };
+}
+
+/**
+ * stub.c export_pcr_variables: StubPcrKernelParameters, StubPcrInitRDSysExts and StubPcrInitRDConfExts are set when
+ * their combined measured flag is 1: something fed them and all of it was measured. Everything the stub measures into
+ * PCR 12 feeds the first (tagged events only where they count as measured), each drop-in directory its own variable,
+ * an empty one as "not measured". (254 passes a stale flag when an addon directory measures nothing; with a TPM it is
+ * always "measured", so leaving it out gives the same result.)
+ */
+export function stubPcrVariables(rules: StubMeasurementRules, stubEvents: readonly PredictedEvent[], dropInFlags: readonly { variable: StubPcrVariable; measured: MeasuredFlag }[]): string[] {
+  const flags = new Map<StubPcrVariable, MeasuredFlag>([['StubPcrKernelParameters', -1], ['StubPcrInitRDSysExts', -1], ['StubPcrInitRDConfExts', -1]]);
+  const feed = (v: StubPcrVariable, m: MeasuredFlag): void => { flags.set(v, combineMeasuredFlag(flags.get(v)!, m)); };
+  const cpioDescriptions = new Set(rules.dropIns.map((d) => d.description));
+  for (const e of stubEvents) {
+    if (e.pcr !== rules.pcrKernelParameters || (e.type === rules.eventType && cpioDescriptions.has(e.description))) continue;
+    feed('StubPcrKernelParameters', e.type === 'EV_EVENT_TAG' && !rules.taggedEventsCountAsMeasured ? 0 : 1);
+  }
+  for (const f of dropInFlags) feed(f.variable, f.measured);
+  return [...rules.variables, ...[...flags].filter(([, m]) => m > 0).map(([v]) => v)];
 }
 
 interface AddonPrediction {
   /** Firmware PCR 4 events for each addon the stub LoadImage's (global first, then the UKI's own, each sorted). */
   readonly pcr4: PredictedEvent[];
-  /** The addons' .cmdline into PCR 12: one event each (254) or one for all, joined (257+). */
-  readonly pcr12: PredictedEvent[];
+  /** The addons' .cmdline into PCR 12: one event per directory (254) or one for all, joined (257+). */
+  readonly cmdline: PredictedEvent[];
+  /** 257+: each devicetree addon (tagged), global first; measured after the SMBIOS extra, before the cpios. */
+  readonly devicetree: PredictedEvent[];
+  /** 257+: ucode addons in reverse order, then initrd addons in order (tagged), after the cpios. */
+  readonly ucode: PredictedEvent[];
+  readonly initrd: PredictedEvent[];
 }
 
+const DEVICETREE_ADDON_EVENT_TAG = 0x6c46f751;
+const INITRD_ADDON_EVENT_TAG = 0x49dffe0f;
+const UCODE_ADDON_EVENT_TAG = 0xdac08e1a;
+
 /**
- * stub.c load_all_addons (254+: \loader\addons first, then <uki>.extra.d): every *.addon.efi, sorted, is loaded with
- * LoadImage (so the firmware measures it into PCR 4) and its .cmdline taken (mangled like a command line); 254 measures
- * each into PCR 12, 257+ joins them with spaces and measures once (cmdline_append_and_measure_addons), after LoadOptions.
- * Devicetree, initrd and ucode addons (tagged events, 255+/257+) are not predicted: a note says so.
+ * stub.c load_all_addons (254+: \\loader\\addons first, then <uki>.extra.d): every *.addon.efi, sorted, is loaded with
+ * LoadImage (so the firmware measures it into PCR 4). An addon with a .linux, with none of the sections this stub
+ * uses, or whose .uname differs from the UKI's is then ignored. 254 takes .cmdline only and measures each directory's
+ * joined command lines; 257+ joins all and measures them once (cmdline_append_and_measure_addons), and measures each
+ * .dtb (install_addon_devicetrees), .ucode (measure_and_append_ucode_addons, reverse order) and .initrd
+ * (measure_and_append_initrd_addons) as a tagged event whose data is the section and whose text is the file name.
  */
-function addonEvents(o: PredictOptions, rules: StubMeasurementRules, banks: readonly Bank[], authenticode: (data: Buffer) => Record<string, string>, notes: string[]): AddonPrediction {
-  const out: AddonPrediction = { pcr4: [], pcr12: [] };
+function addonEvents(o: PredictOptions, rules: StubMeasurementRules, ukiUname: Buffer | undefined, banks: readonly Bank[], authenticode: (data: Buffer) => Record<string, string>, notes: string[]): AddonPrediction {
+  const out: AddonPrediction = { pcr4: [], cmdline: [], devicetree: [], ucode: [], initrd: [] };
   if (!o.esp || rules.addons.length === 0) return out;
-  const cmdlines: string[] = [];
+  const cmdlines: string[][] = [];
+  const tagged = (tag: number, name: string, data: Buffer, what: string): PredictedEvent => ({
+    pcr: rules.pcrKernelParameters, type: 'EV_EVENT_TAG', description: taggedDescription(tag, name), descriptionLogged: true, digests: hexDigests(banks, data), what,
+  });
   for (const rule of rules.addons) {
     const dir = rule.dir ?? `${o.esp.imagePath}.extra.d`;
+    const dirCmdlines: string[] = [];
+    cmdlines.push(dirCmdlines);
     for (const addon of readDropIns(o.esp.volume, dir, rule.suffix)) {
       let pe: PeImage;
       try {
         pe = parsePe(addon.data, addon.name);
       } catch (e) {
         if (!(e instanceof PeFormatError)) throw e;
-        notes.push(`${dir}\${addon.name} is not a PE image: LoadImage fails, nothing measured for it`);
+        notes.push(`${dir}\\${addon.name} is not a PE image: LoadImage fails, nothing measured for it`);
         continue;
       }
-      out.pcr4.push({ pcr: 4, type: EV_EFI_BOOT_SERVICES_APPLICATION, description: `addon ${addon.name} (Authenticode)`, descriptionLogged: false, digests: authenticode(addon.data), what: `${dir}\${addon.name}` });
-      const cmd = sectionByName(pe, '.cmdline');
-      if (cmd) {
-        const text = mangleStubCmdline(addon.data.toString('latin1', cmd.pointerToRawData, cmd.pointerToRawData + sectionCopySize(cmd)));
-        if (text !== '') cmdlines.push(text);
+      out.pcr4.push({ pcr: 4, type: EV_EFI_BOOT_SERVICES_APPLICATION, description: `addon ${addon.name} (Authenticode)`, descriptionLogged: false, digests: authenticode(addon.data), what: `${dir}\\${addon.name}` });
+      const image = layoutImage(pe, addon.data);
+      const found = locateUnifiedSections(pe, rules);
+      // .dtbauto is kept only when it matches the machine (pe.c); stubemu's machine has no devicetree and matches none.
+      if (found.has('.dtbauto')) notes.push(`${dir}\\${addon.name} has .dtbauto: predicted as not matching this machine, not used`);
+      found.delete('.dtbauto');
+      const section = (name: string): Buffer | undefined => (rules.addonSections.includes(name) && found.has(name) ? sectionMemory(image, found.get(name)!) : undefined);
+      const used = rules.addonSections.filter((name) => found.has(name));
+      if (used.length === 0) {
+        notes.push(`${dir}\\${addon.name} has none of ${rules.addonSections.join(' ')}: loaded (PCR 4), then ignored`);
+        continue;
       }
-      for (const other of ['.dtb', '.dtbauto', '.initrd', '.ucode']) {
-        if (sectionByName(pe, other)) notes.push(`${dir}\${addon.name} has ${other}: its tagged PCR 12 event is not predicted`);
+      if (found.has('.linux')) {
+        notes.push(`${dir}\\${addon.name} has a .linux: "a UKI, not an addon", ignored after LoadImage`);
+        continue;
       }
+      const uname = found.get('.uname');
+      if (!addonUnameMatches(ukiUname, uname && sectionMemory(image, uname))) {
+        notes.push(`${dir}\\${addon.name}: its .uname differs from the UKI's, ignored after LoadImage`);
+        continue;
+      }
+      const cmd = section('.cmdline');
+      // 257+ mangles each addon's text before joining; 254 joins the raw texts (up to a NUL) and mangles the result.
+      const raw = cmd?.toString('latin1').replace(/\0[\s\S]*$/, '');
+      if (raw !== undefined) dirCmdlines.push(rules.addonCmdlines === 'joined' ? mangleStubCmdline(raw) : raw);
+      const dtb = section('.dtb');
+      if (dtb) out.devicetree.push(tagged(DEVICETREE_ADDON_EVENT_TAG, addon.name, dtb, `${dir}\\${addon.name} .dtb (${dtb.length} bytes)`));
+      const ucode = section('.ucode');
+      if (ucode) out.ucode.unshift(tagged(UCODE_ADDON_EVENT_TAG, addon.name, ucode, `${dir}\\${addon.name} .ucode (${ucode.length} bytes)`));
+      const initrd = section('.initrd');
+      if (initrd) out.initrd.push(tagged(INITRD_ADDON_EVENT_TAG, addon.name, initrd, `${dir}\\${addon.name} .initrd (${initrd.length} bytes)`));
     }
   }
-  const measured = rules.addonCmdlines === 'each' ? cmdlines : cmdlines.length ? [cmdlines.join(' ')] : [];
+  // Joined with a space between non-empty parts (xasprintf "%ls%ls%ls"), then mangled again: empty results measure nothing.
+  const join = (parts: readonly string[]): string => mangleStubCmdline(parts.reduce((acc, p) => (acc === '' ? p : `${acc} ${p}`), ''));
+  const measured = (rules.addonCmdlines === 'per-directory' ? cmdlines.map(join) : [join(cmdlines.flat())]).filter((x) => x !== '');
   for (const text of measured) {
-    out.pcr12.push({ pcr: rules.pcrKernelParameters, type: rules.eventType, description: text, descriptionLogged: true, digests: hexDigests(banks, eventDataOf(text)), what: 'addon .cmdline' });
+    out.cmdline.push({ pcr: rules.pcrKernelParameters, type: rules.eventType, description: text, descriptionLogged: true, digests: hexDigests(banks, eventDataOf(text)), what: 'addon .cmdline' });
   }
   return out;
 }
@@ -363,17 +430,25 @@ export function predictPcrs(file: Buffer, what: string, o: PredictOptions = {}):
   }
   const authenticode = (data: Buffer): Record<string, string> =>
     Object.fromEntries(banks.map((b) => [b, (o.authenticode ?? authenticodeDigest)(data, b).toString('hex')]));
-  const addons = addonEvents(o, rules, banks, authenticode, notes);
+  const uname = found.get('.uname');
+  const addons = addonEvents(o, rules, uname && sectionMemory(image, uname), banks, authenticode, notes);
+  const dropIns = dropInEvents(o, rules, banks);
+  // stub.c run (257+): profile, sections, LoadOptions, addons (loaded: PCR 4), their command lines, the SMBIOS extra,
+  // devicetree addons, the drop-in cpios, ucode addons, initrd addons.
   const stubEvents = [
     ...profileEvents(chosen.profile, rules, banks),
     ...sectionEvents(image, found, rules, banks, notes),
     ...loadOptionsEvents(chosen.rest, o, found.has('.cmdline'), rules, banks, notes),
     ...addons.pcr4,
-    ...addons.pcr12,
+    ...addons.cmdline,
     ...smbiosCmdlineEvents(o, rules, banks),
-    ...dropInEvents(o, rules, banks),
+    ...addons.devicetree,
+    ...dropIns.events,
+    ...addons.ucode,
+    ...addons.initrd,
     ...smbiosEvents(o, rules, banks, notes),
   ];
+  const variables = stubPcrVariables(rules, stubEvents, dropIns.flags);
   let kernelBuffer: Buffer | undefined;
   if (rules.kernelStart === 'load-image-or-handover') kernelBuffer = kernelLoadImageBuffer(image, linux, notes);
   else notes.push('the stub loads .linux with its own PE loader and jumps to it: no LoadImage, no PCR 4 event for the kernel');
@@ -397,5 +472,5 @@ export function predictPcrs(file: Buffer, what: string, o: PredictOptions = {}):
     // PCR 1 also holds the firmware's own events; only the stub's tagged events are predicted.
     ...(rules.smbios ? [{ pcr: rules.smbios.pcr, eventTypes: ['EV_EVENT_TAG'] }] : []),
   ];
-  return { stub: identity, rules: rules.versions, banks, events, pcrs: replayPcrs(events, banks, pcrList), pcr4, scope, notes };
+  return { stub: identity, rules: rules.versions, banks, events, pcrs: replayPcrs(events, banks, pcrList), pcr4, scope, variables, notes };
 }

@@ -24,7 +24,15 @@ export interface DropInRule {
   readonly pcrs: readonly number[];
   /** The EV_IPL description (UTF-16 in the log). */
   readonly description: string;
+  /**
+   * The variable whose measured flag this cpio feeds (stub.c combine_measured_flag): a directory with no matching
+   * file still counts, as "not measured" (cpio.c pack_cpio sets *ret_measured = false and returns EFI_SUCCESS).
+   */
+  readonly variable: StubPcrVariable;
 }
+
+/** The variables the stub sets only when everything that fed them was measured (stub.c export_pcr_variables). */
+export type StubPcrVariable = 'StubPcrKernelParameters' | 'StubPcrInitRDSysExts' | 'StubPcrInitRDConfExts';
 
 /** How the stub hands control to the kernel in `.linux`. */
 export type KernelStart =
@@ -83,8 +91,23 @@ export interface StubMeasurementRules {
   readonly dropIns: readonly DropInRule[];
   /** Where addons are looked for, in this order (none before 254). */
   readonly addons: readonly AddonRule[];
-  /** 254: one PCR 12 event per addon's .cmdline; 257+ (and 255-256 by the sources): one event for all, joined with spaces. */
-  readonly addonCmdlines: 'each' | 'joined';
+  /**
+   * 254 (stub.c cmdline_append_and_measure_addons): the .cmdline of each directory's addons joined with spaces, one PCR 12
+   * event per directory (global, then the UKI's); 257+: one event for all of them.
+   */
+  readonly addonCmdlines: 'per-directory' | 'joined';
+  /**
+   * The addon sections the stub uses (an addon with none of them is ignored after LoadImage): 254 only .cmdline;
+   * 257+ also .dtb/.dtbauto (installed as the devicetree, tagged PCR 12 event), .initrd and .ucode (appended to the
+   * initrds, tagged PCR 12 events). An addon with a .linux is ignored; one whose .uname differs from the UKI's too.
+   */
+  readonly addonSections: readonly string[];
+  /**
+   * measure.c tpm_log_tagged_event reports a successful measurement as such. false in 257.13: it returns right after a
+   * successful HashLogExtendEvent without setting *ret_measured, so a profile or devicetree/initrd/ucode addon event
+   * counts as "not measured" and StubPcrKernelParameters is not set (runs of 257.13 agree; 262.1 sets it).
+   */
+  readonly taggedEventsCountAsMeasured: boolean;
   /** null: the stub does not measure SMBIOS. */
   readonly smbios: SmbiosRule | null;
   readonly kernelStart: KernelStart;
@@ -95,7 +118,11 @@ export interface StubMeasurementRules {
   readonly smbiosCmdlineExtra: boolean;
   /** Appends "console=…" to the command line when the firmware console is a serial port and none is given (v261+). */
   readonly appendsConsole: boolean;
-  /** The EFI variables (vendor LoaderInfo GUID) the stub sets when they are not set yet, in the order seen in runs. */
+  /**
+   * The EFI variables (vendor LoaderInfo GUID) the stub always sets on a machine with a TPM, in the order seen in runs.
+   * StubPcrKernelParameters, StubPcrInitRDSysExts and StubPcrInitRDConfExts (255+) come on top when everything that
+   * feeds them was measured (stubPcrVariables).
+   */
   readonly variables: readonly string[];
 }
 
@@ -104,9 +131,10 @@ const PCR_KERNEL_IMAGE = 11;
 const PCR_KERNEL_PARAMETERS = 12;
 const PCR_INITRD_SYSEXTS = 13;
 
+const PARAMETERS = 'StubPcrKernelParameters';
 const CREDENTIALS: readonly DropInRule[] = [
-  { dir: undefined, suffix: '.cred', targetDir: '.extra/credentials', dirMode: 0o500, accessMode: 0o400, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Credentials initrd' },
-  { dir: '\\loader\\credentials', suffix: '.cred', targetDir: '.extra/global_credentials', dirMode: 0o500, accessMode: 0o400, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Global credentials initrd' },
+  { dir: undefined, suffix: '.cred', targetDir: '.extra/credentials', dirMode: 0o500, accessMode: 0o400, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Credentials initrd', variable: PARAMETERS },
+  { dir: '\\loader\\credentials', suffix: '.cred', targetDir: '.extra/global_credentials', dirMode: 0o500, accessMode: 0o400, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Global credentials initrd', variable: PARAMETERS },
 ];
 
 // The enum grew at its end or in the middle over the years; the order is the measurement order.
@@ -131,10 +159,16 @@ const common = {
   eventType: 'EV_IPL',
 } as const;
 
-const SYSEXT_RAW: DropInRule = { dir: undefined, suffix: '.raw', targetDir: '.extra/sysext', dirMode: 0o555, accessMode: 0o444, pcrs: [PCR_INITRD_SYSEXTS], description: 'System extension initrd' };
+const SYSEXT_RAW: DropInRule = { dir: undefined, suffix: '.raw', targetDir: '.extra/sysext', dirMode: 0o555, accessMode: 0o444, pcrs: [PCR_INITRD_SYSEXTS], description: 'System extension initrd', variable: 'StubPcrInitRDSysExts' };
 // stub.c generate_sidecar_initrds (255+): "*.raw" for compatibility, but not "*.confext.raw".
 const SYSEXT_255: DropInRule = { ...SYSEXT_RAW, excludeSuffix: '.confext.raw' };
-const CONFEXT_255: DropInRule = { dir: undefined, suffix: '.confext.raw', targetDir: '.extra/confext', dirMode: 0o555, accessMode: 0o444, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Configuration extension initrd' };
+const CONFEXT_255: DropInRule = { dir: undefined, suffix: '.confext.raw', targetDir: '.extra/confext', dirMode: 0o555, accessMode: 0o444, pcrs: [PCR_KERNEL_PARAMETERS], description: 'Configuration extension initrd', variable: 'StubPcrInitRDConfExts' };
+// 262.1 (its strings; systemd main stub.c generate_sidecar_initrds): \loader\extensions holds global sysexts and confexts,
+// each packed right after the UKI's own; an empty or missing directory clears that variable's flag as well.
+const GLOBAL_SYSEXT_262: DropInRule = { ...SYSEXT_255, dir: '\\loader\\extensions', targetDir: '.extra/global_sysext', description: 'Global system extension initrd' };
+const GLOBAL_CONFEXT_262: DropInRule = { ...CONFEXT_255, dir: '\\loader\\extensions', targetDir: '.extra/global_confext', description: 'Global configuration extension initrd' };
+const DROP_INS_262 = [...CREDENTIALS, SYSEXT_255, GLOBAL_SYSEXT_262, CONFEXT_255, GLOBAL_CONFEXT_262];
+const ADDON_SECTIONS_257 = ['.cmdline', '.dtb', '.dtbauto', '.initrd', '.ucode'];
 
 const PER_UKI_ADDONS: AddonRule = { dir: undefined, suffix: '.addon.efi' };
 const GLOBAL_ADDONS: AddonRule = { dir: '\\loader\\addons', suffix: '.addon.efi' };
@@ -153,41 +187,41 @@ export const STUB_FAMILIES: readonly StubMeasurementRules[] = [
     source: 'systemd-stable v252-stable (v252.31) src/boot/efi/{stub,measure,cpio,pe,util}.c, src/fundamental/tpm-pcr.[ch]; runs of Debian 252.39',
     unifiedSections: SECTIONS_252, sectionNameMatch: 'prefix', profiles: false,
     // stub.c efi_main calls pack_cpio three times, in this order.
-    dropIns: [...CREDENTIALS, SYSEXT_RAW], addons: [], addonCmdlines: 'each', smbios: null, smbiosCmdlineExtra: false, kernelStart: 'load-image-or-handover', appendsConsole: false, variables: VARS_252,
+    dropIns: [...CREDENTIALS, SYSEXT_RAW], addons: [], addonCmdlines: 'per-directory', addonSections: [], taggedEventsCountAsMeasured: false, smbios: null, smbiosCmdlineExtra: false, kernelStart: 'load-image-or-handover', appendsConsole: false, variables: VARS_252,
   },
   {
     ...common, family: '253-254', versions: 'systemd-stub 253 to 254.x',
-    source: 'systemd v253, v254 src/fundamental/tpm-pcr.h (.uname, .sbat added before .pcrsig), src/boot/efi/stub.c (addons in \\\\loader\\\\addons and .extra.d, each .cmdline measured), NEWS; runs of Debian 254.26',
+    source: 'systemd v253, v254 src/fundamental/tpm-pcr.h (.uname, .sbat added before .pcrsig), Debian 254.26 src/boot/efi/stub.c (addons in \\\\loader\\\\addons and .extra.d: .cmdline only, one event per directory; .uname must match), cpio.c, measure.c, NEWS; runs of Debian 254.26',
     unifiedSections: SECTIONS_253, sectionNameMatch: 'prefix', profiles: false,
-    dropIns: [...CREDENTIALS, SYSEXT_RAW], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'each', smbios: null, smbiosCmdlineExtra: true, kernelStart: 'load-image-or-handover', appendsConsole: false, variables: VARS_252,
+    dropIns: [...CREDENTIALS, SYSEXT_RAW], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'per-directory', addonSections: ['.cmdline'], taggedEventsCountAsMeasured: false, smbios: null, smbiosCmdlineExtra: true, kernelStart: 'load-image-or-handover', appendsConsole: false, variables: VARS_252,
   },
   {
     ...common, family: '255-256', versions: 'systemd-stub 255 to 256.x',
-    source: 'systemd v255, v256 src/fundamental/uki.h (.ucode in 256), src/boot/efi/stub.c (\\loader\\addons, *.raw but not *.confext.raw, *.confext.raw), NEWS; no Debian build run',
+    source: 'systemd v255, v256 src/fundamental/uki.h (.ucode in 256), src/boot/efi/stub.c (\\loader\\addons, *.raw but not *.confext.raw, *.confext.raw), NEWS; addon sections and the tagged-event flag taken from 257 (not read for 255-256); no Debian build run',
     unifiedSections: SECTIONS_256, sectionNameMatch: 'exact', profiles: false,
-    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', smbios: null, smbiosCmdlineExtra: true, kernelStart: 'load-image-or-handover', appendsConsole: false,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', addonSections: ADDON_SECTIONS_257, taggedEventsCountAsMeasured: false, smbios: null, smbiosCmdlineExtra: true, kernelStart: 'load-image-or-handover', appendsConsole: false,
     variables: VARS_257.filter((v) => v !== 'StubProfile'),
   },
   {
     ...common, family: '257', versions: 'systemd-stub 257.x',
-    source: 'systemd v257 src/fundamental/uki.h (.profile, .dtbauto, .hwids), src/boot/stub.c (profiles, @N), NEWS; runs of Debian 257.13',
+    source: 'systemd v257 src/fundamental/uki.h (.profile, .dtbauto, .hwids), Debian 257.13 src/boot/stub.c (profiles, @N, devicetree/initrd/ucode addons, combine_measured_flag), measure.c (tpm_log_tagged_event), cpio.c, NEWS; runs of Debian 257.13',
     unifiedSections: SECTIONS_257, sectionNameMatch: 'exact', profiles: true,
-    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', smbios: null, smbiosCmdlineExtra: true, kernelStart: 'load-image-or-handover', appendsConsole: false,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', addonSections: ADDON_SECTIONS_257, taggedEventsCountAsMeasured: false, smbios: null, smbiosCmdlineExtra: true, kernelStart: 'load-image-or-handover', appendsConsole: false,
     variables: VARS_257,
   },
   {
     ...common, family: '258-259', versions: 'systemd-stub 258 to 259.x',
-    source: 'systemd v258 src/fundamental/uki.h (.efifw), src/boot/linux.c (own PE loader), NEWS; no Debian build run',
+    source: 'systemd v258 src/fundamental/uki.h (.efifw), src/boot/linux.c (own PE loader), NEWS; addons, drop-ins and the tagged-event flag as 257 (when \\\\loader\\\\extensions and the flag fix came between 257 and 262 was not pinned); no Debian build run',
     unifiedSections: SECTIONS_258, sectionNameMatch: 'exact', profiles: true,
-    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', smbios: null, smbiosCmdlineExtra: true, kernelStart: 'own-pe-loader', appendsConsole: false,
+    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', addonSections: ADDON_SECTIONS_257, taggedEventsCountAsMeasured: false, smbios: null, smbiosCmdlineExtra: true, kernelStart: 'own-pe-loader', appendsConsole: false,
     variables: VARS_257,
   },
   {
     ...common, family: '260-262',
     versions: 'systemd-stub 261 to 262.x',
-    source: 'systemd main docs/TPM2_PCR_MEASUREMENTS.md (PCR 1 SMBIOS tagged events, LoaderPcrSMBIOS), src/fundamental/uki.h, NEWS; runs of Debian 262.1',
+    source: 'systemd main docs/TPM2_PCR_MEASUREMENTS.md (PCR 1 SMBIOS tagged events, LoaderPcrSMBIOS), src/fundamental/uki.h, src/boot/stub.c (\\\\loader\\\\extensions, cmdline_append_console), console.c, NEWS; the strings of Debian 262.1 and runs of it',
     unifiedSections: SECTIONS_258, sectionNameMatch: 'exact', profiles: true,
-    dropIns: [...CREDENTIALS, SYSEXT_255, CONFEXT_255], addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', smbios: SMBIOS_261, smbiosCmdlineExtra: true, kernelStart: 'own-pe-loader', appendsConsole: true,
+    dropIns: DROP_INS_262, addons: [GLOBAL_ADDONS, PER_UKI_ADDONS], addonCmdlines: 'joined', addonSections: ADDON_SECTIONS_257, taggedEventsCountAsMeasured: true, smbios: SMBIOS_261, smbiosCmdlineExtra: true, kernelStart: 'own-pe-loader', appendsConsole: true,
     variables: VARS_261,
   },
 ];
@@ -355,3 +389,28 @@ export function stubCpio(files: readonly DropInFile[], targetDir: string, dirMod
 }
 
 if (CPIO_TRAILER.length !== 124) throw new Error('systemd-stub cpio trailer must be 124 bytes (110-byte header + 14)');
+
+/**
+ * stub.c combine_measured_flag: -1 "nothing submitted yet", 0 "something was not measured", 1 "measured"; the first
+ * contribution is taken as it is, later ones can only clear it.
+ */
+export type MeasuredFlag = -1 | 0 | 1;
+export function combineMeasuredFlag(value: MeasuredFlag, measured: MeasuredFlag): MeasuredFlag {
+  if (measured < 0) return value;
+  return value < 0 ? measured : value && measured ? 1 : 0;
+}
+
+/**
+ * stub.c load_addons: an addon whose .uname is set must match the UKI's (strneq8 over the addon's section size: equal
+ * characters up to the first NUL of both); an addon without .uname, or a UKI without one, always matches.
+ */
+export function addonUnameMatches(ukiUname: Buffer | undefined, addonUname: Buffer | undefined): boolean {
+  if (!ukiUname || !addonUname) return true;
+  const uki = ukiUname.subarray(0, ukiUname.indexOf(0) < 0 ? ukiUname.length : ukiUname.indexOf(0));
+  for (let i = 0; i < addonUname.length; i++) {
+    const a = i < uki.length ? uki[i] : 0;
+    if (a !== addonUname[i]) return false;
+    if (a === 0) return true;
+  }
+  return true;
+}
