@@ -112,7 +112,7 @@ export interface ReportOptions {
   gop: string | null;
   smbiosOemStrings: readonly string[];
   secureBoot: boolean;
-  /** Active PCR banks; null without a TPM. */
+  /** Active PCR banks in TPM_ALG_ID order (sha1, sha256, sha384, sha512), as `pcrs` and the event log list them; null without a TPM. */
   pcrBanks: readonly string[] | null;
 }
 

@@ -69,6 +69,7 @@ test('set-up order: handles and their protocols, configuration tables, as firmwa
     [GUID.UNICODE_COLLATION2],
     [GUID.HII_DATABASE],
     [GUID.HII_STRING],
+    // The serial terminal behind ConOut (COM1's device path), as OVMF on QEMU with a serial port.
     [GUID.DEVICE_PATH, GUID.SIMPLE_TEXT_OUTPUT],
   ]);
   t.deepEqual(fw.configTables.list().map((e) => e.guid), [GUID.ACPI_20_TABLE, GUID.SMBIOS3_TABLE, '1e2ed096-30e2-4254-bd89-863bbef82325']);
