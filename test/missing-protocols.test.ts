@@ -11,7 +11,7 @@ const UNKNOWN = '0badc0de-1234-4abc-8def-0123456789ab';
 const HII_IMAGE = '31a6406a-6bdf-4e46-b2a2-ebaa89c40920';
 const ByProtocol = 2;
 
-test('misses of LocateProtocol, HandleProtocol and LocateHandleBuffer are listed with the caller and a count; hits are not', (t) => {
+test('misses of LocateProtocol, HandleProtocol, LocateHandleBuffer and OpenProtocol are listed with the caller and a count; hits are not', (t) => {
   const a = new Asm().prologue()
     // LocateProtocol(UNKNOWN) twice from one site, once from another
     .movImm('rax', 2).storeStack(0x48, 'rax').label('loop')
@@ -23,6 +23,10 @@ test('misses of LocateProtocol, HandleProtocol and LocateHandleBuffer are listed
     // LocateHandleBuffer(ByProtocol, HII image)
     .movImm('rcx', ByProtocol).leaRip('rdx', 'hiiimage').movImm('r8', 0).leaStack('r9', 0x38)
     .leaStack('rax', 0x40).storeStack(0x20, 'rax').callBs('LocateHandleBuffer').label('site4')
+    // OpenProtocol(ImageHandle, HII image, &Interface, ImageHandle, NULL, EFI_OPEN_PROTOCOL_GET_PROTOCOL)
+    .storeStackImm(0x20, 0).storeStackImm(0x28, 2)
+    .emit(0x4c, 0x89, 0xe1).leaRip('rdx', 'hiiimage').leaStack('r8', 0x30).emit(0x4d, 0x89, 0xe1) // mov r9, r12
+    .callBs('OpenProtocol').label('site5')
     // a hit: LocateProtocol(SimpleTextOutput)
     .leaRip('rcx', 'conout').movImm('rdx', 0).leaStack('r8', 0x30).callBs('LocateProtocol')
     .movImm('rax', 0).epilogue()
@@ -45,8 +49,11 @@ test('misses of LocateProtocol, HandleProtocol and LocateHandleBuffer are listed
       callers: [{ service: 'BootServices.HandleProtocol', caller: at('site3'), calls: 1 }],
     },
     {
-      guid: HII_IMAGE, name: 'EFI_HII_IMAGE_PROTOCOL', calls: 1, installed: false,
-      callers: [{ service: 'BootServices.LocateHandleBuffer', caller: at('site4'), calls: 1 }],
+      guid: HII_IMAGE, name: 'EFI_HII_IMAGE_PROTOCOL', calls: 2, installed: false,
+      callers: [
+        { service: 'BootServices.LocateHandleBuffer', caller: at('site4'), calls: 1 },
+        { service: 'BootServices.OpenProtocol', caller: at('site5'), calls: 1 },
+      ],
     },
   ]);
 });
