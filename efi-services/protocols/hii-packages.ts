@@ -17,7 +17,7 @@ export const STRING_PACKAGE_HDR = {
   HdrSize: 4, StringInfoOffset: 8, LanguageWindow: 12, LanguageName: 44, Language: 46,
 } as const;
 
-/** String block types (§34.3.6.2, Table 34-x "EFI_HII_SIBT_*"). */
+/** String block types, EFI_HII_SIBT_* (UEFI 2.10 §34.3.6.2). */
 export const SIBT = {
   END: 0x00, STRING_SCSU: 0x10, STRING_SCSU_FONT: 0x11, STRINGS_SCSU: 0x12, STRINGS_SCSU_FONT: 0x13,
   STRING_UCS2: 0x14, STRING_UCS2_FONT: 0x15, STRINGS_UCS2: 0x16, STRINGS_UCS2_FONT: 0x17,
