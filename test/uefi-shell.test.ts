@@ -78,6 +78,22 @@ test('ls lists the ESP root; "exit 3" ends the Shell with status 3 returned to t
   }
 });
 
+test('without startup.nsh the prompt reads ConIn: a key skips the countdown, then typed commands run', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stubemu-shell-'));
+  try {
+    mkdirSync(join(dir, 'EFI', 'BOOT'), { recursive: true });
+    writeFileSync(join(dir, 'EFI', 'BOOT', 'BOOTX64.EFI'), fixture('efi-shell', 'shellx64.efi'));
+    const r = runImage({
+      image: fixture('efi-shell', 'shellx64.efi'), imageName: 'BOOTX64.EFI', espDir: dir, memoryBytes: 256 << 20,
+      keys: [...` echo ${MARKER}\nreset\n`].map((c) => ({ scanCode: 0, unicodeChar: c === '\n' ? 0x0d : c.charCodeAt(0) })),
+    });
+    t.deepEqual(r.outcome, { kind: 'reset', resetType: 'EfiResetCold', status: 'EFI_SUCCESS' });
+    t.deepEqual(scriptLines(r.report.console, 'Shell> reset'), [`Shell> echo ${MARKER}`, MARKER, 'Shell> reset']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** QEMU (TCG, q35) + OVMF booting the same ESP directory as a read-only vvfat disk; the serial output. */
 function ovmfSerial(dir: string, timeoutMs: number): Promise<string> {
   const found = findQemuTools();
