@@ -4,6 +4,7 @@ import { Volume } from './esp/volume';
 import { InputKey } from './protocols/simple-text-input';
 import { VariableSeed } from './runtime/variables-json';
 import { HashAlgorithmName } from './tcg/pcr-banks';
+import { SecureBootKeys } from './security/secure-boot';
 
 export interface FirmwareOptions {
   trace: boolean;
@@ -16,8 +17,10 @@ export interface FirmwareOptions {
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
   /** Seed of EFI_RNG_PROTOCOL's deterministic stream; undefined = the protocol is installed with seed "stubemu". */
   rngSeed?: string;
-  /** Report Secure Boot as enabled (SecureBoot=1, SetupMode=0); no signature checking is done. */
+  /** SecureBootEnable: with keys, Secure Boot on and images verified; without, only announced (SecureBoot=1, SetupMode=0). */
   secureBoot?: boolean;
+  /** PK, KEK, db, dbx as EFI_SIGNATURE_LIST bytes (--pk/--kek/--db/--dbx, --ms-keys). */
+  secureBootKeys?: SecureBootKeys;
   /** Leave EFI_RNG_PROTOCOL out. */
   noRng?: boolean;
   /** A Linux initrd offered through LoadFile2 on the initrd media device path (what OVMF does for -initrd). */

@@ -32,7 +32,10 @@ import { protocolServices } from './boot/protocol-services';
 import { rdtscCandidates } from './boot/rdtsc-sites';
 import { MemfsVolume } from './esp/memfs-volume';
 import { Volume } from './esp/volume';
-import { DevicePathNode, filePathNode, hardDriveNode, pciNode, pciRootNode, serializeDevicePath } from './protocols/device-path';
+import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, pciNode, pciRootNode, serializeDevicePath } from './protocols/device-path';
+import { devicePathToText } from './protocols/device-path-text';
+import { imageOrigin } from './security/image-origin';
+import { SecureBoot } from './security/secure-boot';
 import { securityCheck } from './protocols/security-arch';
 import { simpleFileSystem } from './protocols/simple-file-system';
 import { KeyQueue, simpleTextInput } from './protocols/simple-text-input';
@@ -87,6 +90,8 @@ export class Firmware {
   readonly random: DeterministicRandom;
   /** What platform-protocols.ts installed (by option). */
   readonly protocols: PlatformProtocols;
+  /** Secure Boot: the key variables, image verification and its decisions (efi-services/security). */
+  readonly secureBoot: SecureBoot;
   private startedAny = false;
   private readonly platform: Platform;
 
@@ -126,6 +131,7 @@ export class Firmware {
     this.events.onClose((e) => this.db.unregisterNotify(e));
     this.variables = new VariableStore();
     defineFirmwareVariables(this.variables, { secureBoot: opts.secureBoot });
+    this.secureBoot = new SecureBoot(this.variables, { enabled: opts.secureBoot ?? false, keys: opts.secureBootKeys }, () => this.protocols?.tcg2?.measuredBoot);
     seedVariables(this.variables, opts.variables ?? []);
     this.keys = new KeyQueue(opts.keys ?? []);
 
@@ -344,7 +350,19 @@ export class Firmware {
       variables: this.variables,
       memoryBytes: ramTop(this.board),
       cpuid: (leaf, subleaf) => this.board.cpuid(leaf, subleaf),
+      // The Security2 handler of edk2 DxeImageVerificationLib, when keys are enrolled and Secure Boot is on.
+      verifyFile: (dp, file) => {
+        if (!this.secureBoot.verifying) return undefined;
+        const nodes = dp === 0n ? undefined : devicePathAt(this.mem, dp).nodes;
+        const origin = imageOrigin(nodes, (guid, path) => this.handleFor(guid, path));
+        return this.secureBoot.verify(file, origin, nodes ? devicePathToText(nodes) : '(no device path)').status;
+      },
     };
+  }
+
+  /** LocateDevicePath finds a handle with `guid` on a prefix of `path`. */
+  handleFor(guid: string, path: readonly DevicePathNode[]): boolean {
+    return locateDevicePath(this.db, this.mem, guid, path) !== undefined;
   }
 
   /** `image+0xoffset` for addresses inside a loaded image, `firmware:Service` for traps, else hex. */

@@ -6,6 +6,7 @@ import { Platform } from './platform';
 import { DeterministicRandom } from './random';
 import { VariableStore } from './runtime/variable-store';
 import { ConfigurationTables } from './tables/system-table';
+import type { FileVerifier } from './protocols/security-arch';
 
 export interface InstallContext {
   readonly platform: Platform;
@@ -22,4 +23,6 @@ export interface InstallContext {
   readonly memoryBytes: bigint;
   /** The processor the board emulates. */
   cpuid(leaf: number, subleaf: number): CpuidResult;
+  /** The platform's image check behind Security2 (Secure Boot, efi-services/security); undefined: none. */
+  readonly verifyFile?: FileVerifier;
 }

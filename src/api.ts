@@ -24,6 +24,8 @@ import { HostVolume } from '../efi-services/esp/host-volume';
 import { DEFAULT_PCR_BANKS, HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { oneLine } from './guest-text';
 import { buildReport, Outcome, Report, ReportOptions } from './report';
+import { SecureBootKeys } from '../efi-services/security/secure-boot';
+import { verifyBootOption } from './secure-boot-run';
 import { GuestProfile } from '../emulator/guest-profile';
 import { ProgressState } from './progress';
 
@@ -50,8 +52,13 @@ export interface RunOptions {
   initrds?: readonly Buffer[];
   gop?: { width: number; height: number };
   smbiosOemStrings?: readonly string[];
-  /** Report Secure Boot as enabled (SecureBoot=1, SetupMode=0). Nothing is verified: stubs change their rules. */
+  /**
+   * SecureBootEnable. With secureBootKeys (a PK among them): Secure Boot on, every image verified against db/dbx.
+   * Without keys: only announced (SecureBoot=1, SetupMode=0), nothing verified; stubs still change their rules.
+   */
   secureBoot?: boolean;
+  /** PK/KEK/db/dbx as EFI_SIGNATURE_LIST bytes (see efi-services/security/key-files.ts, ms-keys.ts). */
+  secureBootKeys?: SecureBootKeys;
   /** Active PCR banks (default sha1 + sha256); null: no TPM (EFI_TCG2_PROTOCOL absent). */
   pcrBanks?: readonly HashAlgorithmName[] | null;
   onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
@@ -107,6 +114,13 @@ export function runImage(o: RunOptions): RunResult {
     });
     const fw = createFirmware(machine, firmwareOptions(o));
     const imagePath = o.imagePath ?? DEFAULT_IMAGE_PATH;
+    // The boot manager's LoadImage of the boot option runs the Security2 handler first (edk2 CoreLoadImageCommon).
+    const refused = verifyBootOption(fw, o.image, fw.espFileDevicePath(imagePath));
+    if (refused) {
+      const report = buildReport(fw, { imageName: o.imageName, image: o.image, options: reportOptions(o, cpu.traits, memoryBytes, imagePath), outcome: refused });
+      const summary = `stubemu: ${oneLine(o.imageName)}: refused by Secure Boot (${refused.status}): ${oneLine(refused.reason)}`;
+      return { report, outcome: refused, exitCode: EXIT.imageError, summary, firmware: fw, machine };
+    }
     const img = loadStartImage(fw, o, imagePath);
     const sections = new SectionTracker(fw, cpu, img);
     if (o.profileMs !== undefined) machine.profile = new GuestProfile(o.profileMs);
@@ -164,6 +178,7 @@ function firmwareOptions(o: RunOptions): FirmwareOptions {
     gop: o.gop,
     smbiosOemStrings: o.smbiosOemStrings,
     secureBoot: o.secureBoot,
+    secureBootKeys: o.secureBootKeys,
     pcrBanks: o.pcrBanks,
     onConsole: o.onConsole,
   };

@@ -62,7 +62,15 @@ options:
   --initrd FILE            offer FILE as the Linux initrd through LoadFile2 (bare kernels; repeatable)
   --gop WxH                a graphics output framebuffer, e.g. 1024x768
   --smbios-oem STR         an SMBIOS type 11 string (repeatable), e.g. io.systemd.credential:x=y
-  --secure-boot            report Secure Boot enabled (SecureBoot=1); no signature is checked
+  --secure-boot            Secure Boot on. With keys (--pk and the others, or --ms-keys) LoadImage verifies
+                           Authenticode signatures against db/dbx as edk2 does and refuses the rest; without
+                           keys it is only announced (SecureBoot=1, SetupMode=0) and nothing is verified
+  --pk/--kek/--db/--dbx FILE  keys to enroll: X.509 certificates (DER or PEM), EFI_SIGNATURE_LIST files (.esl),
+                           authenticated variable files (.auth), or a file holding sha256:HEX (an image hash);
+                           --db/--dbx/--kek repeatable
+  --ms-keys                enroll the PK/KEK/db/dbx of Debian's OVMF_VARS_4M.ms.fd (the Microsoft UEFI CA and
+                           Windows PCA 2011 in db), read from the pinned ovmf fixture or --ovmf-vars FILE
+  --ovmf-vars FILE         an OVMF varstore (.fd) whose PK/KEK/db/dbx --ms-keys enrolls
   --pcr-banks LIST         active PCR banks of the TPM: sha1,sha256,sha384,sha512 (default sha1,sha256)
   --no-tpm                 no TPM: EFI_TCG2_PROTOCOL is not installed
   --eventlog FILE          write the TCG event log (binary_bios_measurements format) to FILE
@@ -70,7 +78,7 @@ options:
                            once a run passes one second)
 
 exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, ResetSystem)
-            1 the image returned or exited with an error status
+            1 the image returned or exited with an error status, or Secure Boot refused it
             2 bad input (not a PE, wrong machine, bad option)
             3 guest fault          4 budget exhausted
 `;

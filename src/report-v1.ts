@@ -9,6 +9,7 @@ import type { VariableChangeReportEntry, VariableReportEntry } from '../efi-serv
 import type { JsonValue } from '../efi-services/tcg/event-data';
 import type { HandoffReport } from './handoff';
 import type { SectionUsage } from './section-usage';
+import type { SecureBootReport } from '../efi-services/security/secure-boot';
 
 /**
  * A 64-bit value as lowercase hex with a 0x prefix and no padding, e.g. "0x3f000".
@@ -18,7 +19,7 @@ export type Hex = string;
 /** image+offset, e.g. "hello.efi+0x1a2b" or "debian-uki.efi:.linux+0xd78c19"; a bare hex address outside images. */
 export type Location = string;
 
-/** How a run ends: one list, in core/outcomes.ts, which RunEnd carries. */
+/** How a run ends: one list, in core/outcomes.ts. */
 export type { OutcomeKind } from '../core/outcomes';
 
 /** The image's entry point returned. */
@@ -81,7 +82,15 @@ export interface WaitForeverBudgetOutcome {
   message: string;
 }
 
+/** Secure Boot refused the image before it ran (the boot manager's LoadImage); details in `secureBoot.images`. */
+export interface RefusedOutcome {
+  kind: 'refused';
+  /** What the Security2 handler returned: EFI_ACCESS_DENIED (edk2's policy) or EFI_SECURITY_VIOLATION. */
+  status: string;
+  reason: string;
+}
 export type Outcome =
+  | RefusedOutcome
   | ReturnedOutcome
   | ExitOutcome
   | ExitBootServicesOutcome
@@ -266,4 +275,6 @@ export interface Report {
   handoff?: HandoffReport;
   /** For a fault. */
   fault?: FaultReportJson;
+  /** With --secure-boot or keys: the modes, the key variables, and the decision for every image verified. */
+  secureBoot?: SecureBootReport;
 }

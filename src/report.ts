@@ -85,6 +85,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Report {
     ...(r.profile ? { profile: r.profile } : {}),
     ...(r.handoff ? { handoff: r.handoff } : {}),
     ...(r.fault ? { fault: r.fault } : {}),
+    ...(r.options.secureBoot || fw.secureBoot.decisions.length > 0 || fw.opts.secureBootKeys ? { secureBoot: fw.secureBoot.report() } : {}),
   };
   return JSON.parse(reportJson(report)) as Report;
 }

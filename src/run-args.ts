@@ -8,6 +8,11 @@ import { ALL_BANKS, HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { CPU_KINDS } from '../emulator/cpu/create-cpu';
 import { RunOptions } from './api';
 import { BadInput, readInputFile } from './bad-input';
+import { KeyFileError, signatureListsFromFile } from '../efi-services/security/key-files';
+import { EFI_CERT, parseSignatureLists, signatureTypeName } from '../efi-services/security/signature-list';
+import { KeyVariable, SecureBootKeys } from '../efi-services/security/secure-boot';
+import { msKeysFromVarstore, VarstoreError } from '../efi-services/security/ms-keys';
+import { debianMsKeys } from './ms-keys-fixture';
 
 export function realpathOr(p: string): string {
   try {
@@ -68,6 +73,12 @@ export const MACHINE_ARGS = {
   gop: { type: 'string' },
   'smbios-oem': { type: 'string', multiple: true },
   'secure-boot': { type: 'boolean' },
+  pk: { type: 'string' },
+  kek: { type: 'string', multiple: true },
+  db: { type: 'string', multiple: true },
+  dbx: { type: 'string', multiple: true },
+  'ms-keys': { type: 'boolean' },
+  'ovmf-vars': { type: 'string' },
   'pcr-banks': { type: 'string' },
   'no-tpm': { type: 'boolean' },
 } as const;
@@ -76,6 +87,39 @@ export type MachineArgValues = {
   [K in keyof typeof MACHINE_ARGS]?: (typeof MACHINE_ARGS)[K] extends { multiple: true } ? string[]
     : (typeof MACHINE_ARGS)[K] extends { type: 'boolean' } ? boolean : string;
 };
+
+/** The keys of --pk/--kek/--db/--dbx or --ms-keys, read and checked; undefined when none was given. */
+function secureBootKeys(values: MachineArgValues): SecureBootKeys | undefined {
+  const files = { PK: values.pk === undefined ? [] : [values.pk], KEK: values.kek ?? [], db: values.db ?? [], dbx: values.dbx ?? [] };
+  const any = Object.values(files).some((f) => f.length > 0);
+  if (values['ms-keys'] || values['ovmf-vars'] !== undefined) {
+    if (any) throw new BadInput('--ms-keys and --pk/--kek/--db/--dbx exclude each other');
+    try {
+      return values['ovmf-vars'] !== undefined ? msKeysFromVarstore(readInputFile(values['ovmf-vars'], '--ovmf-vars'), values['ovmf-vars']) : debianMsKeys();
+    } catch (e) {
+      if (e instanceof VarstoreError) throw new BadInput((e as Error).message);
+      throw e;
+    }
+  }
+  if (!any) return undefined;
+  const lists: SecureBootKeys['lists'] = {};
+  try {
+    for (const [name, paths] of Object.entries(files) as [KeyVariable, string[]][]) {
+      if (paths.length === 0) continue;
+      const option = `--${name.toLowerCase()}`;
+      lists[name] = Buffer.concat(paths.map((p) => signatureListsFromFile(readInputFile(p, option), `${option} ${p}`)));
+    }
+  } catch (e) {
+    if (e instanceof KeyFileError) throw new BadInput(e.message);
+    throw e;
+  }
+  // UEFI 2.10 §32.3.1: the platform key is one X.509 certificate (edk2 CheckSignatureListFormat refuses others).
+  const pk = lists.PK ? parseSignatureLists(lists.PK, '--pk') : [];
+  if (lists.PK && (pk.length !== 1 || pk[0].type !== EFI_CERT.X509)) {
+    throw new BadInput(`--pk ${values.pk}: PK must be exactly one X.509 certificate (got ${pk.length} entries: ${pk.map((e) => signatureTypeName(e.type)).join(', ')})`);
+  }
+  return { lists, source: '--pk/--kek/--db/--dbx files' };
+}
 
 /** RunOptions (without console callbacks, tracing and profiling) from the values of MACHINE_ARGS for the image at `path`. */
 export function machineRunOptions(values: MachineArgValues, path: string): RunOptions {
@@ -131,6 +175,7 @@ export function machineRunOptions(values: MachineArgValues, path: string): RunOp
     gop,
     smbiosOemStrings: values['smbios-oem'],
     secureBoot: values['secure-boot'],
+    secureBootKeys: secureBootKeys(values),
     pcrBanks,
   };
 }

@@ -127,6 +127,14 @@ test('the matrix has the cases issue #10 names', (t) => {
   t.true(CASES.some((c) => c.cmdline === undefined && c.loaderOptions === undefined));
   t.true(CASES.some((c) => c.loaderOptions !== undefined));
   t.throws(() => selectCases(['nope']), { message: /unknown case nope/ });
+  t.true(CASES.some((c) => c.secureBootShim && c.inTestSlice));
+});
+
+test('the Secure Boot row runs OVMF with SMM and an SMM-only varstore flash, as its secboot build requires', (t) => {
+  const args = conformanceQemuArgs({ qemu: 'q', swtpm: 's', ovmfCode: 'CODE', ovmfVars: 'VARS' }, 'VARS', 'SOCK', '/esp', true);
+  t.is(args[args.indexOf('-machine') + 1], 'q35,smm=on');
+  t.true(args.includes('driver=cfi.pflash01,property=secure,value=on'));
+  t.is(conformanceQemuArgs({ qemu: 'q', swtpm: 's', ovmfCode: 'CODE', ovmfVars: 'VARS' }, 'VARS', 'SOCK', '/esp')[1], 'q35');
 });
 
 test.serial('live: a boot that never reaches /init ends at the timeout and says why, with the serial tail', async (t) => {
@@ -166,6 +174,13 @@ for (const c of selectCases(undefined, true)) {
     const apps = r.checks.find((k) => k.check === 'PCR 4 apps')!;
     t.is(apps.status, 'identical', apps.detail);
     t.regex(apps.detail, /^[1-9]\d* events?$/);
+    if (c.secureBootShim) {
+      // Secure Boot policy, separator, the db entry that allowed shim, shim's SbatLevel and the MokList entry that
+      // allowed the UKI: PCR 7 event for event as OVMF logged it.
+      const pcr7 = r.checks.find((k) => k.check === 'PCR 7')!;
+      t.is(pcr7.status, 'identical', pcr7.detail);
+      t.regex(pcr7.detail, /^(9|[1-9]\d) events$/);
+    }
     for (const k of r.checks) {
       const known = knownDifference(k.check);
       if (k.status === 'identical') continue;

@@ -10,7 +10,7 @@ import { devicePathAt, DevicePathNode, serializeDevicePath } from '../protocols/
 import { devicePathToText } from '../protocols/device-path-text';
 import { LOADED_IMAGE, readLoadedImage, writeLoadedImage } from '../protocols/loaded-image';
 import {
-  EFI_INVALID_PARAMETER, EFI_LOAD_ERROR, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EFI_SECURITY_VIOLATION, EFI_SUCCESS,
+  EFI_ACCESS_DENIED, EFI_INVALID_PARAMETER, EFI_LOAD_ERROR, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES, EFI_SECURITY_VIOLATION, EFI_SUCCESS,
   EFI_UNSUPPORTED, EfiError, EfiStatus, isError, statusName,
 } from '../../core/status';
 import { DeviceLocator, readImageFromDevicePath, Scratch } from './image-loader';
@@ -324,6 +324,8 @@ export class ImageServices {
           }
           if (isError(auth) && auth !== EFI_SECURITY_VIOLATION) {
             call.note(`refused by the security architecture protocols: ${statusName(auth)}`);
+            // edk2 CoreLoadImageCommon: the platform policy prohibits loading; *ImageHandle is set to NULL.
+            if (auth === EFI_ACCESS_DENIED) mem.setU64(imageHandleOut, 0n);
             return auth;
           }
         }

@@ -1,5 +1,6 @@
 // EFI_SECURITY_ARCH_PROTOCOL and EFI_SECURITY2_ARCH_PROTOCOL (PI 1.8 vol. 2 §12.8, §12.9) and the LoadImage check
-// that calls them. No Secure Boot verification is done: both accept every file and only record the call.
+// that calls them. Security2 runs the platform's verifier (Secure Boot, efi-services/security) when one is given;
+// Security accepts every file and only records the call.
 // systemd-stub overwrites their function pointers (security_override) so LoadImage accepts the unsigned kernel
 // it embeds; securityCheck therefore calls the pointers currently in guest memory, as edk2 DxeCore does.
 import { GUID } from '../../core/guid';
@@ -38,6 +39,9 @@ export interface SecurityCall {
   bootPolicy?: boolean;
 }
 
+/** The platform's image check behind Security2 (Secure Boot); undefined: not verifying, the file is accepted. */
+export type FileVerifier = (devicePath: bigint, file: Buffer) => EfiStatus | undefined;
+
 export interface SecurityArchProtocols {
   handle: bigint;
   /** EFI_SECURITY_ARCH_PROTOCOL interface. */
@@ -57,22 +61,25 @@ function pathText(platform: Platform, dp: bigint): string {
   }
 }
 
-/** Module entry (platform-protocols.ts): both protocols, accepting every image (no Secure Boot verification). */
+/** Module entry (platform-protocols.ts): both protocols; Security2 runs ctx.verifyFile (Secure Boot) when given. */
 export function install(ctx: InstallContext): SecurityArchProtocols {
-  return installSecurityArchProtocols(ctx.platform, ctx.db);
+  return installSecurityArchProtocols(ctx.platform, ctx.db, ctx.verifyFile);
 }
 
 /** Installs both protocols on one handle, as edk2 SecurityStubDxe does (Security2 first: PI requires it). */
 export function installSecurityArchProtocols(
   platform: Platform,
   db: { install(handle: bigint, guid: string, iface: bigint): bigint },
+  verify?: FileVerifier,
 ): SecurityArchProtocols {
   const calls: SecurityCall[] = [];
   const security2 = buildInterface(platform, EFI_SECURITY2_ARCH_PROTOCOL, {
-    // PI vol. 2 §12.9: DevicePath and FileBuffer may each be NULL; no verification is done here.
+    // PI vol. 2 §12.9: DevicePath and FileBuffer may each be NULL; image handlers (the verifier) run only with a
+    // FileBuffer (edk2 ExecuteSecurity2Handlers, EFI_AUTH_IMAGE_OPERATION_MASK).
     FileAuthentication: ([, dp, buffer, size, bootPolicy]) => {
       calls.push({ service: 'FileAuthentication', file: pathText(platform, dp), fileBuffer: buffer, fileSize: size, bootPolicy: bootPolicy !== 0n });
-      return EFI_SUCCESS;
+      if (!verify || buffer === 0n) return EFI_SUCCESS;
+      return verify(dp, platform.mem.read(buffer, Number(size))) ?? EFI_SUCCESS;
     },
   });
   const security = buildInterface(platform, EFI_SECURITY_ARCH_PROTOCOL, {

@@ -17,8 +17,8 @@ export function defineFirmwareVariables(store: VariableStore, o: FirmwareVariabl
   const u8 = (v: number) => Uint8Array.of(v);
   store.define(g, 'SecureBoot', BS_RT, u8(o.secureBoot ? 1 : 0));
   store.define(g, 'SetupMode', BS_RT, u8(o.secureBoot ? 0 : 1));
-  store.define(g, 'AuditMode', BS_RT, u8(0));
-  store.define(g, 'DeployedMode', BS_RT, u8(0));
+  // No AuditMode or DeployedMode: edk2 dropped them in 2016 (AuthVariableLib, "Remove Customized SecureBoot Mode
+  // transition"), so OVMF has neither; a reader treats them as absent (0). PK/KEK/db/dbx: efi-services/security.
   // EFI_OS_INDICATIONS_BOOT_TO_FW_UI is not offered: there is no setup UI to boot into.
   store.define(g, 'OsIndicationsSupported', BS_RT, new Uint8Array(8));
   store.define(g, 'PlatformLangCodes', BS_RT, Buffer.from('en-US\0', 'latin1'));

@@ -149,6 +149,11 @@ export class VariableStore {
   readonly changes: VariableChange[] = [];
   /** Why the last refused SetVariable was refused, for the call's trace note. */
   lastRejection: string | undefined;
+  /** Verifies time-based authenticated writes of the variables it knows (Secure Boot keys); unset: all refused. */
+  timeBasedWrites?: {
+    write(guid: string, name: string, attributes: number, data: Buffer): { refuse: EfiStatus; why: string } | { payload: Buffer; timestamp: Buffer } | undefined;
+    written(guid: string, name: string, attributes: number, timestamp: Buffer, deleted: boolean): void;
+  };
 
   constructor(readonly limits: VariableStoreLimits = OVMF_VARIABLE_LIMITS) {}
 
@@ -225,7 +230,6 @@ export class VariableStore {
       return status;
     };
     attributes >>>= 0;
-    const append = (attributes & EFI_VARIABLE.APPEND_WRITE) !== 0;
     const stored = attributes & ~EFI_VARIABLE.APPEND_WRITE;
     if (name === '') return refuse(EFI_INVALID_PARAMETER, 'empty variable name');
     if (attributes & ~ALL_DEFINED_BITS) return refuse(EFI_INVALID_PARAMETER, 'reserved attribute bits');
@@ -239,15 +243,37 @@ export class VariableStore {
     }
     // A non-zero mask without any access bit (NV alone, as edk2 rejects it) describes no usable variable.
     if (stored !== 0 && !(stored & ACCESS)) return refuse(EFI_INVALID_PARAMETER, 'no access attribute');
+    let authenticated: { timestamp: Buffer } | undefined;
     if (attributes & EFI_VARIABLE.TIME_BASED_AUTHENTICATED_WRITE_ACCESS) {
-      // A time-based authenticated write must carry an EFI_VARIABLE_AUTHENTICATION_2 signed by a key in PK/KEK
-      // (or, for private variables, a signer the firmware can check). stubemu holds no keys and verifies no PKCS#7,
-      // so it refuses every such write rather than pretend to have verified it.
-      const why = isWellFormedAuthentication2(Buffer.from(data))
-        ? 'EFI_VARIABLE_AUTHENTICATION_2 cannot be verified: stubemu has no keys'
-        : 'data is not a well-formed EFI_VARIABLE_AUTHENTICATION_2';
-      return refuse(EFI_SECURITY_VIOLATION, why);
+      // PK, KEK and the image databases are verified by the Secure Boot module (efi-services/security). Other
+      // time-based authenticated variables (private ones, signed by their creator) are not implemented: refused
+      // rather than pretend to have been verified.
+      const r = this.timeBasedWrites?.write(guid, name, attributes, Buffer.from(data));
+      if (!r) {
+        const why = isWellFormedAuthentication2(Buffer.from(data))
+          ? 'EFI_VARIABLE_AUTHENTICATION_2 cannot be verified: only PK, KEK, db, dbx, dbt and dbr are'
+          : 'data is not a well-formed EFI_VARIABLE_AUTHENTICATION_2';
+        return refuse(EFI_SECURITY_VIOLATION, why);
+      }
+      if ('refuse' in r) return refuse(r.refuse, r.why);
+      data = r.payload;
+      authenticated = r;
     }
+    const status = this.commit(guid, name, attributes, data, authenticated !== undefined);
+    if (authenticated && status === EFI_SUCCESS) {
+      this.timeBasedWrites!.written(guid, name, attributes, authenticated.timestamp, !this.vars.has(keyOf(guid, name)));
+    }
+    return status;
+  }
+
+  /** SetVariable after the attribute and authentication checks (`authenticated`: the payload of a verified write). */
+  private commit(guid: string, name: string, attributes: number, data: Uint8Array, authenticated: boolean): EfiStatus {
+    const refuse = (status: EfiStatus, why: string): EfiStatus => {
+      this.lastRejection = why;
+      return status;
+    };
+    const append = (attributes & EFI_VARIABLE.APPEND_WRITE) !== 0;
+    const stored = attributes & ~EFI_VARIABLE.APPEND_WRITE;
     if (attributes & EFI_VARIABLE.HARDWARE_ERROR_RECORD) {
       const need = EFI_VARIABLE.NON_VOLATILE | ACCESS;
       if ((attributes & need) !== need) return refuse(EFI_INVALID_PARAMETER, 'HARDWARE_ERROR_RECORD requires NV, BS and RT');
@@ -289,7 +315,7 @@ export class VariableStore {
     if (this.runtime && !(old.attributes & EFI_VARIABLE.NON_VOLATILE)) {
       return refuse(EFI_WRITE_PROTECTED, 'volatile variable after ExitBootServices');
     }
-    if (old.attributes & EFI_VARIABLE.TIME_BASED_AUTHENTICATED_WRITE_ACCESS) {
+    if (old.attributes & EFI_VARIABLE.TIME_BASED_AUTHENTICATED_WRITE_ACCESS && !authenticated) {
       return refuse(EFI_SECURITY_VIOLATION, 'authenticated variable changed without EFI_VARIABLE_AUTHENTICATION_2');
     }
     if (deleting) {

@@ -103,7 +103,7 @@ export class FirmwareMeasurements {
    * EfiBootManagerBoot), so the ReadyToBoot measurements are made first if nothing has signalled it yet.
    */
   onImageLoaded(info: ImageLoadedInfo): MeasuredEvent | undefined {
-    if (this.bootAttempts === 0) this.onReadyToBoot();
+    this.beforeBootOption();
     const target = IMAGE_EVENTS[info.subsystem ?? 10];
     if (!target) {
       this.notes.push(`image with subsystem ${info.subsystem} not measured (edk2 measures applications and drivers only)`);
@@ -124,6 +124,11 @@ export class FirmwareMeasurements {
       devicePath: info.devicePathBytes,
     });
     return this.measuredBoot.measure(target.pcr, target.type, data, digests);
+  }
+
+  /** BDS signals ReadyToBoot before it calls LoadImage on the first boot option (edk2 EfiBootManagerBoot). */
+  beforeBootOption(): void {
+    if (this.bootAttempts === 0) this.onReadyToBoot();
   }
 
   /** The first StartImage of a boot option happens after ReadyToBoot; make sure its measurements are in the log. */

@@ -17,6 +17,11 @@ export interface ConformanceCase {
   readonly loaderOptions?: string;
   /** Part of the slice `npm test` runs (fast on today's engine: 6.1 kernels). */
   readonly inTestSlice?: boolean;
+  /**
+   * Secure Boot with the Microsoft keys of OVMF_VARS_4M.ms.fd on both sides: Microsoft-signed shim is BOOTX64.EFI
+   * and starts the UKI, signed with a key enrolled in MokList (src/conformance/secure-boot-case.ts).
+   */
+  readonly secureBootShim?: boolean;
 }
 
 export const CASE_CMDLINE = 'console=ttyS0 retain_initrd panic=-1 quiet';
@@ -31,6 +36,7 @@ export const CASES: readonly ConformanceCase[] = [
   { id: '262-7-cloud', stub: 'stub-262', kernel: 'kernel-7-cloud', cmdline: CASE_CMDLINE },
   // No console= anywhere: systemd-stub 262 appends one for the serial terminal it finds behind ConOut (console.c).
   { id: '262-7-cloud-no-cmdline', stub: 'stub-262', kernel: 'kernel-7-cloud' },
+  { id: 'sb-shim-252-6.1-cloud', stub: 'stub-252', kernel: 'kernel-6.1-cloud', cmdline: CASE_CMDLINE, secureBootShim: true, inTestSlice: true },
 ];
 
 /** Cases by id, in matrix order; unknown ids are an error naming the known ones. */

@@ -13,7 +13,9 @@ export const CONFORMANCE_USAGE = `usage: npm run conformance -- [--case ID]... [
 
 Boots each case's UKI in QEMU (TCG, q35) + OVMF + swtpm and in stubemu on the same machine settings and
 compares: every event of PCRs 1, 5, 7, 9, 11, 12, 13, the PCR 4 application digests, and the command line and
-initrd the kernel received (read inside the booted kernel by a tiny /init). Prints a table (case x check),
+initrd the kernel received (read inside the booted kernel by a tiny /init). The sb-* row boots under Secure Boot
+with the Microsoft keys of OVMF_VARS_4M.ms.fd (shim signed by Microsoft, then the UKI through MokList; OVMF's
+Secure Boot build OVMF_CODE_4M.secboot.fd from the pinned ovmf fixture). Prints a table (case x check),
 writes JSON (default out/conformance/conformance.json), keeps each case's serial output and both event logs
 under --out (default out/conformance). Exit codes: 0 all identical, 1 any difference or missing check, 2 bad
 usage or missing tools.

@@ -19,9 +19,10 @@ export interface QemuBoot {
 }
 
 /** QEMU's arguments; the ESP directory is a read-only vvfat disk (no GPT: OVMF measures no EV_EFI_GPT_EVENT). */
-export function conformanceQemuArgs(t: QemuTools, vars: string, socket: string, esp: string): string[] {
+export function conformanceQemuArgs(t: QemuTools, vars: string, socket: string, esp: string, secureBoot = false): string[] {
   return [
-    '-machine', 'q35', '-accel', 'tcg', '-m', String(MACHINE.memoryMiB), '-smp', '1',
+    // OVMF's Secure Boot build keeps its variables in SMM (SMM_REQUIRE): SMM on, the varstore flash SMM-only.
+    '-machine', secureBoot ? 'q35,smm=on' : 'q35', ...(secureBoot ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : []), '-accel', 'tcg', '-m', String(MACHINE.memoryMiB), '-smp', '1',
     '-nodefaults', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-nic', 'none', '-no-reboot',
     ...qemuSmbiosArgs(),
     '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${t.ovmfCode}`,
@@ -34,7 +35,7 @@ export function conformanceQemuArgs(t: QemuTools, vars: string, socket: string, 
 const tail = (s: string, n = 600): string => JSON.stringify(s.slice(-n));
 
 /** Boots `espDir` and returns the serial output; never waits longer than `timeoutMs`. */
-export async function bootInQemu(espDir: string, t: QemuTools, timeoutMs: number): Promise<QemuBoot> {
+export async function bootInQemu(espDir: string, t: QemuTools, timeoutMs: number, secureBoot = false): Promise<QemuBoot> {
   const dir = mkdtempSync(join(tmpdir(), 'stubemu-conformance-'));
   let swtpm: ChildProcess | undefined;
   let qemu: ChildProcess | undefined;
@@ -64,7 +65,7 @@ export async function bootInQemu(espDir: string, t: QemuTools, timeoutMs: number
         resolve({ serial, ms: performance.now() - t0, toInitMs, ...(failure ? { failure } : {}) });
       };
       const timer = setTimeout(() => finish(`timed out after ${timeoutMs / 1000} s; serial tail: ${tail(serial)}`), timeoutMs);
-      qemu = spawn(t.qemu, conformanceQemuArgs(t, vars, socket, espDir), { stdio: ['ignore', 'pipe', 'pipe'] });
+      qemu = spawn(t.qemu, conformanceQemuArgs(t, vars, socket, espDir, secureBoot), { stdio: ['ignore', 'pipe', 'pipe'] });
       qemu.on('error', (e) => finish(`cannot start QEMU: ${e.message}`));
       qemu.stdout!.setEncoding('latin1');
       qemu.stdout!.on('data', (chunk: string) => {

@@ -13,6 +13,7 @@ import { conformanceInitrd } from './guest-init';
 import { bootInQemu } from './qemu-boot';
 import { parseGuestReport } from './serial';
 import { bootInStubemu, StubemuBoot } from './stubemu-boot';
+import { prepareSecureBoot, SecureBootSetup } from './secure-boot-case';
 
 export interface CaseResult {
   readonly id: string;
@@ -62,21 +63,29 @@ export async function runCase(c: ConformanceCase, tools: QemuTools, o: RunCaseOp
   const log = o.log ?? (() => undefined);
   const esp = mkdtempSync(join(tmpdir(), 'stubemu-conformance-esp-'));
   const problems: string[] = [];
+  const cleanups: (() => void)[] = [];
   try {
     const uki = buildCaseUki(c);
     const loader = c.loaderOptions !== undefined ? { systemdBoot: readFixtureFile(c.stub, 'systemd-bootx64.efi'), options: c.loaderOptions } : undefined;
     const layout = writeEsp(esp, uki, loader);
+    let sb: SecureBootSetup | undefined;
+    let qemuTools = tools;
+    if (c.secureBootShim) {
+      sb = prepareSecureBoot(esp, uki);
+      cleanups.push(sb.cleanup);
+      qemuTools = { ...tools, ovmfCode: sb.ovmfCode, ovmfVars: sb.ovmfVars };
+    }
 
     let emu: StubemuBoot;
     try {
-      emu = bootInStubemu(esp, layout.bootPath, o.stubemuTimeoutSeconds);
+      emu = bootInStubemu(esp, layout.bootPath, o.stubemuTimeoutSeconds, sb ? { secureBoot: true, secureBootKeys: sb.keys, variables: sb.variables } : {});
     } catch (e) {
       emu = { ms: 0, outcome: 'error', failure: (e as Error).message };
     }
     log(`  ${c.id} stubemu: ${(emu.ms / 1000).toFixed(1)} s, ${emu.outcome}${emu.failure ? ` (${emu.failure})` : ''}`);
     if (emu.failure) problems.push(`stubemu: ${emu.failure}`);
 
-    const q = await bootInQemu(esp, tools, o.qemuTimeoutSeconds * 1000);
+    const q = await bootInQemu(esp, qemuTools, o.qemuTimeoutSeconds * 1000, sb !== undefined);
     log(`  ${c.id} QEMU: ${(q.ms / 1000).toFixed(1)} s${q.failure ? ` (${q.failure.slice(0, 300)})` : ''}`);
     if (q.failure) problems.push(`QEMU: ${q.failure}`);
     const guest = parseGuestReport(q.serial);
@@ -118,6 +127,7 @@ export async function runCase(c: ConformanceCase, tools: QemuTools, o: RunCaseOp
       stubemuOutcome: emu.outcome, problems,
     };
   } finally {
+    for (const f of cleanups) f();
     rmSync(esp, { recursive: true, force: true });
   }
 }

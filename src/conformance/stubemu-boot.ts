@@ -2,7 +2,7 @@
 // kernel would receive is read from the hand-off (boot_params command line and ramdisk).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runImage } from '../api';
+import { runImage, RunOptions } from '../api';
 import { listCpioArchives, S_IFMT, S_IFREG } from '../initrd/cpio';
 import { createHash } from 'node:crypto';
 import { MACHINE } from './machine';
@@ -33,7 +33,7 @@ export function unpackedFiles(initrd: Buffer): Record<string, string> {
   return files;
 }
 
-export function bootInStubemu(espDir: string, bootPath: string, timeoutSeconds: number): StubemuBoot {
+export function bootInStubemu(espDir: string, bootPath: string, timeoutSeconds: number, extra: Partial<RunOptions> = {}): StubemuBoot {
   const t0 = performance.now();
   const file = join(espDir, ...bootPath.split('\\').filter(Boolean));
   const r = runImage({
@@ -47,6 +47,7 @@ export function bootInStubemu(espDir: string, bootPath: string, timeoutSeconds: 
     // No instruction budget: the engine then runs without counting (much faster) and the time budget bounds
     // the run; the generic 6.1 kernel's EFI stub decompresses its XZ payload in one long stretch of guest code.
     timeoutSeconds,
+    ...extra,
   });
   const ms = performance.now() - t0;
   const outcome = `${r.outcome.kind}${'status' in r.outcome ? ` ${String(r.outcome.status)}` : ''}`;

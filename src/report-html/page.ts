@@ -16,6 +16,7 @@ export function outcomeText(o: RunReport['outcome']): string {
     case 'reset': return `ResetSystem(${String(o.resetType)}, ${o.status ?? ''})`;
     case 'fault': return `fault: ${String(o.reason)}`;
     case 'budget': return `budget exhausted (${String(o.which)}): ${String(o.message ?? '')}`;
+    case 'refused': return `refused by Secure Boot (${o.status ?? ''}): ${String(o.reason ?? '')}`;
     default: return o.kind;
   }
 }
