@@ -29,6 +29,8 @@ import { verifyBootOption } from './secure-boot-run';
 import { GuestProfile } from '../emulator/guest-profile';
 import { ProgressState } from './progress';
 
+export type ConsoleStream = 'ConOut' | 'StdErr' | 'Serial';
+
 export interface RunOptions {
   image: Buffer;
   imageName: string;
@@ -61,7 +63,12 @@ export interface RunOptions {
   secureBootKeys?: SecureBootKeys;
   /** Active PCR banks (default sha1 + sha256); null: no TPM (EFI_TCG2_PROTOCOL absent). */
   pcrBanks?: readonly HashAlgorithmName[] | null;
-  onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
+  /** Console output as the guest writes it: ConOut, StdErr, and the bytes it sends out of the COM1 UART ('Serial'). */
+  onConsole?: (text: string, stream: ConsoleStream) => void;
+  /** Present the ESP also as a GPT disk with Block I/O and Disk I/O (default true). */
+  espDisk?: boolean;
+  /** Page 0 unmapped: every access faults (default: zeros as on OVMF, every access listed in report.pageZero). */
+  strictNull?: boolean;
   /** The CPU engine (default unicorn). kvm runs guest code on the host CPU: fast, but no instruction budget. */
   cpu?: CpuKind;
   /** Sample guest RIP every this many milliseconds of emulation into report.profile (not deterministic). */
@@ -111,13 +118,13 @@ export function runImage(o: RunOptions): RunResult {
     const machine = new Machine(cpu, memoryBytes, {
       maxInstructions: o.maxInstructions,
       timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
-    });
+    }, { strictNull: o.strictNull, onSerial: (text) => o.onConsole?.(text, 'Serial') });
     const fw = createFirmware(machine, firmwareOptions(o));
     const imagePath = o.imagePath ?? DEFAULT_IMAGE_PATH;
     // The boot manager's LoadImage of the boot option runs the Security2 handler first (edk2 CoreLoadImageCommon).
     const refused = verifyBootOption(fw, o.image, fw.espFileDevicePath(imagePath));
     if (refused) {
-      const report = buildReport(fw, { imageName: o.imageName, image: o.image, options: reportOptions(o, cpu.traits, memoryBytes, imagePath), outcome: refused });
+      const report = buildReport(fw, { machine, imageName: o.imageName, image: o.image, options: reportOptions(o, cpu.traits, memoryBytes, imagePath), outcome: refused });
       const summary = `stubemu: ${oneLine(o.imageName)}: refused by Secure Boot (${refused.status}): ${oneLine(refused.reason)}`;
       return { report, outcome: refused, exitCode: EXIT.imageError, summary, firmware: fw, machine };
     }
@@ -135,6 +142,7 @@ export function runImage(o: RunOptions): RunResult {
     const { outcome, fault } = runToOutcome(fw, img);
     const handoff = outcome.kind === 'exit-boot-services' ? captureHandoff(fw) : undefined;
     const report = buildReport(fw, {
+      machine,
       imageName: o.imageName,
       image: o.image,
       options: reportOptions(o, cpu.traits, memoryBytes, imagePath),
@@ -181,6 +189,7 @@ function firmwareOptions(o: RunOptions): FirmwareOptions {
     secureBootKeys: o.secureBootKeys,
     pcrBanks: o.pcrBanks,
     onConsole: o.onConsole,
+    espDisk: o.espDisk,
   };
 }
 
@@ -255,6 +264,7 @@ function reportOptions(o: RunOptions, engine: CpuTraits, memoryBytes: number, im
     gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
     smbiosOemStrings: o.smbiosOemStrings ?? [],
     secureBoot: o.secureBoot ?? false,
+    strictNull: o.strictNull ?? false,
     pcrBanks: o.pcrBanks === null ? null : (o.pcrBanks ?? DEFAULT_PCR_BANKS),
   };
 }

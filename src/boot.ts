@@ -2,7 +2,7 @@
 // and resolves to Report v1; a crash of the CPU emulator rejects the promise instead of killing the caller.
 import { fork } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { RunOptions } from './api';
+import { ConsoleStream, RunOptions } from './api';
 import { BadInput } from './bad-input';
 import { Report } from './report';
 import { engineCrashMessage, WORKER_ENV } from './worker';
@@ -31,7 +31,7 @@ export interface BootRequest {
 
 /** Worker → parent. */
 export type BootMessage =
-  | { type: 'console'; text: string; stream: 'ConOut' | 'StdErr' }
+  | { type: 'console'; text: string; stream: ConsoleStream }
   | { type: 'report'; json: string }
   | { type: 'error'; badInput: boolean; message: string; stack?: string };
 

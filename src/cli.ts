@@ -73,6 +73,7 @@ options:
   --ovmf-vars FILE         an OVMF varstore (.fd) whose PK/KEK/db/dbx --ms-keys enrolls
   --pcr-banks LIST         active PCR banks of the TPM: sha1,sha256,sha384,sha512 (default sha1,sha256)
   --no-tpm                 no TPM: EFI_TCG2_PROTOCOL is not installed
+  --strict-null            page 0 unmapped: every access faults (default: zeros as on OVMF, accesses in the report)
   --eventlog FILE          write the TCG event log (binary_bios_measurements format) to FILE
   --quiet                  do not stream the guest's console output, and no progress line (shown on a terminal
                            once a run passes one second)

@@ -1,5 +1,6 @@
 // The JSON run report (version 1): built from the firmware's state after a run; deterministic for the same inputs.
 import { hex } from '../core/hex';
+import type { Machine } from '../emulator/machine';
 import { createHash } from 'node:crypto';
 import { Firmware } from '../efi-services/firmware';
 import { memoryTypeName } from '../efi-services/boot/memory-types';
@@ -25,6 +26,8 @@ export interface ReportInput {
   imageSections?: SectionUsage[];
   /** Only with --profile: wall-clock samples, so not deterministic. */
   profile?: ProfileReport;
+  /** The board the firmware ran on: its I/O ports and page 0. */
+  machine: Machine;
 }
 
 /**
@@ -43,6 +46,14 @@ export function buildReport(fw: Firmware, r: ReportInput): Report {
     outcome: r.outcome,
     console: fw.conOut.text(),
     stdErr: fw.stdErr.text(),
+    serial: r.machine.ports.uart.text(),
+    pageZero: {
+      mode: r.machine.nullPage ? 'zeros' : 'strict',
+      accesses: (r.machine.nullPage?.accesses ?? []).map((a) => ({ access: a.access, address: hex(a.address), by: fw.symbolize(a.rip) })),
+      total: r.machine.nullPage?.total ?? 0,
+      onlyFirstSeen: r.machine.nullPage?.leftPresent ?? false,
+    },
+    ports: r.machine.ports.report().map((c) => ({ ...c, port: `0x${c.port.toString(16)}` })),
     calls: {
       total: [...fw.log.counts.values()].reduce((a, b) => a + b, 0),
       counts,

@@ -1,5 +1,9 @@
 // The whole firmware without a CPU: createFirmware on a FakeBoard, services called through the tables' slots
 // as a guest calls them, the real dispatcher in between.
+import { EFI_BLOCK_IO_PROTOCOL_GUID as BLOCK_IO } from '../efi-services/protocols/block-io';
+import { EFI_BLOCK_IO2_PROTOCOL_GUID as BLOCK_IO2 } from '../efi-services/protocols/block-io2';
+import { EFI_DISK_IO_PROTOCOL_GUID as DISK_IO } from '../efi-services/protocols/disk-io';
+import { EFI_DISK_IO2_PROTOCOL_GUID as DISK_IO2 } from '../efi-services/protocols/disk-io2';
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { slotOffset } from '../core/abi';
@@ -58,12 +62,14 @@ test('set-up order: handles and their protocols, configuration tables, as firmwa
     [GUID.SIMPLE_TEXT_INPUT, GUID.SIMPLE_TEXT_INPUT_EX],
     [GUID.SIMPLE_TEXT_OUTPUT],
     [GUID.SIMPLE_TEXT_OUTPUT],
-    [GUID.DEVICE_PATH, GUID.SIMPLE_FILE_SYSTEM],
+    // The ESP partition: SimpleFileSystem, then Block I/O (2) and Disk I/O (2) of the partition; then the disk.
+    [GUID.DEVICE_PATH, GUID.SIMPLE_FILE_SYSTEM, BLOCK_IO, BLOCK_IO2, DISK_IO, DISK_IO2],
+    [GUID.DEVICE_PATH, BLOCK_IO, BLOCK_IO2, DISK_IO, DISK_IO2],
     [GUID.RNG_PROTOCOL],
     [GUID.MEMORY_ATTRIBUTE],
     [GUID.SECURITY2_ARCH, GUID.SECURITY_ARCH],
     [GUID.TCG2_PROTOCOL],
-    // The serial terminal behind ConOut (COM1's device path), as OVMF on QEMU with a serial port.
+    // ConOut's serial terminal, after the platform protocols (firmware.ts).
     [GUID.DEVICE_PATH, GUID.SIMPLE_TEXT_OUTPUT],
   ]);
   t.deepEqual(fw.configTables.list().map((e) => e.guid), [GUID.ACPI_20_TABLE, GUID.SMBIOS3_TABLE, '1e2ed096-30e2-4254-bd89-863bbef82325']);

@@ -60,6 +60,8 @@ export interface ImageHooks {
   loaded?(image: LoadedImage, file: Buffer, devicePath: readonly DevicePathNode[] | undefined, fileAddress?: bigint): void;
   /** Before an image's entry point runs. */
   starting?(image: LoadedImage): void;
+  /** A guest-loaded image was found (containingOrAdopt): its code runs already, the RDTSC stops go in now. */
+  adopted?(image: LoadedImage): void;
 }
 
 export interface ImageDeps {
@@ -140,6 +142,7 @@ export class ImageServices {
       started: true, unloaded: false, guestLoaded: { fileIsMemoryImage: !found.origin },
     };
     this.images.push(img);
+    this.d.hooks.adopted?.(img);
     return img;
   }
 

@@ -9,6 +9,7 @@ import { Access, RamLayout, Segment } from './ram-layout';
 import { RunWatch, runWatch } from './run-watch';
 import { faultAccess } from './fault-access';
 import { findAccess } from './x86-operand';
+import { PortIo, PortSize } from '../q35/port-io';
 
 const PERMS: Record<Access, number> = { none: UC.PROT_NONE, rw: UC.PROT_READ | UC.PROT_WRITE, rwx: UC.PROT_ALL };
 
@@ -32,6 +33,7 @@ export class UnicornCpu implements Cpu {
   /** The uc_engine's address, for the run watch's thread. */
   private readonly address: bigint;
   private readonly callbacks: bigint[] = [];
+  private portIo?: PortIo;
   private readonly ram = new RamLayout();
   /** Segments as Unicorn has them mapped now (empty until the first run lays them out). */
   private live: Segment[] = [];
@@ -93,6 +95,13 @@ export class UnicornCpu implements Cpu {
     }, koffi.pointer(this.u.HookCpuid));
     this.callbacks.push(cpuidCb);
     this.check(this.u.uc_hook_add(this.uc, new BigUint64Array(1), UC.HOOK_INSN, cpuidCb, null, 1n, 0n, 'int', UC.X86_INS_CPUID), 'uc_hook_add(CPUID)');
+    // IN/OUT (and INS/OUTS, one element per call) go to the board's ports (emulator/q35); without a board, the
+    // engine's own answer: reads 0.
+    const inCb = koffi.register((_uc: unknown, port: number, size: number) => (this.portIo ? this.portIo.read(port, size as PortSize) >>> 0 : 0), koffi.pointer(this.u.HookIn));
+    const outCb = koffi.register((_uc: unknown, port: number, size: number, value: number) => this.portIo?.write(port, size as PortSize, value >>> 0), koffi.pointer(this.u.HookOut));
+    this.callbacks.push(inCb, outCb);
+    this.check(this.u.uc_hook_add(this.uc, new BigUint64Array(1), UC.HOOK_INSN, inCb, null, 1n, 0n, 'int', UC.X86_INS_IN), 'uc_hook_add(IN)');
+    this.check(this.u.uc_hook_add(this.uc, new BigUint64Array(1), UC.HOOK_INSN, outCb, null, 1n, 0n, 'int', UC.X86_INS_OUT), 'uc_hook_add(OUT)');
     this.hook(UC.HOOK_MEM_INVALID, this.u.HookMem, (_uc: unknown, type: number, address: bigint) => {
       const access = type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_WRITE_PROT ? 'write'
         : type === UC.MEM_FETCH_UNMAPPED || type === UC.MEM_FETCH_PROT ? 'fetch' : 'read';
@@ -238,6 +247,10 @@ export class UnicornCpu implements Cpu {
 
   writeAll(regs: Partial<RegisterFile>): void {
     writeRegisterFile(regs, (r, v) => this.writeReg(r, v));
+  }
+
+  setPortIo(io: PortIo): void {
+    this.portIo = io;
   }
 
   setDescriptorTables(gdt: { base: bigint; limit: number }, idt: { base: bigint; limit: number }): void {
