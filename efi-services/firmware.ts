@@ -30,7 +30,7 @@ import { Pool } from './boot/pool';
 import { ProtocolDatabase } from './boot/protocol-db';
 import { protocolServices } from './boot/protocol-services';
 import { rdtscCandidates } from './boot/rdtsc-sites';
-import { MemfsVolume } from './esp/memfs-volume';
+import { MemoryVolume } from './esp/memory-volume';
 import { Volume } from './esp/volume';
 import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, pciNode, pciRootNode, serializeDevicePath } from './protocols/device-path';
 import { devicePathToText } from './protocols/device-path-text';
@@ -158,7 +158,7 @@ export class Firmware {
     this.writeSystemTable(consoles.fields);
 
     // 6. The ESP: a GPT partition on a PCI disk, with EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (UEFI 2.10 §13.4).
-    this.esp = opts.esp ?? new MemfsVolume({});
+    this.esp = opts.esp ?? new MemoryVolume({});
     this.espDevicePath = [
       pciRootNode(0),
       pciNode(1, 1),

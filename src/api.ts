@@ -5,7 +5,7 @@ import { cpuProblem, createCpu, CpuKind } from '../emulator/cpu/create-cpu';
 import { GuestFault, RunEnd } from '../core/outcomes';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
-import { MemfsVolume } from '../efi-services/esp/memfs-volume';
+import { MemoryVolume } from '../efi-services/esp/memory-volume';
 import { LoadedImage } from '../efi-services/boot/images';
 import { createFirmware, Firmware } from '../efi-services/firmware';
 import { FirmwareOptions } from '../efi-services/firmware-options';
@@ -16,7 +16,7 @@ import { LOADED_IMAGE } from '../efi-services/protocols/loaded-image';
 import { InputKey } from '../efi-services/protocols/simple-text-input';
 import { VariableSeed } from '../efi-services/runtime/variables-json';
 import { EfiError, isError, statusName } from '../core/status';
-import { BadInput } from './bad-input';
+import { BadInput, readInputFile } from './bad-input';
 import { faultReport, FaultReport } from './fault-report';
 import { captureHandoff } from './handoff';
 import { SectionTracker } from './section-usage';
@@ -28,6 +28,7 @@ import { SecureBootKeys } from '../efi-services/security/secure-boot';
 import { verifyBootOption } from './secure-boot-run';
 import { GuestProfile } from '../emulator/guest-profile';
 import { ProgressState } from './progress';
+import { EXIT } from './exit-codes';
 
 export type ConsoleStream = 'ConOut' | 'StdErr' | 'Serial';
 
@@ -83,7 +84,10 @@ export const DEFAULTS = {
 } as const;
 
 /** Documented exit codes of `stubemu run`. */
-export const EXIT = { ok: 0, imageError: 1, badInput: 2, fault: 3, budget: 4 } as const;
+export { EXIT };
+
+/** Bad input and input files (src/bad-input.ts), as the library and the CLI modules import them. */
+export { BadInput, readInputFile };
 
 /** Concatenated initrds, each padded to 4 bytes (the cpio newc alignment the kernel's unpacker expects). */
 export function concatInitrds(parts: readonly Buffer[]): Buffer {
@@ -179,7 +183,7 @@ function firmwareOptions(o: RunOptions): FirmwareOptions {
     variables: o.variables,
     keys: o.keys,
     epochSeconds: o.epochSeconds,
-    esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemfsVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
+    esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemoryVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
     rngSeed: o.rngSeed,
     noRng: o.noRng,
     initrd: o.initrds && o.initrds.length > 0 ? concatInitrds(o.initrds) : undefined,

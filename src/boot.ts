@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { ConsoleStream, RunOptions } from './api';
 import { BadInput } from './bad-input';
 import { Report } from './report';
-import { engineCrashMessage, WORKER_ENV } from './worker';
+import { engineCrashMessage, workerEnv } from './worker';
 
 /** runImage's options without the image; `imageName` defaults to the file's name (or "image.efi" for bytes). */
 export interface BootOptions extends Omit<RunOptions, 'image' | 'imageName'> {
@@ -51,7 +51,7 @@ export function boot(image: string | Uint8Array, options: BootOptions = {}): Pro
   };
   return new Promise<Report>((resolve, reject) => {
     const child = fork(join(__dirname, 'boot-worker.js'), [], {
-      env: { ...process.env, [WORKER_ENV]: '1' },
+      env: workerEnv(process.env),
       // Like the CLI's worker: a plain node, not the caller's flags (an --inspect port would be taken twice).
       execArgv: [],
       // Buffers, bigints (epochSeconds) and nested options cross as they are.

@@ -35,13 +35,18 @@ export interface ReportInput {
  * serialization as `reportJson`, so 64-bit values become hex strings and undefined keys disappear; the object a
  * caller holds is then exactly what the JSON file holds and what the schema describes.
  */
+/** SHA-256 of the started file: the hash LoadImage took of these very bytes when it has one (a UKI is 14-81 MiB). */
+function imageSha256(fw: Firmware, image: Buffer): string {
+  return fw.images.images.find((i) => i.file === image)?.fileSha256 ?? createHash('sha256').update(image).digest('hex');
+}
+
 export function buildReport(fw: Firmware, r: ReportInput): Report {
   const counts: Record<string, number> = {};
   for (const k of [...fw.log.counts.keys()].sort()) counts[k] = fw.log.counts.get(k)!;
   // 64-bit values are still bigints here; the keys are Report's (a misspelt or extra key does not compile).
   const report: { [K in keyof Report]: unknown } = {
     stubemu: { reportVersion: REPORT_VERSION },
-    image: { name: r.imageName, size: r.image.length, sha256: createHash('sha256').update(r.image).digest('hex') },
+    image: { name: r.imageName, size: r.image.length, sha256: imageSha256(fw, r.image) },
     options: r.options,
     outcome: r.outcome,
     console: fw.conOut.text(),
