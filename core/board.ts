@@ -21,6 +21,20 @@ export interface BoardMemory {
 /** CPUID leaf output: EAX, EBX, ECX, EDX (Intel SDM vol. 2A). */
 export type CpuidResult = readonly [eax: number, ebx: number, ecx: number, edx: number];
 
+/** The firmware's virtual clock as the board's timers read it (PIT, PM timer, RTC). */
+export interface BoardClock {
+  readonly nowMicros: bigint;
+  readonly epochSeconds: bigint;
+  advance(micros: bigint): void;
+}
+
+/** Time as the board's devices and RDTSC see it: the firmware clock plus time the guest spent on port I/O. */
+export interface PlatformClock {
+  nowNanos(): bigint;
+  /** Moves the port I/O time into the firmware clock; at a service call, never inside the CPU. */
+  settle(): void;
+}
+
 export interface Board {
   readonly mem: GuestMemory;
   /** Guest RAM, in address order; the memory map starts as conventional memory over exactly these ranges. */
@@ -47,6 +61,8 @@ export interface Board {
   rdtsc: () => bigint;
   /** Renders a guest address (image+offset) in the board's messages; set by the firmware. */
   symbolize: (address: bigint) => string;
+  /** Drives the board's timers from the firmware's clock (boards without devices leave it out). */
+  attachClock?(clock: BoardClock): PlatformClock;
   /** The processor's identity (SMBIOS type 4 describes it). */
   cpuid(leaf: number, subleaf: number): CpuidResult;
 }

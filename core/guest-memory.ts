@@ -60,18 +60,35 @@ export class GuestMemory {
     if (mayBeCode) this.onCodeWrite(a, data.length);
   }
 
+  /**
+   * With `mayBeCode`, onCodeWrite is told only when a byte changes: the guest often clears memory that is already
+   * zero (fresh pool memory), and dropping translated code costs a flush and a re-translation of everything hot.
+   */
   fill(a: bigint, length: number, value: number, mayBeCode = false): void {
     const o = this.at(a, length, 'write');
+    const changed = mayBeCode && !this.holdsOnly(o, length, value & 0xff);
     this.ram.fill(value & 0xff, o, o + length);
-    if (mayBeCode) this.onCodeWrite(a, length);
+    if (changed) this.onCodeWrite(a, length);
   }
 
-  /** memmove semantics (overlap allowed), as CopyMem requires (UEFI 2.10 §7.5.3). */
+  /** memmove semantics (overlap allowed), as CopyMem requires (UEFI 2.10 §7.5.3). onCodeWrite as for fill. */
   copy(dest: bigint, src: bigint, length: number, mayBeCode = false): void {
     const s = this.at(src, length, 'read');
     const d = this.at(dest, length, 'write');
+    const changed = mayBeCode && this.ram.compare(this.ram, s, s + length, d, d + length) !== 0;
     this.ram.copyWithin(d, s, s + length);
-    if (mayBeCode) this.onCodeWrite(dest, length);
+    if (changed) this.onCodeWrite(dest, length);
+  }
+
+  /** Whether ram[offset, offset+length) holds only `value`. */
+  private holdsOnly(offset: number, length: number, value: number): boolean {
+    const chunk = Math.min(length, 65536);
+    const pattern = Buffer.alloc(chunk, value);
+    for (let at = 0; at < length; at += chunk) {
+      const n = Math.min(chunk, length - at);
+      if (this.ram.compare(pattern, 0, n, offset + at, offset + at + n) !== 0) return false;
+    }
+    return true;
   }
 
   /** A NUL-terminated UCS-2 string; at most `maxChars` characters are read. */

@@ -32,4 +32,6 @@ export interface FirmwareOptions {
   /** Active PCR banks of the emulated TPM 2.0 (default sha1 + sha256, as OVMF with swtpm); null: no TPM. */
   pcrBanks?: readonly HashAlgorithmName[] | null;
   imageHooks?: ImageHooks;
+  /** The ESP also as a GPT disk with Block I/O and Disk I/O (default true; efi-services/disk/esp-disk.ts). */
+  espDisk?: boolean;
 }

@@ -1,6 +1,7 @@
 // The firmware: builds the memory map, the trap regions, the processor state, the tables, the consoles, the ESP and
 // the platform protocols in one fixed order (STYLE 3, like U-Boot efi_init_obj_list), on any Board.
-import { Board, ramTop } from '../core/board';
+import { Board, PlatformClock, ramTop } from '../core/board';
+import { EspDisk, installEspDisk } from './disk/esp-disk';
 import { GuestMemory, encodeUtf16z } from '../core/guest-memory';
 import { GUID } from '../core/guid';
 import { EfiError } from '../core/status';
@@ -30,7 +31,7 @@ import { Pool } from './boot/pool';
 import { ProtocolDatabase } from './boot/protocol-db';
 import { protocolServices } from './boot/protocol-services';
 import { rdtscCandidates } from './boot/rdtsc-sites';
-import { MemfsVolume } from './esp/memfs-volume';
+import { MemoryVolume } from './esp/memory-volume';
 import { Volume } from './esp/volume';
 import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, pciNode, pciRootNode, serializeDevicePath } from './protocols/device-path';
 import { devicePathToText } from './protocols/device-path-text';
@@ -66,6 +67,8 @@ export class Firmware {
   readonly dispatcher: Dispatcher;
   readonly log: CallLog;
   readonly clock: VirtualClock;
+  private readonly platformClock?: PlatformClock;
+  readonly espDisk?: EspDisk;
   readonly events: EventSystem;
   readonly db: ProtocolDatabase;
   readonly images: ImageServices;
@@ -124,6 +127,8 @@ export class Firmware {
 
     // 3. Services and their models.
     this.clock = new VirtualClock(opts.epochSeconds);
+    // The board's timers (PIT, PM timer, RTC) run on this clock; port I/O time joins it at the next call.
+    this.platformClock = board.attachClock?.(this.clock);
     this.log.clock = () => this.clock.nowMicros;
     this.events = new EventSystem(p, this.clock);
     this.events.onGuestError = (m) => this.log.guestError(undefined, undefined, m);
@@ -156,7 +161,7 @@ export class Firmware {
     this.writeSystemTable(consoles.fields);
 
     // 6. The ESP: a GPT partition on a PCI disk, with EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (UEFI 2.10 §13.4).
-    this.esp = opts.esp ?? new MemfsVolume({});
+    this.esp = opts.esp ?? new MemoryVolume({});
     this.espDevicePath = [
       pciRootNode(0),
       pciNode(1, 1),
@@ -167,6 +172,13 @@ export class Firmware {
     this.mem.write(dp, dpBytes);
     this.espHandle = this.db.install(0n, GUID.DEVICE_PATH, dp);
     this.db.install(this.espHandle, GUID.SIMPLE_FILE_SYSTEM, simpleFileSystem(p, this.esp).protocol);
+    // The same ESP as a GPT disk and partition with Block I/O and Disk I/O, for loaders with their own FAT drivers.
+    if (opts.espDisk !== false) this.espDisk = installEspDisk(p, {
+      volume: this.esp, partitionStart: 0x800, partitionSectors: 0x100000, partitionGuid: ESP_PARTITION_GUID,
+      diskPath: this.espDevicePath.slice(0, 2), partitionHandle: this.espHandle,
+      install: (h, guid, iface) => this.db.install(h, guid, iface),
+      signal: (e) => void this.events.signal(e),
+    });
 
     // 7. Platform protocols a boot loader and the Linux EFI stub look for, in platform-protocols.ts's order.
     this.random = new DeterministicRandom(opts.rngSeed ?? 'stubemu');
@@ -186,8 +198,9 @@ export class Firmware {
     // The TSC runs at a nominal 1 GHz on the virtual clock, and moves by 1000 cycles per read so that
     // back-to-back reads differ.
     let tscReads = 0n;
-    board.rdtsc = () => this.clock.nowMicros * 1000n + 1000n * ++tscReads;
+    board.rdtsc = () => (this.platformClock ? this.platformClock.nowNanos() : this.clock.nowMicros * 1000n) + 1000n * ++tscReads;
     this.dispatcher.beforeCall = (_service, runtime) => {
+      this.platformClock?.settle(); // time the guest spent on port I/O since the last call
       this.clock.advance(1n);
       if (this.ebs.exited && !runtime) return 'boot service called after ExitBootServices';
       return undefined;
@@ -270,6 +283,9 @@ export class Firmware {
           });
           hooks?.loaded?.(img, file, dp, fileAddress);
         },
+        // A kernel placed by the guest's own PE loader (GRUB 2.12, systemd-stub 258+) reads the virtual TSC too,
+        // from the moment it is found (at its first service call), so such runs stay deterministic.
+        adopted: (img) => void this.board.trapRdtsc(img.base, rdtscCandidates(img.pe, this.mem.view(img.base, img.size))),
         starting: (img) => {
           this.measurements?.onStartImage(!this.startedAny);
           this.startedAny = true;

@@ -24,6 +24,9 @@ export function pageTablePages(ramTop: bigint): number {
   return 3 + Number((ramTop + (1n << 30n) - 1n) >> 30n);
 }
 
+/** The page table entry that maps page 0: the first of the 4 KiB page table after the PML4 and the PDPT. */
+export const nullPagePte = (pageTables: bigint): bigint => pageTables + 0x2000n;
+
 export interface MachineLayout {
   gdt: bigint;
   idt: bigint;
@@ -82,7 +85,7 @@ function writePageTables(mem: GuestMemory, l: MachineLayout): void {
   const P = 1n, RW = 2n, PS = 0x80n;
   const pml4 = l.pageTables;
   const pdpt = pml4 + 0x1000n;
-  const pt0 = pml4 + 0x2000n;
+  const pt0 = nullPagePte(pml4);
   const pd = (gib: number) => pml4 + 0x3000n + BigInt(gib) * 0x1000n;
   mem.setU64(pml4, pdpt | P | RW);
   const gibs = Number((l.ramTop + (1n << 30n) - 1n) >> 30n);

@@ -8,7 +8,18 @@ import { Reg, RegisterFile } from '../core/registers';
 import { Cpu, StopReason } from './cpu/cpu';
 import { cpuid } from './cpuid';
 import { GuestProfile } from './guest-profile';
-import { GDT_BYTES, IDT_BYTES, initMachineState, pageTablePages } from './machine-state';
+import { GDT_BYTES, IDT_BYTES, initMachineState, nullPagePte, pageTablePages } from './machine-state';
+import { NullPage } from './null-page';
+import { PlatformTime } from './q35/platform-time';
+import { Q35Ports } from './q35/q35-ports';
+import { BoardClock, PlatformClock } from '../core/board';
+
+export interface MachineOptions {
+  /** Keep page 0 unmapped: every access faults (OVMF with NULL pointer detection). Default: zeros, accesses listed. */
+  strictNull?: boolean;
+  /** Bytes the guest sends out of the COM1 UART. */
+  onSerial?: (text: string) => void;
+}
 
 export interface Budget {
   /**
@@ -51,7 +62,13 @@ export class Machine implements Board {
   onProgress?: (rip: bigint) => void;
 
   /** A PC's RAM of `memoryBytes` (see memorySizeProblem) on `cpu`, run within `budget`. */
-  constructor(readonly cpu: Cpu, memoryBytes: number, readonly budget: Budget) {
+  /** The q35 board's I/O ports (emulator/q35), on the platform time. */
+  readonly ports: Q35Ports;
+  private readonly time = new PlatformTime();
+  /** Page 0 as OVMF has it, every access recorded; absent with strictNull (accesses fault). */
+  nullPage?: NullPage;
+
+  constructor(readonly cpu: Cpu, memoryBytes: number, readonly budget: Budget, private readonly options: MachineOptions = {}) {
     const problem = memorySizeProblem(memoryBytes);
     if (problem) throw new Error(problem);
     // RAM: everything but the NULL page and the legacy VGA/BIOS hole, as a PC has it.
@@ -59,7 +76,16 @@ export class Machine implements Board {
     const host = cpu.allocateRam(memoryBytes);
     this.mem = new GuestMemory(host, this.ram);
     for (const r of this.ram) cpu.mapRam(r.start, host.subarray(Number(r.start), Number(r.end)));
+    // Page 0 is RAM to the CPU (zeros, as OVMF leaves it) unless strictNull; the firmware itself never uses it.
+    if (!options.strictNull) cpu.mapRam(0n, host.subarray(0, 0x1000));
     this.mem.onCodeWrite = (a, n) => cpu.invalidateCode(a, n);
+    this.ports = new Q35Ports(this.time, { memoryBytes, onSerial: options.onSerial });
+    cpu.setPortIo(this.ports);
+  }
+
+  attachClock(clock: BoardClock): PlatformClock {
+    this.time.clock = clock;
+    return this.time;
   }
 
   setTraps(regions: readonly TrapRegion[], returnTrap: bigint, onTrap: (rip: bigint) => void): void {
@@ -93,6 +119,7 @@ export class Machine implements Board {
     const idt = memory.pool(IDT_BYTES);
     const pageTables = memory.pages(pageTablePages(top));
     initMachineState(this.cpu, this.mem, { gdt, idt, pageTables, ramTop: top, ram: this.ram, vectors });
+    if (!this.options.strictNull) this.nullPage = new NullPage(this.cpu, this.mem, nullPagePte(pageTables));
   }
 
   /**
@@ -155,7 +182,12 @@ export class Machine implements Board {
         this.checkTime(stop.rip);
         continue;
       }
-      if (stop.kind === 'exception') throw this.fault(stop);
+      if (stop.kind === 'exception') {
+        // Page 0 as OVMF has it: the access is recorded and completed (null-page.ts), the run goes on.
+        const left = this.nullPage ? this.nullPage.handle(stop) : stop;
+        if (left === undefined) continue;
+        throw this.fault(left);
+      }
       // A trap: a service call, or the return of a nested call.
       executed = 0;
       if (stop.rip === this.returnTrap) {
@@ -245,6 +277,10 @@ export class Machine implements Board {
         extra.errorCode = 0; // non-canonical accesses raise #GP(0)
       }
     }
-    return new GuestFault(reason, this.cpu.readAll(), extra);
+    const regs = this.cpu.readAll();
+    // CR2 holds the faulting linear address of a #PF (Intel SDM vol. 3 §4.7); engines that find the fault before
+    // the processor would (Unicorn's unmapped-memory hook) leave it unset, so it is set from the fault here.
+    if (stop.vector === 14 && stop.address !== undefined) regs.cr2 = stop.address;
+    return new GuestFault(reason, regs, extra);
   }
 }

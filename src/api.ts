@@ -5,7 +5,7 @@ import { cpuProblem, createCpu, CpuKind } from '../emulator/cpu/create-cpu';
 import { GuestFault, RunEnd } from '../core/outcomes';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
-import { MemfsVolume } from '../efi-services/esp/memfs-volume';
+import { MemoryVolume } from '../efi-services/esp/memory-volume';
 import { LoadedImage } from '../efi-services/boot/images';
 import { createFirmware, Firmware } from '../efi-services/firmware';
 import { FirmwareOptions } from '../efi-services/firmware-options';
@@ -16,7 +16,7 @@ import { LOADED_IMAGE } from '../efi-services/protocols/loaded-image';
 import { InputKey } from '../efi-services/protocols/simple-text-input';
 import { VariableSeed } from '../efi-services/runtime/variables-json';
 import { EfiError, isError, statusName } from '../core/status';
-import { BadInput } from './bad-input';
+import { BadInput, readInputFile } from './bad-input';
 import { faultReport, FaultReport } from './fault-report';
 import { captureHandoff } from './handoff';
 import { SectionTracker } from './section-usage';
@@ -28,6 +28,9 @@ import { SecureBootKeys } from '../efi-services/security/secure-boot';
 import { verifyBootOption } from './secure-boot-run';
 import { GuestProfile } from '../emulator/guest-profile';
 import { ProgressState } from './progress';
+import { EXIT } from './exit-codes';
+
+export type ConsoleStream = 'ConOut' | 'StdErr' | 'Serial';
 
 export interface RunOptions {
   image: Buffer;
@@ -61,7 +64,12 @@ export interface RunOptions {
   secureBootKeys?: SecureBootKeys;
   /** Active PCR banks (default sha1 + sha256); null: no TPM (EFI_TCG2_PROTOCOL absent). */
   pcrBanks?: readonly HashAlgorithmName[] | null;
-  onConsole?: (text: string, stream: 'ConOut' | 'StdErr') => void;
+  /** Console output as the guest writes it: ConOut, StdErr, and the bytes it sends out of the COM1 UART ('Serial'). */
+  onConsole?: (text: string, stream: ConsoleStream) => void;
+  /** Present the ESP also as a GPT disk with Block I/O and Disk I/O (default true). */
+  espDisk?: boolean;
+  /** Page 0 unmapped: every access faults (default: zeros as on OVMF, every access listed in report.pageZero). */
+  strictNull?: boolean;
   /** The CPU engine (default unicorn). kvm runs guest code on the host CPU: fast, but no instruction budget. */
   cpu?: CpuKind;
   /** Sample guest RIP every this many milliseconds of emulation into report.profile (not deterministic). */
@@ -76,7 +84,10 @@ export const DEFAULTS = {
 } as const;
 
 /** Documented exit codes of `stubemu run`. */
-export const EXIT = { ok: 0, imageError: 1, badInput: 2, fault: 3, budget: 4 } as const;
+export { EXIT };
+
+/** Bad input and input files (src/bad-input.ts), as the library and the CLI modules import them. */
+export { BadInput, readInputFile };
 
 /** Concatenated initrds, each padded to 4 bytes (the cpio newc alignment the kernel's unpacker expects). */
 export function concatInitrds(parts: readonly Buffer[]): Buffer {
@@ -111,13 +122,13 @@ export function runImage(o: RunOptions): RunResult {
     const machine = new Machine(cpu, memoryBytes, {
       maxInstructions: o.maxInstructions,
       timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
-    });
+    }, { strictNull: o.strictNull, onSerial: (text) => o.onConsole?.(text, 'Serial') });
     const fw = createFirmware(machine, firmwareOptions(o));
     const imagePath = o.imagePath ?? DEFAULT_IMAGE_PATH;
     // The boot manager's LoadImage of the boot option runs the Security2 handler first (edk2 CoreLoadImageCommon).
     const refused = verifyBootOption(fw, o.image, fw.espFileDevicePath(imagePath));
     if (refused) {
-      const report = buildReport(fw, { imageName: o.imageName, image: o.image, options: reportOptions(o, cpu.traits, memoryBytes, imagePath), outcome: refused });
+      const report = buildReport(fw, { machine, imageName: o.imageName, image: o.image, options: reportOptions(o, cpu.traits, memoryBytes, imagePath), outcome: refused });
       const summary = `stubemu: ${oneLine(o.imageName)}: refused by Secure Boot (${refused.status}): ${oneLine(refused.reason)}`;
       return { report, outcome: refused, exitCode: EXIT.imageError, summary, firmware: fw, machine };
     }
@@ -135,6 +146,7 @@ export function runImage(o: RunOptions): RunResult {
     const { outcome, fault } = runToOutcome(fw, img);
     const handoff = outcome.kind === 'exit-boot-services' ? captureHandoff(fw) : undefined;
     const report = buildReport(fw, {
+      machine,
       imageName: o.imageName,
       image: o.image,
       options: reportOptions(o, cpu.traits, memoryBytes, imagePath),
@@ -171,7 +183,7 @@ function firmwareOptions(o: RunOptions): FirmwareOptions {
     variables: o.variables,
     keys: o.keys,
     epochSeconds: o.epochSeconds,
-    esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemfsVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
+    esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemoryVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
     rngSeed: o.rngSeed,
     noRng: o.noRng,
     initrd: o.initrds && o.initrds.length > 0 ? concatInitrds(o.initrds) : undefined,
@@ -181,6 +193,7 @@ function firmwareOptions(o: RunOptions): FirmwareOptions {
     secureBootKeys: o.secureBootKeys,
     pcrBanks: o.pcrBanks,
     onConsole: o.onConsole,
+    espDisk: o.espDisk,
   };
 }
 
@@ -255,6 +268,7 @@ function reportOptions(o: RunOptions, engine: CpuTraits, memoryBytes: number, im
     gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
     smbiosOemStrings: o.smbiosOemStrings ?? [],
     secureBoot: o.secureBoot ?? false,
+    strictNull: o.strictNull ?? false,
     pcrBanks: o.pcrBanks === null ? null : (o.pcrBanks ?? DEFAULT_PCR_BANKS),
   };
 }

@@ -2,10 +2,10 @@
 // and resolves to Report v1; a crash of the CPU emulator rejects the promise instead of killing the caller.
 import { fork } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { RunOptions } from './api';
+import { ConsoleStream, RunOptions } from './api';
 import { BadInput } from './bad-input';
 import { Report } from './report';
-import { engineCrashMessage, WORKER_ENV } from './worker';
+import { engineCrashMessage, workerEnv } from './worker';
 
 /** runImage's options without the image; `imageName` defaults to the file's name (or "image.efi" for bytes). */
 export interface BootOptions extends Omit<RunOptions, 'image' | 'imageName'> {
@@ -31,7 +31,7 @@ export interface BootRequest {
 
 /** Worker → parent. */
 export type BootMessage =
-  | { type: 'console'; text: string; stream: 'ConOut' | 'StdErr' }
+  | { type: 'console'; text: string; stream: ConsoleStream }
   | { type: 'report'; json: string }
   | { type: 'error'; badInput: boolean; message: string; stack?: string };
 
@@ -51,7 +51,7 @@ export function boot(image: string | Uint8Array, options: BootOptions = {}): Pro
   };
   return new Promise<Report>((resolve, reject) => {
     const child = fork(join(__dirname, 'boot-worker.js'), [], {
-      env: { ...process.env, [WORKER_ENV]: '1' },
+      env: workerEnv(process.env),
       // Like the CLI's worker: a plain node, not the caller's flags (an --inspect port would be taken twice).
       execArgv: [],
       // Buffers, bigints (epochSeconds) and nested options cross as they are.

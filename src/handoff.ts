@@ -1,14 +1,14 @@
 // The kernel hand-off captured when ExitBootServices succeeds: boot_params, command line, initrd, the kernel
 // the stub started, the memory map and CPU state — what a kexec loader needs.
 import { hex } from '../core/hex';
-import { createHash } from 'node:crypto';
+import { digest } from '../core/digest-memo';
 import { Firmware } from '../efi-services/firmware';
 import { memoryTypeName } from '../efi-services/boot/memory-types';
 import { EfiConventionalMemory, EfiLoaderData } from '../efi-services/boot/memory-types';
 import { sectionAt, sectionCopySize } from '../pe/pe-image';
 import { BOOT_PARAMS, BootParamsReport, decodeBootParams, looksLikeBootParams } from './linux/boot-params';
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const sha256 = (b: Uint8Array) => digest('sha256', b).toString('hex');
 
 export interface HandoffReport {
   /** Where the caller of ExitBootServices resumes, and with which stack. */

@@ -121,6 +121,8 @@ export interface ReportOptions {
   gop: string | null;
   smbiosOemStrings: readonly string[];
   secureBoot: boolean;
+  /** --strict-null: page 0 unmapped, every access faults. */
+  strictNull: boolean;
   /** Active PCR banks in TPM_ALG_ID order (sha1, sha256, sha384, sha512), as `pcrs` and the event log list them; null without a TPM. */
   pcrBanks: readonly string[] | null;
 }
@@ -238,6 +240,30 @@ export interface FaultReportJson {
   firmwareStack: string[];
 }
 
+/** Page 0 (the NULL page) during the run. */
+export interface PageZeroReport {
+  /** 'zeros' (readable RAM, as OVMF's default build has it; accesses listed) or 'strict' (--strict-null: accesses fault). */
+  mode: 'zeros' | 'strict';
+  /** Guest reads and writes of page 0 (the first 256). */
+  accesses: { access: 'read' | 'write'; address: Hex; by: Location }[];
+  /** How many accesses there were in all. */
+  total: number;
+  /** The engine could not step accesses (KVM): the page stayed mapped after the first one, later ones are not counted. */
+  onlyFirstSeen: boolean;
+}
+
+/** Accesses to one I/O port. */
+export interface PortAccessReport {
+  /**
+   * @pattern ^0x[0-9a-f]{1,4}$
+   */
+  port: string;
+  /** The device that answers there, or why nothing does (floating bus: reads all ones). */
+  device: string;
+  reads: number;
+  writes: number;
+}
+
 /** The run report, version 1 (`stubemu run --json`). Same inputs and options give the same JSON bytes. */
 export interface Report {
   stubemu: { reportVersion: 1 };
@@ -248,6 +274,12 @@ export interface Report {
   console: string;
   /** Everything written with OutputString to StdErr. */
   stdErr: string;
+  /** Everything the guest sent out of the COM1 UART (port 0x3f8), bytes as Latin-1 text. */
+  serial: string;
+  /** Page 0: how it was mapped and every guest access to it. */
+  pageZero: PageZeroReport;
+  /** Every I/O port the guest read or wrote, in port order (emulator/q35: what answers each port). */
+  ports: PortAccessReport[];
   calls: ReportCalls;
   /** Members called that the firmware does not implement (they returned EFI_UNSUPPORTED). */
   unimplemented: { service: string; calls: number }[];

@@ -1,5 +1,6 @@
 // The JSON run report (version 1): built from the firmware's state after a run; deterministic for the same inputs.
 import { hex } from '../core/hex';
+import type { Machine } from '../emulator/machine';
 import { createHash } from 'node:crypto';
 import { Firmware } from '../efi-services/firmware';
 import { memoryTypeName } from '../efi-services/boot/memory-types';
@@ -25,6 +26,8 @@ export interface ReportInput {
   imageSections?: SectionUsage[];
   /** Only with --profile: wall-clock samples, so not deterministic. */
   profile?: ProfileReport;
+  /** The board the firmware ran on: its I/O ports and page 0. */
+  machine: Machine;
 }
 
 /**
@@ -32,17 +35,30 @@ export interface ReportInput {
  * serialization as `reportJson`, so 64-bit values become hex strings and undefined keys disappear; the object a
  * caller holds is then exactly what the JSON file holds and what the schema describes.
  */
+/** SHA-256 of the started file: the hash LoadImage took of these very bytes when it has one (a UKI is 14-81 MiB). */
+function imageSha256(fw: Firmware, image: Buffer): string {
+  return fw.images.images.find((i) => i.file === image)?.fileSha256 ?? createHash('sha256').update(image).digest('hex');
+}
+
 export function buildReport(fw: Firmware, r: ReportInput): Report {
   const counts: Record<string, number> = {};
   for (const k of [...fw.log.counts.keys()].sort()) counts[k] = fw.log.counts.get(k)!;
   // 64-bit values are still bigints here; the keys are Report's (a misspelt or extra key does not compile).
   const report: { [K in keyof Report]: unknown } = {
     stubemu: { reportVersion: REPORT_VERSION },
-    image: { name: r.imageName, size: r.image.length, sha256: createHash('sha256').update(r.image).digest('hex') },
+    image: { name: r.imageName, size: r.image.length, sha256: imageSha256(fw, r.image) },
     options: r.options,
     outcome: r.outcome,
     console: fw.conOut.text(),
     stdErr: fw.stdErr.text(),
+    serial: r.machine.ports.uart.text(),
+    pageZero: {
+      mode: r.machine.nullPage ? 'zeros' : 'strict',
+      accesses: (r.machine.nullPage?.accesses ?? []).map((a) => ({ access: a.access, address: hex(a.address), by: fw.symbolize(a.rip) })),
+      total: r.machine.nullPage?.total ?? 0,
+      onlyFirstSeen: r.machine.nullPage?.leftPresent ?? false,
+    },
+    ports: r.machine.ports.report().map((c) => ({ ...c, port: `0x${c.port.toString(16)}` })),
     calls: {
       total: [...fw.log.counts.values()].reduce((a, b) => a + b, 0),
       counts,

@@ -81,6 +81,7 @@ export const MACHINE_ARGS = {
   'ovmf-vars': { type: 'string' },
   'pcr-banks': { type: 'string' },
   'no-tpm': { type: 'boolean' },
+  'strict-null': { type: 'boolean' },
 } as const;
 
 export type MachineArgValues = {
@@ -177,5 +178,6 @@ export function machineRunOptions(values: MachineArgValues, path: string): RunOp
     secureBoot: values['secure-boot'],
     secureBootKeys: secureBootKeys(values),
     pcrBanks,
+    strictNull: values['strict-null'],
   };
 }

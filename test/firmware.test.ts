@@ -1,5 +1,9 @@
 // The whole firmware without a CPU: createFirmware on a FakeBoard, services called through the tables' slots
 // as a guest calls them, the real dispatcher in between.
+import { EFI_BLOCK_IO_PROTOCOL_GUID as BLOCK_IO } from '../efi-services/protocols/block-io';
+import { EFI_BLOCK_IO2_PROTOCOL_GUID as BLOCK_IO2 } from '../efi-services/protocols/block-io2';
+import { EFI_DISK_IO_PROTOCOL_GUID as DISK_IO } from '../efi-services/protocols/disk-io';
+import { EFI_DISK_IO2_PROTOCOL_GUID as DISK_IO2 } from '../efi-services/protocols/disk-io2';
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { slotOffset } from '../core/abi';
@@ -9,7 +13,7 @@ import {
   EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EFI_UNSUPPORTED, statusName,
 } from '../core/status';
 import { EfiBootServicesCode, EfiBootServicesData, EfiRuntimeServicesCode } from '../efi-services/boot/memory-types';
-import { MemfsVolume } from '../efi-services/esp/memfs-volume';
+import { MemoryVolume } from '../efi-services/esp/memory-volume';
 import { createFirmware, Firmware } from '../efi-services/firmware';
 import { FirmwareOptions } from '../efi-services/firmware-options';
 import { endInstanceNode, filePathNode, serializeDevicePath } from '../efi-services/protocols/device-path';
@@ -34,7 +38,7 @@ const CHILD = buildPe({
 
 function boot(options: Partial<FirmwareOptions> = {}) {
   const board = FakeBoard.pc(128 * MiB);
-  const fw = createFirmware(board, { trace: true, esp: new MemfsVolume({ [CHILD_PATH]: CHILD }), ...options });
+  const fw = createFirmware(board, { trace: true, esp: new MemoryVolume({ [CHILD_PATH]: CHILD }), ...options });
   const slot = (table: bigint, offset: number) => board.mem.u64(table + BigInt(offset));
   const bs = (name: string, ...args: bigint[]) => board.call(slot(fw.bootServices, slotOffset(EFI_BOOT_SERVICES, name)), args);
   const rt = (name: string, ...args: bigint[]) => board.call(slot(fw.runtimeServices, slotOffset(EFI_RUNTIME_SERVICES, name)), args);
@@ -58,7 +62,9 @@ test('set-up order: handles and their protocols, configuration tables, as firmwa
     [GUID.SIMPLE_TEXT_INPUT, GUID.SIMPLE_TEXT_INPUT_EX],
     [GUID.SIMPLE_TEXT_OUTPUT],
     [GUID.SIMPLE_TEXT_OUTPUT],
-    [GUID.DEVICE_PATH, GUID.SIMPLE_FILE_SYSTEM],
+    // The ESP partition: SimpleFileSystem, then Block I/O (2) and Disk I/O (2) of the partition; then the disk.
+    [GUID.DEVICE_PATH, GUID.SIMPLE_FILE_SYSTEM, BLOCK_IO, BLOCK_IO2, DISK_IO, DISK_IO2],
+    [GUID.DEVICE_PATH, BLOCK_IO, BLOCK_IO2, DISK_IO, DISK_IO2],
     [GUID.RNG_PROTOCOL],
     [GUID.MEMORY_ATTRIBUTE],
     [GUID.SECURITY2_ARCH, GUID.SECURITY_ARCH],
@@ -69,7 +75,7 @@ test('set-up order: handles and their protocols, configuration tables, as firmwa
     [GUID.UNICODE_COLLATION2],
     [GUID.HII_DATABASE],
     [GUID.HII_STRING],
-    // The serial terminal behind ConOut (COM1's device path), as OVMF on QEMU with a serial port.
+    // ConOut's serial terminal, after the platform protocols (firmware.ts).
     [GUID.DEVICE_PATH, GUID.SIMPLE_TEXT_OUTPUT],
   ]);
   t.deepEqual(fw.configTables.list().map((e) => e.guid), [GUID.ACPI_20_TABLE, GUID.SMBIOS3_TABLE, '1e2ed096-30e2-4254-bd89-863bbef82325']);

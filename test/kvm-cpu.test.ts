@@ -139,3 +139,25 @@ test('cpuProblem names what stops KVM on this host, or nothing when it can run S
 function le32(v: number): number[] {
   return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 }
+
+kvmTest('IN, OUT and OUTSB reach the board through KVM_EXIT_IO (port, size, value, string elements)', (t) => {
+  const { cpu, ram, run } = machine();
+  try {
+    const seen: string[] = [];
+    cpu.setPortIo({
+      read: (port, size) => (seen.push(`in ${port.toString(16)}/${size}`), port === 0x61 ? 0x20 : 0xffff_ffff),
+      write: (port, size, value) => void seen.push(`out ${port.toString(16)}/${size}=${value.toString(16)}`),
+    });
+    const msg = CODE + 0x100;
+    ram.set([0x41, 0x42], msg);
+    // in al, 0x61; mov dx, 0x608; in eax, dx; mov dx, 0x3f8; mov esi, msg; mov ecx, 2; rep outsb; mov ebx, eax; call TRAPS
+    const code = [0xe4, 0x61, 0x66, 0xba, 0x08, 0x06, 0xed, 0x66, 0xba, 0xf8, 0x03, 0xbe, ...le32(msg), 0xb9, 2, 0, 0, 0, 0xf3, 0x6e, 0x89, 0xc3];
+    const rel = TRAPS - (CODE + code.length + 5);
+    const stop = run([...code, 0xe8, ...le32(rel)]);
+    t.is(stop.kind, 'trap');
+    t.is(cpu.readReg('rbx'), 0xffff_ffffn);
+    t.deepEqual(seen, ['in 61/1', 'in 608/4', 'out 3f8/1=41', 'out 3f8/1=42']);
+  } finally {
+    cpu.close();
+  }
+});

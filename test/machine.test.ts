@@ -32,8 +32,8 @@ test('#UD reports the faulting instruction as image+offset and its bytes', (t) =
   t.true(f.instructionBytes.startsWith('0f0b'));
 });
 
-test('a NULL read is a #PF with the address and a not-present read error code', (t) => {
-  const r = runCode([0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0]); // mov rax, [0]
+test('--strict-null: a NULL read is a #PF with the address and a not-present read error code', (t) => {
+  const r = runCode([0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0], { strictNull: true }); // mov rax, [0]
   const f = fault(r);
   t.is(f.vector, 14);
   t.is(f.address, '0x0');
@@ -68,8 +68,8 @@ test('a non-canonical address is #GP(0)', (t) => {
   t.is(f.rip, `code.efi+0x${(TEXT + 10).toString(16)}`);
 });
 
-test('a jump to 0 is an instruction-fetch #PF at 0', (t) => {
-  const r = runCode([0x31, 0xc0, 0xff, 0xe0]); // xor eax, eax; jmp rax
+for (const strictNull of [true, false]) test(`a jump to 0 is an instruction-fetch #PF at 0 (strictNull ${strictNull})`, (t) => {
+  const r = runCode([0x31, 0xc0, 0xff, 0xe0], { strictNull }); // xor eax, eax; jmp rax
   const f = fault(r);
   t.is(f.vector, 14);
   t.is(f.access, 'fetch');

@@ -1,6 +1,6 @@
 // Image services (UEFI 2.10 §7.4): LoadImage, StartImage, Exit, UnloadImage, and the registry of loaded images.
 import { BootServicesImpl } from '../tables/boot-services-decl';
-import { createHash } from 'node:crypto';
+import { digestOfUnchanging } from '../../core/digest-memo';
 import { ImageExit } from '../../core/outcomes';
 import { layoutImage, parsePe, PeFormatError, PeImage, relocate, sectionAt, sectionCopySize } from '../../pe/pe-image';
 import { findGuestLoadedImage, ImageOrigin } from './guest-loaded-images';
@@ -60,6 +60,8 @@ export interface ImageHooks {
   loaded?(image: LoadedImage, file: Buffer, devicePath: readonly DevicePathNode[] | undefined, fileAddress?: bigint): void;
   /** Before an image's entry point runs. */
   starting?(image: LoadedImage): void;
+  /** A guest-loaded image was found (containingOrAdopt): its code runs already, the RDTSC stops go in now. */
+  adopted?(image: LoadedImage): void;
 }
 
 export interface ImageDeps {
@@ -136,10 +138,11 @@ export class ImageServices {
     const img: LoadedImage = {
       handle: 0n, name: found.origin?.name ?? `image@0x${found.base.toString(16)}`, pe: found.pe, base: found.base, size: found.size,
       pages: 0n, allocation: alloc.start, entry: found.entry, loadedImage: 0n, parent: host?.handle ?? 0n,
-      source: 'guest PE loader', fileSha256: createHash('sha256').update(file).digest('hex'), file,
+      source: 'guest PE loader', fileSha256: digestOfUnchanging('sha256', file).toString('hex'), file,
       started: true, unloaded: false, guestLoaded: { fileIsMemoryImage: !found.origin },
     };
     this.images.push(img);
+    this.d.hooks.adopted?.(img);
     return img;
   }
 
@@ -221,7 +224,7 @@ export class ImageServices {
       devicePath: o.devicePath ? devicePathToText([...o.devicePath]) : undefined,
       filePath: o.filePath ? devicePathToText([...o.filePath]) : undefined,
       source: o.source,
-      fileSha256: createHash('sha256').update(file).digest('hex'),
+      fileSha256: digestOfUnchanging('sha256', file).toString('hex'),
       file,
       started: false,
       unloaded: false,

@@ -1,5 +1,6 @@
 // TPM 2.0 PCR banks (TPM 2.0 Library Part 1 §17; TCG PC Client PTP §4.2): per-algorithm PCR values and Extend.
 import { createHash } from 'node:crypto';
+import { digest as digestOf } from '../../core/digest-memo';
 
 export type HashAlgorithmName = 'sha1' | 'sha256' | 'sha384' | 'sha512';
 
@@ -38,7 +39,7 @@ export function banksOfBitmap(bitmap: number): HashAlgorithmName[] {
 /** `data` hashed with each bank's algorithm. */
 export function hashAll(banks: readonly HashAlgorithmName[], data: Uint8Array): Digests {
   const out: Digests = {};
-  for (const b of banks) out[b] = createHash(b).update(data).digest();
+  for (const b of banks) out[b] = digestOf(b, data);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // The CPU seen by the rest of stubemu: registers, guest RAM mapping and "run until something happens".
 // Only emulator/cpu/ knows which engine is behind it (STYLE: the firmware never imports the CPU).
 
+import { PortIo } from '../q35/port-io';
 import { GENERAL_REGS, Reg, RegisterFile } from '../../core/registers';
 
 /** Cpu.readAll in terms of readReg: the general registers, RIP, RFLAGS and CR0/2/3/4 (every engine). */
@@ -83,6 +84,8 @@ export interface Cpu {
   writeReg(r: Reg, v: bigint): void;
   readAll(): RegisterFile;
   writeAll(regs: Partial<RegisterFile>): void;
+  /** The board's I/O ports: IN/OUT (and INS/OUTS) go to `io`. Without one, reads see 0 and writes are dropped. */
+  setPortIo(io: PortIo): void;
   /** Load GDTR/IDTR (base, limit). */
   setDescriptorTables(gdt: { base: bigint; limit: number }, idt: { base: bigint; limit: number }): void;
   writeMsr(index: number, value: bigint): void;

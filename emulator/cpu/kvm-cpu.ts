@@ -8,6 +8,7 @@
 //   the HLT there says which vector fired, and the exception frame on the stack gives the faulting state back.
 // - protect('none') leaves a hole in the KVM memory slots: a write there becomes KVM_EXIT_MMIO and a fault.
 // - There is no instruction counter: a periodic timer interrupts KVM_RUN so the host can check its time budget.
+import { PortIo, PortSize } from '../q35/port-io';
 import { cpuid } from '../cpuid';
 import { CODE64_SELECTOR, DATA_SELECTOR } from '../machine-state';
 import { Cpu, CpuTraits, readRegisterFile, StopReason, writeRegisterFile } from './cpu';
@@ -73,6 +74,8 @@ export class KvmCpu implements Cpu {
   private readonly hwStops: (bigint | undefined)[] = new Array(HW_BREAKPOINTS).fill(undefined);
   private readonly timer: SliceTimer;
   private closed = false;
+
+  private portIo?: PortIo;
 
   constructor() {
     this.kvm = openKvm();
@@ -178,6 +181,10 @@ export class KvmCpu implements Cpu {
     writeRegisterFile(regs, (r, v) => this.writeReg(r, v));
   }
 
+  setPortIo(io: PortIo): void {
+    this.portIo = io;
+  }
+
   setDescriptorTables(gdt: { base: bigint; limit: number }, idt: { base: bigint; limit: number }): void {
     const s = this.loadSregs();
     for (const [at, t] of [[SREGS.gdt, gdt], [SREGS.idt, idt]] as const) {
@@ -273,12 +280,23 @@ export class KvmCpu implements Cpu {
         return { kind: 'exception', vector: 13, rip, detail: `KVM could not emulate the instruction (internal error ${sub})` };
       }
       case EXIT.IO: {
-        // Port I/O: there are no devices; reads see 0, writes are dropped.
+        // struct kvm_run.io: direction (0 in, 1 out), size, port, count (INS/OUTS), data_offset in kvm_run.
         const dir = this.run_[u];
-        const size = this.run_[u + 1];
+        const size = this.run_[u + 1] as PortSize;
+        const port = this.run_.readUInt16LE(u + 2);
         const count = this.run_.readUInt32LE(u + 4);
         const dataOffset = Number(this.run_.readBigUInt64LE(u + 8));
-        if (dir === 0) this.run_.fill(0, dataOffset, dataOffset + size * count);
+        for (let i = 0; i < count; i++) {
+          const at = dataOffset + i * size;
+          if (dir === 0) {
+            const v = this.portIo ? this.portIo.read(port, size) : 0; // without a board: reads see 0
+            for (let b = 0; b < size; b++) this.run_[at + b] = (v >>> (8 * b)) & 0xff;
+          } else {
+            let v = 0;
+            for (let b = size - 1; b >= 0; b--) v = v * 256 + this.run_[at + b];
+            this.portIo?.write(port, size, v);
+          }
+        }
         return undefined;
       }
       case EXIT.SHUTDOWN:

@@ -83,16 +83,32 @@ export class RunWatch {
   private readonly shared = new SharedArrayBuffer(4 * (RING_AT + 2 * RING));
   private readonly s = new Int32Array(this.shared);
 
+  private ready = false;
+
+  /**
+   * Starts the helper thread and returns at once: its start (a V8 isolate, koffi, the library: ~100 ms) overlaps
+   * the firmware's set-up and image loading, and the first run waits for it (arm).
+   */
   constructor(library: string) {
     const w = new Worker(HELPER, { eval: true, workerData: { shared: this.shared, library, koffi: require.resolve('koffi') } });
     w.unref();
-    // Wait until the helper has loaded koffi: a process that exits while a worker is inside koffi's loading
-    // aborts (napi_throw at teardown); parked in Atomics.wait it ends cleanly.
+    // A process that exits while a worker is inside koffi's loading aborts (napi_throw at teardown); parked in
+    // Atomics.wait it ends cleanly. So a process that never ran a guest waits for the helper before it exits.
+    process.once('exit', () => {
+      if (!this.ready) Atomics.wait(this.s, READY, 0, 10_000);
+    });
+  }
+
+  /** Waits until the helper has loaded koffi and the library. */
+  private awaitReady(): void {
+    if (this.ready) return;
     if (Atomics.wait(this.s, READY, 0, 10_000) === 'timed-out') throw new Error('the Unicorn run watch thread did not start within 10 s');
+    this.ready = true;
   }
 
   /** A run of `engine` (its address) is about to start: stop it after `deadlineMs`, sample every `sampleMs`. */
   arm(engine: bigint, deadlineMs: number | undefined, sampleMs: number | undefined): void {
+    this.awaitReady();
     const us = (ms: number | undefined) => (ms === undefined ? 0 : Math.max(1, Math.min(0x7fff_ffff, Math.round(ms * 1000))));
     Atomics.store(this.s, ADDR_LO, Number(engine & 0xffff_ffffn) | 0);
     Atomics.store(this.s, ADDR_HI, Number(engine >> 32n) | 0);
@@ -132,7 +148,7 @@ export class RunWatch {
 
 const watches = new Map<string, RunWatch>();
 
-/** One helper thread per process and library: runs never overlap on one thread. */
+/** One helper thread per process and library, started by the first engine: runs never overlap on one thread. */
 export function runWatch(library: string): RunWatch {
   let w = watches.get(library);
   if (!w) watches.set(library, (w = new RunWatch(library)));

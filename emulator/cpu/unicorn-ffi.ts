@@ -37,6 +37,8 @@ export const UC = {
   CTL_TCG_BUFFER_SIZE: 1140850701, // UC_CTL_WRITE(UC_CTL_TCG_BUFFER_SIZE, 1)
   QUERY_TIMEOUT: 4,
   X86_INS_CPUID: 113,
+  X86_INS_IN: 218,
+  X86_INS_OUT: 500,
 } as const;
 
 export const UC_X86_REG = {
@@ -77,6 +79,8 @@ function bind() {
     HookCode: koffi.proto('void stubemu_hook_code(uc_engine *uc, uint64_t address, uint32_t size, void *user)'),
     HookCpuid: koffi.proto('int stubemu_hook_cpuid(uc_engine *uc, void *user)'),
     HookIntr: koffi.proto('void stubemu_hook_intr(uc_engine *uc, uint32_t intno, void *user)'),
+    HookIn: koffi.proto('uint32_t stubemu_hook_in(uc_engine *uc, uint32_t port, int size, void *user)'),
+    HookOut: koffi.proto('void stubemu_hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *user)'),
     HookInsnInvalid: koffi.proto('bool stubemu_hook_insn_invalid(uc_engine *uc, void *user)'),
     HookMem: koffi.proto('bool stubemu_hook_mem(uc_engine *uc, int type, uint64_t address, int size, int64_t value, void *user)'),
   };

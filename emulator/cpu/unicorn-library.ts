@@ -59,9 +59,9 @@ function open(source: string): LoadedUnicorn {
 }
 
 /**
- * Order: $STUBEMU_LIBUNICORN (must load); the system's libunicorn.so.2 when it is a good version (a Debian 13
- * system's packaged 2.1.1 is used as it is); the 2.1.1 the set-up fetched into .cache/; the system's anyway,
- * with its warning.
+ * Order: $STUBEMU_LIBUNICORN (must load); the 2.1.1 the set-up fetched into .cache/ (the version measured fast and
+ * right, Debian 13's own package); the system's libunicorn.so.2, with its warning when it is a slow version. The
+ * fetched copy comes first so a run loads one 20 MB library, not two (reading the system's version means loading it).
  */
 export function loadUnicorn(): LoadedUnicorn {
   const override = process.env[LIBRARY_ENV];
@@ -72,16 +72,11 @@ export function loadUnicorn(): LoadedUnicorn {
       throw new Error(`cannot load ${LIBRARY_ENV}=${override}: ${(e as Error).message}`);
     }
   }
-  let system: LoadedUnicorn | undefined;
-  let systemError = '';
-  try {
-    system = open('libunicorn.so.2');
-    if (!system.warning) return system;
-  } catch (e) {
-    systemError = (e as Error).message;
-  }
   const fetched = path.join(checkoutRoot(), FETCHED_LIBRARY);
   if (fs.existsSync(fetched)) return open(fetched);
-  if (system) return system;
-  throw new Error(`cannot load libunicorn.so.2 (${systemError}) and ${fetched} is missing; run npm run setup, which fetches ${FAST_PACKAGE.replace(/ \(.*/, '')}`);
+  try {
+    return open('libunicorn.so.2');
+  } catch (e) {
+    throw new Error(`cannot load libunicorn.so.2 (${(e as Error).message}) and ${fetched} is missing; run npm run setup, which fetches ${FAST_PACKAGE.replace(/ \(.*/, '')}`);
+  }
 }

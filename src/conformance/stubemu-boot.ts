@@ -44,6 +44,9 @@ export function bootInStubemu(espDir: string, bootPath: string, timeoutSeconds: 
     memoryBytes: MACHINE.memoryMiB * 1024 * 1024,
     secureBoot: MACHINE.secureBoot,
     pcrBanks: MACHINE.pcrBanks,
+    // QEMU's vvfat ESP is an MBR disk: systemd-stub 262 finds no GPT on it and makes no boot secret (an extra initrd
+    // cpio). stubemu's ESP would be a GPT disk; leave the disk out so both sides see the same.
+    espDisk: false,
     // No instruction budget: the engine then runs without counting (much faster) and the time budget bounds
     // the run; the generic 6.1 kernel's EFI stub decompresses its XZ payload in one long stretch of guest code.
     timeoutSeconds,

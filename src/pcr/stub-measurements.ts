@@ -147,8 +147,10 @@ const SECTIONS_258 = [...SECTIONS_257, '.efifw'];
 const VARS_252 = ['LoaderDevicePartUUID', 'LoaderImageIdentifier', 'LoaderFirmwareInfo', 'LoaderFirmwareType', 'StubInfo', 'StubFeatures', 'StubPcrKernelImage'];
 const VARS_257 = ['LoaderDevicePartUUID', 'LoaderImageIdentifier', 'LoaderFirmwareInfo', 'LoaderFirmwareType', 'StubInfo', 'StubFeatures', 'StubProfile',
   'StubDevicePartUUID', 'StubImageIdentifier', 'StubPcrKernelImage'];
+// LoaderBootSecret (src/boot/boot-secret.c: an NV+BS secret made from the Linux random seed table): 262.1 sets it
+// once it has read the ESP's GPT through Disk I/O, as on a machine whose ESP is a GPT partition; 260-261 not run.
 const VARS_261 = ['LoaderDevicePartUUID', 'LoaderImageIdentifier', 'LoaderFirmwareInfo', 'LoaderFirmwareType', 'LoaderTpm2ActivePcrBanks', 'StubInfo',
-  'StubFeatures', 'StubProfile', 'StubDevicePartUUID', 'StubImageIdentifier', 'LoaderPcrSMBIOS', 'StubPcrKernelImage'];
+  'StubFeatures', 'StubProfile', 'StubDevicePartUUID', 'StubImageIdentifier', 'LoaderPcrSMBIOS', 'StubPcrKernelImage', 'LoaderBootSecret'];
 
 const common = {
   unmeasuredSections: ['.pcrsig'],

@@ -10,6 +10,11 @@ export const TOOLS = {
   tpm2_eventlog: { path: '/usr/bin/tpm2_eventlog', pkg: 'tpm2-tools' },
   'systemd-measure': { path: '/usr/lib/systemd/systemd-measure', pkg: 'systemd' },
   objdump: { path: '/usr/bin/objdump', pkg: 'binutils' },
+  as: { path: '/usr/bin/as', pkg: 'binutils' },
+  objcopy: { path: '/usr/bin/objcopy', pkg: 'binutils' },
+  mcopy: { path: '/usr/bin/mcopy', pkg: 'mtools' },
+  'fsck.fat': { path: '/usr/sbin/fsck.fat', pkg: 'dosfstools' },
+  sfdisk: { path: '/usr/sbin/sfdisk', pkg: 'fdisk' },
   chromium: { path: '/usr/bin/chromium', pkg: 'chromium' },
   script: { path: '/usr/bin/script', pkg: 'bsdutils' },
 } as const;

@@ -1,0 +1,74 @@
+// The ESP as OVMF presents a disk: a PCI disk handle with EFI_BLOCK_IO(2) and EFI_DISK_IO(2) on
+// PciRoot(0x0)/Pci(0x1,0x1), and the same protocols on the partition handle .../HD(1,GPT,...) that already carries
+// EFI_SIMPLE_FILE_SYSTEM_PROTOCOL. The disk is a GPT image whose one partition is a FAT32 image of the ESP volume,
+// built on the guest's first block access from the files as they are then (later writes through SimpleFileSystem
+// do not show on the disk, block writes stay in memory and do not reach the files).
+import { Platform } from '../platform';
+import { Volume } from '../esp/volume';
+import { GUID, guidToBytes } from '../../core/guid';
+import { DevicePathNode, serializeDevicePath } from '../protocols/device-path';
+import { blockIoProtocol, EFI_BLOCK_IO_PROTOCOL_GUID, writeBlockIoMedia } from '../protocols/block-io';
+import { blockIo2Protocol, EFI_BLOCK_IO2_PROTOCOL_GUID } from '../protocols/block-io2';
+import { diskIoProtocol, EFI_DISK_IO_PROTOCOL_GUID } from '../protocols/disk-io';
+import { diskIo2Protocol, EFI_DISK_IO2_PROTOCOL_GUID } from '../protocols/disk-io2';
+import { BlockDevice, DiskWindow } from './block-device';
+import { buildFat32 } from './fat32-image';
+import { EFI_SYSTEM_PARTITION_TYPE, gptDisk } from './gpt-disk';
+import { SparseDisk } from './sparse-disk';
+
+/** Fixed, so runs repeat (and distinct from the partition's GUID). */
+export const ESP_DISK_GUID = '2f3c6d1e-8a4b-4c7d-9e2f-1a0b3c4d5e6f';
+
+export interface EspDiskOptions {
+  volume: Volume;
+  /** The partition's place, as its HD() node says. */
+  partitionStart: number;
+  partitionSectors: number;
+  partitionGuid: string;
+  /** The disk's device path (the partition's without its HD node). */
+  diskPath: DevicePathNode[];
+  partitionHandle: bigint;
+  install: (handle: bigint, guid: string, iface: bigint) => bigint;
+  signal: (event: bigint) => void;
+}
+
+export interface EspDisk {
+  diskHandle: bigint;
+  /** Built yet (the guest touched a block)? */
+  readonly built: boolean;
+  /** The disk image (builds it). */
+  image(): SparseDisk;
+}
+
+export function installEspDisk(platform: Platform, o: EspDiskOptions): EspDisk {
+  let disk: SparseDisk | undefined;
+  const totalSectors = o.partitionStart + o.partitionSectors + 0x800; // 1 MiB after the partition: backup GPT
+  const image = (): SparseDisk => {
+    if (!disk) {
+      const volumeId = guidToBytes(o.partitionGuid).readUInt32LE(0);
+      const fat = buildFat32(o.volume, o.partitionSectors, volumeId);
+      disk = gptDisk(totalSectors, ESP_DISK_GUID, {
+        start: o.partitionStart, sectors: o.partitionSectors, uniqueGuid: o.partitionGuid, typeGuid: EFI_SYSTEM_PARTITION_TYPE,
+        name: 'EFI System Partition', extents: fat.extents,
+      });
+    }
+    return disk;
+  };
+  const whole = new DiskWindow('disk', image, 0, totalSectors, false);
+  const part = new DiskWindow('ESP', image, o.partitionStart, o.partitionSectors, true);
+
+  const dpBytes = serializeDevicePath(o.diskPath);
+  const dp = platform.allocate(dpBytes.length);
+  platform.mem.write(dp, dpBytes);
+  const diskHandle = o.install(0n, GUID.DEVICE_PATH, dp);
+  const addIo = (handle: bigint, dev: BlockDevice) => {
+    const media = writeBlockIoMedia(platform, dev);
+    o.install(handle, EFI_BLOCK_IO_PROTOCOL_GUID, blockIoProtocol(platform, dev, media));
+    o.install(handle, EFI_BLOCK_IO2_PROTOCOL_GUID, blockIo2Protocol(platform, dev, media, o.signal));
+    o.install(handle, EFI_DISK_IO_PROTOCOL_GUID, diskIoProtocol(platform, dev));
+    o.install(handle, EFI_DISK_IO2_PROTOCOL_GUID, diskIo2Protocol(platform, dev, o.signal));
+  };
+  addIo(diskHandle, whole);
+  addIo(o.partitionHandle, part);
+  return { diskHandle, get built() { return disk !== undefined; }, image };
+}
