@@ -44,6 +44,8 @@ options:
   --memory SIZE            guest RAM, e.g. 512M, 1G (default 1G)
   --esp DIR                a host directory as the ESP (read-only; guest writes stay in memory); IMAGE must be in it
   --esp-writable           let guest writes reach the --esp directory
+  --disk FILE              a raw disk image with a GPT: Block I/O and Disk I/O on the disk and its partitions, the
+                           EFI system partition as the boot image's device (no SimpleFileSystem; not with --esp)
   --kexec-out DIR          after ExitBootServices: write kernel, initrd, cmdline, boot_params.bin, memmap.json,
                            segments.json and handoff.json to DIR; exit 1 with the reason when no kernel file can
                            be named (the kernel image is found also when the stub loaded it itself, 258+)
