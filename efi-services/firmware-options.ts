@@ -5,6 +5,8 @@ import { InputKey } from './protocols/simple-text-input';
 import { VariableSeed } from './runtime/variables-json';
 import { HashAlgorithmName } from './tcg/pcr-banks';
 import { SecureBootKeys } from './security/secure-boot';
+import { SectorStore } from './disk/block-device';
+import { GptLayout } from './disk/gpt-read';
 
 export interface FirmwareOptions {
   trace: boolean;
@@ -34,4 +36,9 @@ export interface FirmwareOptions {
   imageHooks?: ImageHooks;
   /** The ESP also as a GPT disk with Block I/O and Disk I/O (default true; efi-services/disk/esp-disk.ts). */
   espDisk?: boolean;
+  /**
+   * A raw GPT disk image (`--disk FILE`; efi-services/disk/raw-disk-handles.ts) instead of the ESP disk: its EFI system
+   * partition is the ESP handle, which then has no SimpleFileSystem (stubemu reads no FAT image).
+   */
+  disk?: { store: SectorStore; layout: GptLayout };
 }

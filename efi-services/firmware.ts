@@ -2,6 +2,7 @@
 // the platform protocols in one fixed order (STYLE 3, like U-Boot efi_init_obj_list), on any Board.
 import { Board, PlatformClock, ramTop } from '../core/board';
 import { EspDisk, installEspDisk } from './disk/esp-disk';
+import { gptHardDriveNode, installRawDisk } from './disk/raw-disk-handles';
 import { GuestMemory, encodeUtf16z } from '../core/guest-memory';
 import { GUID } from '../core/guid';
 import { EfiError } from '../core/status';
@@ -165,19 +166,21 @@ export class Firmware {
     this.espDevicePath = [
       pciRootNode(0),
       pciNode(1, 1),
-      hardDriveNode({ partitionNumber: 1, partitionStart: 0x800n, partitionSize: 0x100000n, signature: ESP_PARTITION_GUID }),
+      opts.disk ? gptHardDriveNode(opts.disk.layout.esp)
+        : hardDriveNode({ partitionNumber: 1, partitionStart: 0x800n, partitionSize: 0x100000n, signature: ESP_PARTITION_GUID }),
     ];
     const dpBytes = serializeDevicePath(this.espDevicePath);
     const dp = p.allocate(dpBytes.length);
     this.mem.write(dp, dpBytes);
     this.espHandle = this.db.install(0n, GUID.DEVICE_PATH, dp);
-    this.db.install(this.espHandle, GUID.SIMPLE_FILE_SYSTEM, simpleFileSystem(p, this.esp).protocol);
+    const installer = { install: (h: bigint, guid: string, iface: bigint) => this.db.install(h, guid, iface), signal: (e: bigint) => void this.events.signal(e) };
+    // A raw disk image: its partitions through Block I/O and Disk I/O only (no FAT driver for SimpleFileSystem).
+    if (opts.disk) installRawDisk(p, { ...installer, ...opts.disk, diskPath: this.espDevicePath.slice(0, 2), espHandle: this.espHandle });
+    else this.db.install(this.espHandle, GUID.SIMPLE_FILE_SYSTEM, simpleFileSystem(p, this.esp).protocol);
     // The same ESP as a GPT disk and partition with Block I/O and Disk I/O, for loaders with their own FAT drivers.
-    if (opts.espDisk !== false) this.espDisk = installEspDisk(p, {
+    if (opts.espDisk !== false && !opts.disk) this.espDisk = installEspDisk(p, {
       volume: this.esp, partitionStart: 0x800, partitionSectors: 0x100000, partitionGuid: ESP_PARTITION_GUID,
-      diskPath: this.espDevicePath.slice(0, 2), partitionHandle: this.espHandle,
-      install: (h, guid, iface) => this.db.install(h, guid, iface),
-      signal: (e) => void this.events.signal(e),
+      diskPath: this.espDevicePath.slice(0, 2), partitionHandle: this.espHandle, ...installer,
     });
 
     // 7. Platform protocols a boot loader and the Linux EFI stub look for, in platform-protocols.ts's order.

@@ -21,6 +21,8 @@ import { faultReport, FaultReport } from './fault-report';
 import { captureHandoff } from './handoff';
 import { SectionTracker } from './section-usage';
 import { HostVolume } from '../efi-services/esp/host-volume';
+import { DiskImageError, RawDisk } from '../efi-services/disk/raw-disk';
+import { GptLayout, readGpt } from '../efi-services/disk/gpt-read';
 import { DEFAULT_PCR_BANKS, HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { oneLine } from './guest-text';
 import { buildReport, Outcome, Report, ReportOptions } from './report';
@@ -68,6 +70,11 @@ export interface RunOptions {
   onConsole?: (text: string, stream: ConsoleStream) => void;
   /** Present the ESP also as a GPT disk with Block I/O and Disk I/O (default true). */
   espDisk?: boolean;
+  /**
+   * A raw disk image with a GPT (`--disk FILE`): served through Block I/O and Disk I/O on the disk and partition handles,
+   * its EFI system partition is the boot image's device (no SimpleFileSystem on it); not with espDir.
+   */
+  diskFile?: string;
   /** Page 0 unmapped: every access faults (default: zeros as on OVMF, every access listed in report.pageZero). */
   strictNull?: boolean;
   /** The CPU engine (default unicorn). kvm runs guest code on the host CPU: fast, but no instruction budget. */
@@ -118,12 +125,14 @@ export function runImage(o: RunOptions): RunResult {
   const memoryProblem = memorySizeProblem(memoryBytes);
   if (memoryProblem) throw new BadInput(memoryProblem);
   const cpu = engineFor(o);
+  let disk: { store: RawDisk; layout: GptLayout } | undefined;
   try {
+    if (o.diskFile !== undefined) disk = openDisk(o.diskFile, o.espDir);
     const machine = new Machine(cpu, memoryBytes, {
       maxInstructions: o.maxInstructions,
       timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
     }, { strictNull: o.strictNull, onSerial: (text) => o.onConsole?.(text, 'Serial') });
-    const fw = createFirmware(machine, firmwareOptions(o));
+    const fw = createFirmware(machine, firmwareOptions(o, disk));
     const imagePath = o.imagePath ?? DEFAULT_IMAGE_PATH;
     // The boot manager's LoadImage of the boot option runs the Security2 handler first (edk2 CoreLoadImageCommon).
     const refused = verifyBootOption(fw, o.image, fw.espFileDevicePath(imagePath));
@@ -161,6 +170,21 @@ export function runImage(o: RunOptions): RunResult {
     return { report, outcome, exitCode: exitCodeOf(outcome), summary, firmware: fw, machine, handoff };
   } finally {
     cpu.close();
+    disk?.store.close();
+  }
+}
+
+/** The raw disk image of --disk, its GPT read; a file that is no GPT disk is bad input naming the problem. */
+function openDisk(file: string, espDir: string | undefined): { store: RawDisk; layout: GptLayout } {
+  if (espDir !== undefined) throw new BadInput('--disk and --esp exclude each other: the disk image holds the ESP');
+  let store: RawDisk | undefined;
+  try {
+    store = new RawDisk(file);
+    return { store, layout: readGpt(store, `--disk ${file}`) };
+  } catch (e) {
+    store?.close();
+    if (e instanceof DiskImageError) throw new BadInput(e.message);
+    throw e;
   }
 }
 
@@ -177,7 +201,7 @@ function engineFor(o: RunOptions): Cpu {
   return cpu;
 }
 
-function firmwareOptions(o: RunOptions): FirmwareOptions {
+function firmwareOptions(o: RunOptions, disk: FirmwareOptions['disk']): FirmwareOptions {
   return {
     trace: o.trace ?? false,
     variables: o.variables,
@@ -194,6 +218,7 @@ function firmwareOptions(o: RunOptions): FirmwareOptions {
     pcrBanks: o.pcrBanks,
     onConsole: o.onConsole,
     espDisk: o.espDisk,
+    disk,
   };
 }
 
@@ -262,7 +287,7 @@ function reportOptions(o: RunOptions, engine: CpuTraits, memoryBytes: number, im
     timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
     trace: o.trace ?? false,
     imagePath,
-    esp: o.espDir !== undefined ? (o.espWritable ? 'host directory, writable' : 'host directory, read-only with overlay') : 'memory',
+    esp: o.diskFile !== undefined ? 'disk image' : o.espDir !== undefined ? (o.espWritable ? 'host directory, writable' : 'host directory, read-only with overlay') : 'memory',
     rng: o.noRng ? null : (o.rngSeed ?? 'stubemu'),
     initrds: (o.initrds ?? []).map((b) => ({ size: b.length, sha256: createHash('sha256').update(b).digest('hex') })),
     gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,

@@ -113,7 +113,7 @@ export interface ReportOptions {
   trace: boolean;
   /** Where the image is on the ESP (backslashes). */
   imagePath: string;
-  esp: 'memory' | 'host directory, read-only with overlay' | 'host directory, writable';
+  esp: 'memory' | 'host directory, read-only with overlay' | 'host directory, writable' | 'disk image';
   /** The RNG seed; null without EFI_RNG_PROTOCOL. */
   rng: string | null;
   initrds: { size: number; sha256: string }[];

@@ -64,5 +64,12 @@ test('every manifest entry is pinned with hashes, and its files follow its selec
     if (e.select.version) t.regex(e.version, new RegExp(e.select.version), e.id);
     t.deepEqual(Object.keys(e.files).sort(), Object.keys(e.select.files).sort(), e.id);
     for (const f of Object.values(e.files)) t.regex(f.sha256, /^[0-9a-f]{64}$/, `${e.id} ${f.path}`);
+    // A signed build is pinned to exactly its unsigned entry's package and version (linux-signed-amd64).
+    if (e.select.signedOf !== undefined) {
+      const of = readManifest().fixtures.find((x) => x.id === e.select.signedOf);
+      t.truthy(of, `${e.id}: signedOf ${e.select.signedOf} is not an entry`);
+      t.is(e.package, of!.package.replace(/-unsigned$/, ''), e.id);
+      t.is(e.version, of!.version, e.id);
+    }
   }
 });

@@ -1,6 +1,14 @@
 // What EFI_BLOCK_IO and EFI_DISK_IO serve: a whole disk or one partition of it (a window on the same sectors, so
 // writes through either are seen by both). The disk is built on first use (`--esp` trees are read only then).
-import { SECTOR, SparseDisk } from './sparse-disk';
+import { SECTOR } from './sparse-disk';
+
+/** 512-byte sectors: a disk built in memory (SparseDisk) or a raw image file (RawDisk). */
+export interface SectorStore {
+  readonly sectors: number;
+  /** `count` sectors from `lba` (the caller checks bounds). */
+  read(lba: number, count: number): Buffer;
+  write(lba: number, data: Uint8Array): void;
+}
 
 export interface BlockDevice {
   readonly name: string;
@@ -22,7 +30,7 @@ export class DiskWindow implements BlockDevice {
 
   constructor(
     readonly name: string,
-    private readonly disk: () => SparseDisk,
+    private readonly disk: () => SectorStore,
     private readonly start: number,
     private readonly sectors: number,
     readonly logicalPartition: boolean,

@@ -7,11 +7,8 @@ import { Platform } from '../platform';
 import { Volume } from '../esp/volume';
 import { GUID, guidToBytes } from '../../core/guid';
 import { DevicePathNode, serializeDevicePath } from '../protocols/device-path';
-import { blockIoProtocol, EFI_BLOCK_IO_PROTOCOL_GUID, writeBlockIoMedia } from '../protocols/block-io';
-import { blockIo2Protocol, EFI_BLOCK_IO2_PROTOCOL_GUID } from '../protocols/block-io2';
-import { diskIoProtocol, EFI_DISK_IO_PROTOCOL_GUID } from '../protocols/disk-io';
-import { diskIo2Protocol, EFI_DISK_IO2_PROTOCOL_GUID } from '../protocols/disk-io2';
-import { BlockDevice, DiskWindow } from './block-device';
+import { DiskWindow } from './block-device';
+import { installBlockAndDiskIo } from './install-io';
 import { buildFat32 } from './fat32-image';
 import { EFI_SYSTEM_PARTITION_TYPE, gptDisk } from './gpt-disk';
 import { SparseDisk } from './sparse-disk';
@@ -61,14 +58,7 @@ export function installEspDisk(platform: Platform, o: EspDiskOptions): EspDisk {
   const dp = platform.allocate(dpBytes.length);
   platform.mem.write(dp, dpBytes);
   const diskHandle = o.install(0n, GUID.DEVICE_PATH, dp);
-  const addIo = (handle: bigint, dev: BlockDevice) => {
-    const media = writeBlockIoMedia(platform, dev);
-    o.install(handle, EFI_BLOCK_IO_PROTOCOL_GUID, blockIoProtocol(platform, dev, media));
-    o.install(handle, EFI_BLOCK_IO2_PROTOCOL_GUID, blockIo2Protocol(platform, dev, media, o.signal));
-    o.install(handle, EFI_DISK_IO_PROTOCOL_GUID, diskIoProtocol(platform, dev));
-    o.install(handle, EFI_DISK_IO2_PROTOCOL_GUID, diskIo2Protocol(platform, dev, o.signal));
-  };
-  addIo(diskHandle, whole);
-  addIo(o.partitionHandle, part);
+  installBlockAndDiskIo(platform, o, diskHandle, whole);
+  installBlockAndDiskIo(platform, o, o.partitionHandle, part);
   return { diskHandle, get built() { return disk !== undefined; }, image };
 }

@@ -211,6 +211,8 @@ function text(b: Buffer): EventDataReport {
 }
 
 function devicePathText(bytes: Buffer): JsonValue {
+  // shim logs the images it verifies for GRUB (shim_lock) with no device path: LengthOfDevicePath 0.
+  if (bytes.length === 0) return '';
   try {
     return devicePathToText(parseDevicePath(bytes).nodes);
   } catch (e) {
@@ -255,7 +257,9 @@ function variableData(d: Buffer, type: number): EventDataReport {
     variableData: hex(data),
   };
   const unicodeName = out.unicodeName as string;
-  if (type === EV.EFI_VARIABLE_AUTHORITY && data.length >= 16) {
+  if (type === EV.EFI_VARIABLE_AUTHORITY && unicodeName === 'SbatLevel' && asciiText(data) !== undefined) {
+    out.sbatLevel = asciiText(data)!; // shim's SBAT revocation level (CSV text), not an EFI_SIGNATURE_DATA
+  } else if (type === EV.EFI_VARIABLE_AUTHORITY && data.length >= 16) {
     out.signatureOwner = guidFromBytes(data); // EFI_SIGNATURE_DATA (UEFI 2.10 §32.4.1)
   } else if (unicodeName === 'BootOrder' && data.length % 2 === 0) {
     out.bootOrder = Array.from({ length: data.length / 2 }, (_, i) => `Boot${data.readUInt16LE(2 * i).toString(16).toUpperCase().padStart(4, '0')}`);

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 export const TOOLS = {
   pesign: { path: '/usr/bin/pesign', pkg: 'pesign' },
   sbsign: { path: '/usr/bin/sbsign', pkg: 'sbsigntool' },
+  sbverify: { path: '/usr/bin/sbverify', pkg: 'sbsigntool' },
   openssl: { path: '/usr/bin/openssl', pkg: 'openssl' },
   tpm2_eventlog: { path: '/usr/bin/tpm2_eventlog', pkg: 'tpm2-tools' },
   'systemd-measure': { path: '/usr/lib/systemd/systemd-measure', pkg: 'systemd' },
@@ -13,6 +14,8 @@ export const TOOLS = {
   as: { path: '/usr/bin/as', pkg: 'binutils' },
   objcopy: { path: '/usr/bin/objcopy', pkg: 'binutils' },
   mcopy: { path: '/usr/bin/mcopy', pkg: 'mtools' },
+  mmd: { path: '/usr/bin/mmd', pkg: 'mtools' },
+  'mkfs.fat': { path: '/usr/sbin/mkfs.fat', pkg: 'dosfstools' },
   'fsck.fat': { path: '/usr/sbin/fsck.fat', pkg: 'dosfstools' },
   sfdisk: { path: '/usr/sbin/sfdisk', pkg: 'fdisk' },
   chromium: { path: '/usr/bin/chromium', pkg: 'chromium' },
