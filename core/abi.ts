@@ -26,17 +26,18 @@ export interface ArgDecl {
 
 export type ReturnType = 'EFI_STATUS' | 'VOID' | 'UINTN' | 'TPL';
 
-export interface FunctionDecl {
-  readonly name: string;
+/** A member of a table; `N` and `R` keep its name and return type in the type, so implementations are checked. */
+export interface FunctionDecl<N extends string = string, R extends ReturnType = ReturnType> {
+  readonly name: N;
   readonly args: readonly ArgDecl[];
-  readonly returns: ReturnType;
+  readonly returns: R;
   /** Takes further arguments after `args` (InstallMultipleProtocolInterfaces). */
   readonly variadic?: boolean;
   /** A pointer-sized data member between or after the functions (WaitForKey, Mode): not a function. */
   readonly field?: boolean;
 }
 
-export interface TableDecl {
+export interface TableDecl<M extends FunctionDecl = FunctionDecl> {
   /** Spec name, e.g. EFI_BOOT_SERVICES; also the prefix of trace names unless `traceName` is set. */
   readonly name: string;
   readonly traceName: string;
@@ -45,28 +46,33 @@ export interface TableDecl {
   readonly revision?: number;
   /** Bytes before the first function pointer (the header, or a Revision field). */
   readonly headerSize: number;
-  readonly members: readonly FunctionDecl[];
+  readonly members: readonly M[];
+}
+
+/** A table declaration that keeps its members' names and return types (for TableImpl and callMember). */
+export function tableDecl<M extends FunctionDecl>(table: TableDecl<M>): TableDecl<M> {
+  return table;
 }
 
 /** `fn('AllocatePages', 'Type:ENUM', 'MemoryType:ENUM', 'Pages:UINTN', 'Memory:PTR')` */
-export function fn(name: string, ...args: string[]): FunctionDecl {
+export function fn<N extends string>(name: N, ...args: string[]): FunctionDecl<N, 'EFI_STATUS'> {
   return decl(name, 'EFI_STATUS', args);
 }
 
-export function fnReturning(returns: ReturnType, name: string, ...args: string[]): FunctionDecl {
+export function fnReturning<R extends ReturnType, N extends string>(returns: R, name: N, ...args: string[]): FunctionDecl<N, R> {
   return decl(name, returns, args);
 }
 
-export function fnVariadic(name: string, ...args: string[]): FunctionDecl {
+export function fnVariadic<N extends string>(name: N, ...args: string[]): FunctionDecl<N, 'EFI_STATUS'> {
   return { ...decl(name, 'EFI_STATUS', args), variadic: true };
 }
 
 /** A pointer-sized data member of an interface (an EFI_EVENT, a Mode pointer), kept in its spec position. */
-export function field(name: string): FunctionDecl {
+export function field<N extends string>(name: N): FunctionDecl<N, 'VOID'> & { readonly field: true } {
   return { name, returns: 'VOID', args: [], field: true };
 }
 
-function decl(name: string, returns: ReturnType, args: string[]): FunctionDecl {
+function decl<N extends string, R extends ReturnType>(name: N, returns: R, args: string[]): FunctionDecl<N, R> {
   return {
     name,
     returns,
@@ -102,8 +108,26 @@ export interface CallInfo {
   note(text: string): void;
 }
 
-/** A service implementation: decoded arguments (bigint, masked to their width) in declaration order. */
-export type ServiceFn = (args: readonly bigint[], call: CallInfo) => EfiStatus | bigint | void;
+/** What a member's implementation returns: an EFI_STATUS member a status, UINTN and EFI_TPL a value, VOID nothing. */
+export type ReturnOf<R extends ReturnType> = R extends 'VOID' ? undefined : R extends 'EFI_STATUS' ? EfiStatus : bigint;
 
-/** Implementations for some or all members of a table; missing members return EFI_UNSUPPORTED and are reported. */
-export type TableImpl = Partial<Record<string, ServiceFn>>;
+/** A service implementation: decoded arguments (bigint, masked to their width) in declaration order. */
+export type ServiceFn<R extends ReturnType> = (args: readonly bigint[], call: CallInfo) => ReturnOf<R>;
+
+/**
+ * Any member's implementation, as the dispatcher holds it (it checks the result against the declaration). Its own
+ * type, not ServiceFn<ReturnType>: tsc compares instances of one alias by their argument, which lets a handler
+ * that may return nothing pass for an EFI_STATUS one.
+ */
+export type AnyServiceFn = (args: readonly bigint[], call: CallInfo) => bigint | undefined;
+
+/** The names of a table's function members (data fields excluded). */
+export type MemberName<T extends TableDecl> = T extends TableDecl<infer M> ? (M extends { field: true } ? never : M['name']) : never;
+
+/**
+ * Implementations for some or all members of a table, each typed by its declaration: a member missing here
+ * returns EFI_UNSUPPORTED and is reported as unimplemented.
+ */
+export type TableImpl<T extends TableDecl = TableDecl> = T extends TableDecl<infer M>
+  ? { [K in M as K extends { field: true } ? never : K['name']]?: ServiceFn<K['returns']> }
+  : never;

@@ -1,7 +1,9 @@
 // Host-side exceptions that unwind nested guest runs: the end of the whole run, Exit() to StartImage, faults.
 import { RegisterFile } from './registers';
 
-export type OutcomeKind = 'exit-boot-services' | 'returned' | 'exit' | 'reset' | 'fault' | 'budget';
+/** How a run ends (report v1 `outcome.kind`); RunEnd carries the kinds that end it from inside, `refused` is the
+ * started image refused by Secure Boot before it ran. */
+export type OutcomeKind = 'exit-boot-services' | 'returned' | 'exit' | 'reset' | 'fault' | 'budget' | 'refused';
 
 /** Ends the whole run with an outcome (ExitBootServices success, ResetSystem, budget). */
 export class RunEnd extends Error {

@@ -2,7 +2,7 @@
 // becomes a typed service call. It decodes the Microsoft x64 arguments as the table declares them, records the
 // call, runs the service, turns an EfiError into its status, reports unimplemented members and boot services
 // called after ExitBootServices, writes RAX and returns to the caller.
-import { CallInfo, FunctionDecl, ServiceFn } from '../core/abi';
+import { AnyServiceFn, CallInfo, FunctionDecl, ReturnType, ServiceFn } from '../core/abi';
 import { Board, TrapRegion } from '../core/board';
 import { ARG_REGS, decodeArg, stackArgOffset } from '../core/calling-convention';
 import { GuestMemoryError } from '../core/guest-memory';
@@ -14,7 +14,7 @@ import { CallLog } from './call-log';
 interface Trap {
   owner: string;
   decl: FunctionDecl;
-  impl?: ServiceFn;
+  impl?: AnyServiceFn;
 }
 
 const SLOT = 16n;
@@ -46,13 +46,13 @@ export class Dispatcher {
   }
 
   /** Allocates a trap slot that runs `impl` (Platform.trap). */
-  trap(owner: string, decl: FunctionDecl, impl: ServiceFn | undefined, runtime = false): bigint {
+  trap<R extends ReturnType>(owner: string, decl: FunctionDecl<string, R>, impl: ServiceFn<R> | undefined, runtime = false): bigint {
     const region = runtime ? this.runtimeRegion : this.bootRegion;
     const i = runtime ? 1 : 0;
     const a = this.nextSlot[i];
     if (a + SLOT > region.base + BigInt(region.size)) throw new Error(`firmware trap region full (${owner}.${decl.name})`);
     this.nextSlot[i] = a + SLOT;
-    this.traps.set(a, { owner, decl, impl });
+    this.traps.set(a, { owner, decl, impl: impl as AnyServiceFn | undefined });
     return a;
   }
 
@@ -104,7 +104,7 @@ export class Dispatcher {
     };
     this.onCall(service, trap.decl, args);
     const refused = this.beforeCall(service, trap.owner === 'RuntimeServices');
-    let status: bigint | undefined;
+    let status: bigint;
     this.activeCalls.push(`${service} from ${caller}`);
     this.log.enter(service, caller);
     try {
@@ -116,7 +116,9 @@ export class Dispatcher {
         status = EFI_UNSUPPORTED;
       } else {
         const r = trap.impl(args, info);
-        status = r === undefined ? undefined : BigInt.asUintN(64, r);
+        // The table types make an EFI_STATUS, UINTN or EFI_TPL member return a value and a VOID one nothing.
+        if ((r === undefined) !== (trap.decl.returns === 'VOID')) throw new Error(`${service} (${trap.decl.returns}) returned ${r === undefined ? 'nothing' : 'a value'}`);
+        status = BigInt.asUintN(64, r ?? 0n);
       }
     } catch (e) {
       if (e instanceof EfiError) status = e.status;
@@ -130,9 +132,9 @@ export class Dispatcher {
       this.activeCalls.pop();
       this.log.leave();
     }
-    if (entry && trap.decl.returns !== 'VOID') entry.status = trap.decl.returns === 'EFI_STATUS' ? statusName(status ?? 0n) : `0x${(status ?? 0n).toString(16)}`;
-    // Return to the caller as its `call` expects: RAX = result, pop the return address.
-    if (trap.decl.returns !== 'VOID') board.writeReg('rax', status ?? 0n);
+    if (entry && trap.decl.returns !== 'VOID') entry.status = trap.decl.returns === 'EFI_STATUS' ? statusName(status) : `0x${status.toString(16)}`;
+    // Return to the caller as its `call` expects: RAX = result (not for VOID), pop the return address.
+    if (trap.decl.returns !== 'VOID') board.writeReg('rax', status);
     board.writeReg('rsp', regs.rsp + 8n);
     board.writeReg('rip', ret);
   }

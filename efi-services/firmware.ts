@@ -22,6 +22,7 @@ import { exitBootServicesService, ExitBootServicesState, HandOff } from './boot/
 import { ImageServices } from './boot/images';
 import { locateDevicePath } from './boot/locate-device-path';
 import { MemoryMap } from './boot/memory-map';
+import { MissingProtocols } from './boot/missing-protocols';
 import { memoryServices } from './boot/memory-services';
 import {
   AllocateAddress, AllocateAnyPages, EfiBootServicesCode, EfiBootServicesData, EfiRuntimeServicesCode, EfiRuntimeServicesData,
@@ -90,6 +91,8 @@ export class Firmware {
   readonly espDevicePath: DevicePathNode[];
   readonly ebs: ExitBootServicesState = { exited: false, failedAttempts: 0 };
   readonly misc: MiscState = { monotonic: 0n };
+  /** Protocols asked for and not found, for the report. */
+  readonly missingProtocols = new MissingProtocols();
   handOff?: HandOff;
   readonly random: DeterministicRandom;
   /** What platform-protocols.ts installed (by option). */
@@ -313,7 +316,10 @@ export class Firmware {
     return buildInterface(p, EFI_BOOT_SERVICES, {
       ...memoryServices(p, this.map, this.pool, (m) => this.log.guestError(undefined, undefined, m)),
       ...eventServices(p, this.events),
-      ...protocolServices(p, this.db, { allocatePool: (n) => this.pool.allocate(EfiBootServicesData, n, 'guest') }),
+      ...protocolServices(p, this.db, {
+        allocatePool: (n) => this.pool.allocate(EfiBootServicesData, n, 'guest'),
+        onMiss: (service, guid, caller) => this.missingProtocols.record(service, guid, this.symbolize(caller)),
+      }),
       ...this.images.services(),
       ...miscServices(p, this.clock, this.configTables, this.misc),
       ...this.drivers.services(),

@@ -8,11 +8,17 @@
 // part of the behaviour: handles and firmware allocations follow it, and reports are compared byte for byte.
 import { FirmwareOptions } from './firmware-options';
 import { InstallContext } from './install-context';
+import * as devicePathFromText from './protocols/device-path-from-text';
+import * as devicePathToText from './protocols/device-path-to-text';
+import * as devicePathUtilities from './protocols/device-path-utilities';
 import * as graphicsOutput from './protocols/graphics-output';
+import * as hiiDatabase from './protocols/hii-database';
+import * as hiiString from './protocols/hii-string';
 import * as initrdLoadFile2 from './protocols/initrd-load-file2';
 import * as memoryAttribute from './protocols/memory-attribute';
 import * as rng from './protocols/rng';
 import * as securityArch from './protocols/security-arch';
+import * as unicodeCollation from './protocols/unicode-collation';
 import * as acpi from './tables/acpi';
 import * as smbios from './tables/smbios';
 import * as firmwareMeasurements from './tcg/firmware-measurements';
@@ -26,6 +32,7 @@ export interface PlatformProtocols {
   initrd?: initrdLoadFile2.InitrdLoadFile2;
   tcg2?: tcg2.Tcg2;
   measurements?: firmwareMeasurements.FirmwareMeasurements;
+  hii?: hiiDatabase.HiiDatabase;
 }
 
 type Install<T> = (ctx: InstallContext, options: FirmwareOptions, installed: Readonly<PlatformProtocols>) => T;
@@ -53,6 +60,14 @@ export const PLATFORM_PROTOCOLS: readonly PlatformProtocolEntry[] = [
     when: tpm,
     install: (ctx, _options, installed) => firmwareMeasurements.install(ctx, installed.tcg2!),
   },
+  // What OVMF's DevicePathDxe and EnglishDxe offer; edk2 applications such as the UEFI Shell look for them.
+  { name: 'EFI_DEVICE_PATH_UTILITIES_PROTOCOL', install: devicePathUtilities.install },
+  { name: 'EFI_DEVICE_PATH_TO_TEXT_PROTOCOL', install: devicePathToText.install },
+  { name: 'EFI_DEVICE_PATH_FROM_TEXT_PROTOCOL', install: devicePathFromText.install },
+  { name: 'EFI_UNICODE_COLLATION2_PROTOCOL', install: unicodeCollation.install },
+  // OVMF's HiiDatabaseDxe: the database and the string protocol over it.
+  { name: 'EFI_HII_DATABASE_PROTOCOL', key: 'hii', install: hiiDatabase.install },
+  { name: 'EFI_HII_STRING_PROTOCOL', install: (ctx, _options, installed) => hiiString.install(ctx, installed.hii!) },
 ];
 
 /** Installs the entries of `list` whose option gate is open, in order; returns their states. */

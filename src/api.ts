@@ -1,12 +1,14 @@
 // Public API: run an EFI image in the emulated machine and get the report, the exit code and a summary line.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { Cpu, CpuTraits } from '../emulator/cpu/cpu';
 import { cpuProblem, createCpu, CpuKind } from '../emulator/cpu/create-cpu';
 import { GuestFault, RunEnd } from '../core/outcomes';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
 import { MemoryVolume } from '../efi-services/esp/memory-volume';
+import { LoadedImage } from '../efi-services/boot/images';
 import { createFirmware, Firmware } from '../efi-services/firmware';
+import { FirmwareOptions } from '../efi-services/firmware-options';
 import { Machine, memorySizeProblem } from '../emulator/machine';
 import { encodeUtf16z } from '../core/guest-memory';
 import { filePathNode } from '../efi-services/protocols/device-path';
@@ -14,13 +16,14 @@ import { LOADED_IMAGE } from '../efi-services/protocols/loaded-image';
 import { InputKey } from '../efi-services/protocols/simple-text-input';
 import { VariableSeed } from '../efi-services/runtime/variables-json';
 import { EfiError, isError, statusName } from '../core/status';
+import { BadInput, readInputFile } from './bad-input';
 import { faultReport, FaultReport } from './fault-report';
 import { captureHandoff } from './handoff';
 import { SectionTracker } from './section-usage';
 import { HostVolume } from '../efi-services/esp/host-volume';
 import { DiskImageError, RawDisk } from '../efi-services/disk/raw-disk';
 import { GptLayout, readGpt } from '../efi-services/disk/gpt-read';
-import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
+import { DEFAULT_PCR_BANKS, HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { oneLine } from './guest-text';
 import { buildReport, Outcome, Report, ReportOptions } from './report';
 import { SecureBootKeys } from '../efi-services/security/secure-boot';
@@ -90,16 +93,8 @@ export const DEFAULTS = {
 /** Documented exit codes of `stubemu run`. */
 export { EXIT };
 
-export class BadInput extends Error {}
-
-/** A file the user named, or BadInput saying which and why it cannot be read. */
-export function readInputFile(path: string, what = ''): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new BadInput(`cannot read ${what ? `${what} ` : ''}${path}: ${(e as Error).message}`);
-  }
-}
+/** Bad input and input files (src/bad-input.ts), as the library and the CLI modules import them. */
+export { BadInput, readInputFile };
 
 /** Concatenated initrds, each padded to 4 bytes (the cpio newc alignment the kernel's unpacker expects). */
 export function concatInitrds(parts: readonly Buffer[]): Buffer {
@@ -124,40 +119,12 @@ export interface RunResult {
 /** The path of the started image on the ESP, as a boot manager would find it (UEFI 2.10 §3.5.1.1). */
 export const DEFAULT_IMAGE_PATH = '\\EFI\\BOOT\\BOOTX64.EFI';
 
-function reportOptions(o: RunOptions, traits: { name: string; version?: string }, memoryBytes: number, imagePath: string): ReportOptions {
-  return {
-    loadOptions: o.loadOptions ?? null,
-    cpu: traits.name,
-    engine: traits.version ?? null,
-    memoryBytes,
-    maxInstructions: o.maxInstructions ?? null,
-    timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
-    trace: o.trace ?? false,
-    imagePath,
-    esp: o.diskFile !== undefined ? 'disk image' : o.espDir !== undefined ? (o.espWritable ? 'host directory, writable' : 'host directory, read-only with overlay') : 'memory',
-    rng: o.noRng ? null : (o.rngSeed ?? 'stubemu'),
-    initrds: (o.initrds ?? []).map((b) => ({ size: b.length, sha256: createHash('sha256').update(b).digest('hex') })),
-    gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
-    smbiosOemStrings: o.smbiosOemStrings ?? [],
-    secureBoot: o.secureBoot ?? false,
-    strictNull: o.strictNull ?? false,
-    pcrBanks: o.pcrBanks === null ? null : (o.pcrBanks ?? ['sha1', 'sha256']),
-  };
-}
-
 export function runImage(o: RunOptions): RunResult {
   const started = Date.now();
   const memoryBytes = o.memoryBytes ?? DEFAULTS.memoryBytes;
   const memoryProblem = memorySizeProblem(memoryBytes);
   if (memoryProblem) throw new BadInput(memoryProblem);
-  const cpuKind = o.cpu ?? 'unicorn';
-  const cpuTrouble = cpuProblem(cpuKind);
-  if (cpuTrouble) throw new BadInput(`cpu ${cpuKind}: ${cpuTrouble}`);
-  const cpu = createCpu(cpuKind);
-  if (o.maxInstructions !== undefined && !cpu.traits.countsInstructions) {
-    cpu.close();
-    throw new BadInput(`an instruction budget needs an engine that counts instructions; cpu ${cpuKind} does not (use the time budget)`);
-  }
+  const cpu = engineFor(o);
   let disk: { store: RawDisk; layout: GptLayout } | undefined;
   try {
     if (o.diskFile !== undefined) disk = openDisk(o.diskFile, o.espDir);
@@ -165,25 +132,7 @@ export function runImage(o: RunOptions): RunResult {
       maxInstructions: o.maxInstructions,
       timeoutMs: (o.timeoutSeconds ?? DEFAULTS.timeoutSeconds) * 1000,
     }, { strictNull: o.strictNull, onSerial: (text) => o.onConsole?.(text, 'Serial') });
-    const fw = createFirmware(machine, {
-      trace: o.trace ?? false,
-      variables: o.variables,
-      keys: o.keys,
-      epochSeconds: o.epochSeconds,
-      esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemoryVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
-      rngSeed: o.rngSeed,
-      noRng: o.noRng,
-      initrd: o.initrds && o.initrds.length > 0 ? concatInitrds(o.initrds) : undefined,
-      gop: o.gop,
-      smbiosOemStrings: o.smbiosOemStrings,
-      secureBoot: o.secureBoot,
-      secureBootKeys: o.secureBootKeys,
-      pcrBanks: o.pcrBanks,
-      onConsole: o.onConsole,
-      espDisk: o.espDisk,
-      disk,
-    });
-    let img;
+    const fw = createFirmware(machine, firmwareOptions(o, disk));
     const imagePath = o.imagePath ?? DEFAULT_IMAGE_PATH;
     // The boot manager's LoadImage of the boot option runs the Security2 handler first (edk2 CoreLoadImageCommon).
     const refused = verifyBootOption(fw, o.image, fw.espFileDevicePath(imagePath));
@@ -192,19 +141,7 @@ export function runImage(o: RunOptions): RunResult {
       const summary = `stubemu: ${oneLine(o.imageName)}: refused by Secure Boot (${refused.status}): ${oneLine(refused.reason)}`;
       return { report, outcome: refused, exitCode: EXIT.imageError, summary, firmware: fw, machine };
     }
-    try {
-      img = fw.images.load(o.image, {
-        name: o.imageName,
-        parent: 0n,
-        devicePath: fw.espFileDevicePath(imagePath),
-        deviceHandle: fw.espHandle,
-        filePath: [filePathNode(imagePath)],
-        source: 'command line',
-      });
-    } catch (e) {
-      if (e instanceof EfiError) throw new BadInput(e.message.startsWith(`${o.imageName}: `) ? e.message : `${o.imageName}: ${e.message}`);
-      throw e;
-    }
+    const img = loadStartImage(fw, o, imagePath);
     const sections = new SectionTracker(fw, cpu, img);
     if (o.profileMs !== undefined) machine.profile = new GuestProfile(o.profileMs);
     let lastService: string | undefined;
@@ -214,43 +151,8 @@ export function runImage(o: RunOptions): RunResult {
     };
     const onProgress = o.onProgress;
     if (onProgress) machine.onProgress = (rip) => onProgress({ calls: fw.log.current, region: fw.regionOf(rip), lastService });
-    if (o.loadOptions !== undefined) {
-      const bytes = encodeUtf16z(o.loadOptions);
-      const buf = fw.pool.allocate(EfiBootServicesData, bytes.length, 'firmware');
-      fw.mem.write(buf, bytes);
-      fw.mem.setU32(img.loadedImage + BigInt(LOADED_IMAGE.LoadOptionsSize), bytes.length);
-      fw.mem.setU64(img.loadedImage + BigInt(LOADED_IMAGE.LoadOptions), buf);
-    }
 
-    let outcome: Outcome;
-    let fault: FaultReport | undefined;
-    try {
-      const r = fw.images.start(img);
-      const status = statusName(r.status);
-      const success = !isError(r.status);
-      if (r.exited) {
-        let exitData: string | null | undefined;
-        if (r.exitDataSize > 0n && r.exitData !== 0n) {
-          try {
-            exitData = fw.mem.utf16z(r.exitData, Number(r.exitDataSize / 2n));
-          } catch {
-            exitData = null;
-          }
-        }
-        outcome = { kind: 'exit', status, ...(exitData !== undefined ? { exitData } : {}), success };
-      } else outcome = { kind: 'returned', status, success };
-    } catch (e) {
-      // RunEnd's details are built where the run ends (budget, ResetSystem, ExitBootServices) with the fields of
-      // the matching Outcome variant; the schema test checks real reports of each kind.
-      if (e instanceof RunEnd) outcome = { kind: e.kind, ...e.details } as Outcome;
-      else if (e instanceof GuestFault) {
-        fault = faultReport(e, fw.mem, fw.images.images, (a) => fw.symbolize(a), fw.dispatcher.activeCalls);
-        outcome = { kind: 'fault', reason: e.reason };
-      } else if (e instanceof GuestHang) {
-        outcome = { kind: 'budget', which: 'wait-forever', message: e.message };
-      } else throw e;
-    }
-
+    const { outcome, fault } = runToOutcome(fw, img);
     const handoff = outcome.kind === 'exit-boot-services' ? captureHandoff(fw) : undefined;
     const report = buildReport(fw, {
       machine,
@@ -263,19 +165,9 @@ export function runImage(o: RunOptions): RunResult {
       imageSections: sections.finish(),
       profile: machine.profile?.report((a) => fw.symbolize(a), (a) => fw.regionOf(a)),
     });
-    const exitCode =
-      outcome.kind === 'fault' ? EXIT.fault
-      : outcome.kind === 'budget' ? EXIT.budget
-      : (outcome.kind === 'returned' || outcome.kind === 'exit') && outcome.success === false ? EXIT.imageError
-      : EXIT.ok;
     const seconds = ((Date.now() - started) / 1000).toFixed(2);
-    const what = outcome.kind === 'fault' ? `fault: ${outcome.reason}`
-      : outcome.kind === 'budget' ? `budget exhausted: ${outcome.message}`
-      : outcome.kind === 'reset' ? `ResetSystem(${outcome.resetType}, ${outcome.status})`
-      : outcome.kind === 'exit-boot-services' ? `ExitBootServices succeeded (returning to ${outcome.returnAddress})`
-      : `${outcome.kind === 'exit' ? 'Exit()' : 'returned'} ${outcome.status}`;
-    const summary = `stubemu: ${oneLine(o.imageName)}: ${oneLine(what)}; ${report.calls.total} service calls in ${seconds} s`;
-    return { report, outcome, exitCode, summary, firmware: fw, machine, handoff };
+    const summary = `stubemu: ${oneLine(o.imageName)}: ${oneLine(outcomeText(outcome))}; ${report.calls.total} service calls in ${seconds} s`;
+    return { report, outcome, exitCode: exitCodeOf(outcome), summary, firmware: fw, machine, handoff };
   } finally {
     cpu.close();
     disk?.store.close();
@@ -293,5 +185,133 @@ function openDisk(file: string, espDir: string | undefined): { store: RawDisk; l
     store?.close();
     if (e instanceof DiskImageError) throw new BadInput(e.message);
     throw e;
+  }
+}
+
+/** The CPU engine the options ask for, or BadInput saying why it cannot serve. */
+function engineFor(o: RunOptions): Cpu {
+  const cpuKind = o.cpu ?? 'unicorn';
+  const cpuTrouble = cpuProblem(cpuKind);
+  if (cpuTrouble) throw new BadInput(`cpu ${cpuKind}: ${cpuTrouble}`);
+  const cpu = createCpu(cpuKind);
+  if (o.maxInstructions !== undefined && !cpu.traits.countsInstructions) {
+    cpu.close();
+    throw new BadInput(`an instruction budget needs an engine that counts instructions; cpu ${cpuKind} does not (use the time budget)`);
+  }
+  return cpu;
+}
+
+function firmwareOptions(o: RunOptions, disk: FirmwareOptions['disk']): FirmwareOptions {
+  return {
+    trace: o.trace ?? false,
+    variables: o.variables,
+    keys: o.keys,
+    epochSeconds: o.epochSeconds,
+    esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemoryVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
+    rngSeed: o.rngSeed,
+    noRng: o.noRng,
+    initrd: o.initrds && o.initrds.length > 0 ? concatInitrds(o.initrds) : undefined,
+    gop: o.gop,
+    smbiosOemStrings: o.smbiosOemStrings,
+    secureBoot: o.secureBoot,
+    secureBootKeys: o.secureBootKeys,
+    pcrBanks: o.pcrBanks,
+    onConsole: o.onConsole,
+    espDisk: o.espDisk,
+    disk,
+  };
+}
+
+/** The image from the ESP at `imagePath`, as a boot manager loads it, with its LoadOptions. */
+function loadStartImage(fw: Firmware, o: RunOptions, imagePath: string): LoadedImage {
+  let img;
+  try {
+    img = fw.images.load(o.image, {
+      name: o.imageName,
+      parent: 0n,
+      devicePath: fw.espFileDevicePath(imagePath),
+      deviceHandle: fw.espHandle,
+      filePath: [filePathNode(imagePath)],
+      source: 'command line',
+    });
+  } catch (e) {
+    if (e instanceof EfiError) throw new BadInput(e.message.startsWith(`${o.imageName}: `) ? e.message : `${o.imageName}: ${e.message}`);
+    throw e;
+  }
+  if (o.loadOptions !== undefined) {
+    const bytes = encodeUtf16z(o.loadOptions);
+    const buf = fw.pool.allocate(EfiBootServicesData, bytes.length, 'firmware');
+    fw.mem.write(buf, bytes);
+    fw.mem.setU32(img.loadedImage + BigInt(LOADED_IMAGE.LoadOptionsSize), bytes.length);
+    fw.mem.setU64(img.loadedImage + BigInt(LOADED_IMAGE.LoadOptions), buf);
+  }
+  return img;
+}
+
+/** StartImage, and how the run ended: the image returned or exited, or the run ended (RunEnd, a fault, a hang). */
+function runToOutcome(fw: Firmware, img: LoadedImage): { outcome: Outcome; fault?: FaultReport } {
+  try {
+    const r = fw.images.start(img);
+    const status = statusName(r.status);
+    const success = !isError(r.status);
+    if (!r.exited) return { outcome: { kind: 'returned', status, success } };
+    let exitData: string | null | undefined;
+    if (r.exitDataSize > 0n && r.exitData !== 0n) {
+      try {
+        exitData = fw.mem.utf16z(r.exitData, Number(r.exitDataSize / 2n));
+      } catch {
+        exitData = null;
+      }
+    }
+    return { outcome: { kind: 'exit', status, ...(exitData !== undefined ? { exitData } : {}), success } };
+  } catch (e) {
+    // RunEnd's details are built where the run ends (budget, ResetSystem, ExitBootServices) with the fields of
+    // the matching Outcome variant; the schema test checks real reports of each kind.
+    if (e instanceof RunEnd) return { outcome: { kind: e.kind, ...e.details } as Outcome };
+    if (e instanceof GuestFault) {
+      const fault = faultReport(e, fw.mem, fw.images.images, (a) => fw.symbolize(a), fw.dispatcher.activeCalls);
+      return { outcome: { kind: 'fault', reason: e.reason }, fault };
+    }
+    if (e instanceof GuestHang) return { outcome: { kind: 'budget', which: 'wait-forever', message: e.message } };
+    throw e;
+  }
+}
+
+function reportOptions(o: RunOptions, engine: CpuTraits, memoryBytes: number, imagePath: string): ReportOptions {
+  return {
+    loadOptions: o.loadOptions ?? null,
+    cpu: engine.name,
+    engine: engine.version ?? null,
+    memoryBytes,
+    maxInstructions: o.maxInstructions ?? null,
+    timeoutSeconds: o.timeoutSeconds ?? DEFAULTS.timeoutSeconds,
+    trace: o.trace ?? false,
+    imagePath,
+    esp: o.diskFile !== undefined ? 'disk image' : o.espDir !== undefined ? (o.espWritable ? 'host directory, writable' : 'host directory, read-only with overlay') : 'memory',
+    rng: o.noRng ? null : (o.rngSeed ?? 'stubemu'),
+    initrds: (o.initrds ?? []).map((b) => ({ size: b.length, sha256: createHash('sha256').update(b).digest('hex') })),
+    gop: o.gop ? `${o.gop.width}x${o.gop.height}` : null,
+    smbiosOemStrings: o.smbiosOemStrings ?? [],
+    secureBoot: o.secureBoot ?? false,
+    strictNull: o.strictNull ?? false,
+    pcrBanks: o.pcrBanks === null ? null : (o.pcrBanks ?? DEFAULT_PCR_BANKS),
+  };
+}
+
+function exitCodeOf(outcome: Outcome): number {
+  if (outcome.kind === 'fault') return EXIT.fault;
+  if (outcome.kind === 'budget') return EXIT.budget;
+  if ((outcome.kind === 'returned' || outcome.kind === 'exit') && outcome.success === false) return EXIT.imageError;
+  return EXIT.ok;
+}
+
+/** The summary line's account of the outcome. */
+function outcomeText(outcome: Outcome): string {
+  switch (outcome.kind) {
+    case 'fault': return `fault: ${outcome.reason}`;
+    case 'budget': return `budget exhausted: ${outcome.message}`;
+    case 'reset': return `ResetSystem(${outcome.resetType}, ${outcome.status})`;
+    case 'exit-boot-services': return `ExitBootServices succeeded (returning to ${outcome.returnAddress})`;
+    default: return `${outcome.kind === 'exit' ? 'Exit()' : 'returned'} ${outcome.status}`;
   }
 }

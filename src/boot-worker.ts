@@ -1,5 +1,6 @@
 // The worker process of boot(): receives one BootRequest, runs it with runImage, sends the report's JSON back.
-import { BadInput, readInputFile, runImage } from './api';
+import { runImage } from './api';
+import { BadInput, readInputFile } from './bad-input';
 import { BootMessage, BootRequest } from './boot';
 import { reportJson } from './report';
 

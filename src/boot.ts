@@ -2,7 +2,8 @@
 // and resolves to Report v1; a crash of the CPU emulator rejects the promise instead of killing the caller.
 import { fork } from 'node:child_process';
 import { basename, join } from 'node:path';
-import { BadInput, ConsoleStream, RunOptions } from './api';
+import { ConsoleStream, RunOptions } from './api';
+import { BadInput } from './bad-input';
 import { Report } from './report';
 import { engineCrashMessage, workerEnv } from './worker';
 

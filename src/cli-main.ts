@@ -2,7 +2,8 @@
 // A command's modules are loaded when it runs: a guest run does not pay for `uki`, `diff` or the HTML report.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BadInput, DEFAULTS, EXIT, runImage } from './api';
+import { DEFAULTS, EXIT, runImage, RunResult } from './api';
+import { BadInput } from './bad-input';
 import { engineInfo } from '../emulator/cpu/create-cpu';
 import { GuestConsoleStream } from './guest-text';
 import { reportJson } from './report';
@@ -12,7 +13,6 @@ import { MACHINE_ARGS, machineRunOptions, parsePositive } from './run-args';
 import { RunReport } from './report-html/model';
 import { ProgressLine } from './progress';
 import { versionLines } from './version';
-
 
 const USAGE = `usage: stubemu run IMAGE [options]
        stubemu uki build|inspect ...   (stubemu uki --help)
@@ -76,6 +76,16 @@ exit codes: 0 ran to its end (returned/exited with success, ExitBootServices, Re
             3 guest fault          4 budget exhausted
 `;
 
+/** Subcommands besides --help and --version; each loads its modules when it runs. */
+const COMMANDS = new Map<string, (args: string[]) => number>([
+  ['run', (args) => reportingBadInput('stubemu', () => runMain(args))],
+  ['verify', (args) => reportingBadInput('stubemu verify', () => (require('./cli-verify') as typeof import('./cli-verify')).verifyMain(args))],
+  ['uki', (args) => (require('./cli-uki') as typeof import('./cli-uki')).ukiMain(args)],
+  ['pcr', (args) => (require('./cli-pcr') as typeof import('./cli-pcr')).pcrMain(args)],
+  ['report', (args) => (require('./cli-report') as typeof import('./cli-report')).reportMain(args)],
+  ['diff', (args) => (require('./cli-diff') as typeof import('./cli-diff')).diffMain(args)],
+]);
+
 export function main(argv: string[]): number {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(USAGE);
@@ -86,108 +96,116 @@ export function main(argv: string[]): number {
     return EXIT.ok;
   }
   const [command, ...rest] = argv;
-  if (command === 'uki') return (require('./cli-uki') as typeof import('./cli-uki')).ukiMain(rest);
-  if (command === 'pcr') return (require('./cli-pcr') as typeof import('./cli-pcr')).pcrMain(rest);
-  if (command === 'report') return (require('./cli-report') as typeof import('./cli-report')).reportMain(rest);
-  if (command === 'diff') return (require('./cli-diff') as typeof import('./cli-diff')).diffMain(rest);
-  if (command === 'verify') {
-    try {
-      return (require('./cli-verify') as typeof import('./cli-verify')).verifyMain(rest);
-    } catch (e) {
-      if (e instanceof BadInput || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
-        process.stderr.write(`stubemu verify: ${e.message}\n`);
-        return EXIT.badInput;
-      }
-      throw e;
-    }
-  }
-  if (command !== 'run') {
+  const run = COMMANDS.get(command);
+  if (!run) {
     process.stderr.write(`stubemu: unknown command ${JSON.stringify(command)}\n${USAGE}`);
     return EXIT.badInput;
   }
+  return run(rest);
+}
+
+/** Bad input and malformed options end with one line and exit code 2. */
+function reportingBadInput(prefix: string, command: () => number): number {
   try {
-    const { values, positionals } = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        ...MACHINE_ARGS,
-        json: { type: 'string' },
-        trace: { type: 'boolean' },
-        html: { type: 'string' },
-        profile: { type: 'boolean' },
-        'profile-ms': { type: 'string' },
-        quiet: { type: 'boolean' },
-        'kexec-out': { type: 'string' },
-        eventlog: { type: 'string' },
-      },
-    });
-    if (positionals.length !== 1) throw new BadInput('run takes exactly one IMAGE');
-    const path = positionals[0];
-    const machine = machineRunOptions(values, path);
-    if (values['no-tpm'] && values.eventlog !== undefined) throw new BadInput('--eventlog needs a TPM; drop --no-tpm');
-    const profileMs = values['profile-ms'] !== undefined ? parsePositive('--profile-ms', values['profile-ms']) : values.profile ? 2 : undefined;
-    const quiet = values.quiet ?? false;
-    const progress = ProgressLine.forTerminal(process.stderr, quiet);
-    const toTerminal = (write: () => void) => (progress ? progress.around(write) : write());
-    const guestOut = new GuestConsoleStream((t) => toTerminal(() => process.stdout.write(t)));
-    const guestErr = new GuestConsoleStream((t) => toTerminal(() => process.stderr.write(t)));
-    const engine = engineInfo(machine.cpu ?? 'unicorn');
-    if (engine.warning) process.stderr.write(`stubemu: warning: ${engine.warning}\n`);
-    let result;
-    try {
-      result = runImage({
-        ...machine,
-        trace: (values.trace ?? false) || values.html !== undefined,
-        profileMs,
-        onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? guestErr : guestOut).push(text),
-        onProgress: progress ? (p) => progress.update(p) : undefined,
-      });
-    } finally {
-      progress?.stop();
-      guestOut.flush();
-      guestErr.flush();
-    }
-    if (values.json !== undefined) {
-      const json = reportJson(result.report);
-      if (values.json === '-') process.stdout.write(json);
-      else writeFileSync(values.json, json);
-    }
-    if (values.html !== undefined) {
-      const { renderReportHtml } = require('./report-html/page') as typeof import('./report-html/page');
-      writeFileSync(values.html, renderReportHtml(JSON.parse(reportJson(result.report)) as RunReport));
-    }
-    if (values.eventlog !== undefined && result.firmware.tcg2) writeFileSync(values.eventlog, result.firmware.tcg2.measuredBoot.serialize());
-    if (values['kexec-out'] !== undefined) {
-      if (!result.handoff) process.stderr.write(`stubemu: --kexec-out: nothing written, the run did not reach ExitBootServices\n`);
-      else {
-        const { writeKexecOut } = require('./kexec-out') as typeof import('./kexec-out');
-        const files = writeKexecOut(values['kexec-out'], result.firmware, result.handoff);
-        process.stderr.write(`stubemu: kexec hand-off in ${values['kexec-out']}: ${files.join(', ')}\n`);
-        if (!files.includes('kernel')) {
-          process.stderr.write(`${result.summary}\n`);
-          process.stderr.write(`stubemu: --kexec-out: no kernel file: ${kernelMissingReason(result.handoff.report)}\n`);
-          return EXIT.imageError;
-        }
-      }
-    }
-    process.stderr.write(`${result.summary}\n`);
-    const profile = result.report.profile as ProfileReport | undefined;
-    if (profile) {
-      const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-      process.stderr.write(`stubemu: profile: ${profile.samples} samples every ${profile.intervalMs} ms; ${profile.byRegion.slice(0, 4).map((r) => `${r.region} ${pct(r.share)}`).join(', ')}\n`);
-      process.stderr.write(`stubemu: hottest: ${profile.topAddresses.slice(0, 5).map((r) => `${r.at} ${pct(r.share)}`).join(', ')}\n`);
-    }
-    if (result.outcome.kind === 'fault') {
-      const f = result.report.fault as { rip: string; instructionBytes?: string; callTrace: string[] } | undefined;
-      if (f) process.stderr.write(`stubemu: fault at ${f.rip}, bytes ${f.instructionBytes ?? '(unreadable)'}; call trace: ${f.callTrace.join(' <- ') || '(none found)'}\n`);
-    }
-    return result.exitCode;
+    return command();
   } catch (e) {
     if (e instanceof BadInput || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
-      process.stderr.write(`stubemu: ${e.message}\n`);
+      process.stderr.write(`${prefix}: ${e.message}\n`);
       return EXIT.badInput;
     }
     throw e;
+  }
+}
+
+const RUN_ARGS = {
+  ...MACHINE_ARGS,
+  json: { type: 'string' },
+  trace: { type: 'boolean' },
+  html: { type: 'string' },
+  profile: { type: 'boolean' },
+  'profile-ms': { type: 'string' },
+  quiet: { type: 'boolean' },
+  'kexec-out': { type: 'string' },
+  eventlog: { type: 'string' },
+} as const;
+
+type RunValues = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof RUN_ARGS }>>['values'];
+
+/** `stubemu run IMAGE`: the run with the guest's console streamed, then the files asked for and the summary. */
+function runMain(args: string[]): number {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: RUN_ARGS });
+  if (positionals.length !== 1) throw new BadInput('run takes exactly one IMAGE');
+  const machine = machineRunOptions(values, positionals[0]);
+  if (values['no-tpm'] && values.eventlog !== undefined) throw new BadInput('--eventlog needs a TPM; drop --no-tpm');
+  const profileMs = values['profile-ms'] !== undefined ? parsePositive('--profile-ms', values['profile-ms']) : values.profile ? 2 : undefined;
+  const quiet = values.quiet ?? false;
+  const progress = ProgressLine.forTerminal(process.stderr, quiet);
+  const toTerminal = (write: () => void) => (progress ? progress.around(write) : write());
+  const guestOut = new GuestConsoleStream((t) => toTerminal(() => process.stdout.write(t)));
+  const guestErr = new GuestConsoleStream((t) => toTerminal(() => process.stderr.write(t)));
+  const engine = engineInfo(machine.cpu ?? 'unicorn');
+  if (engine.warning) process.stderr.write(`stubemu: warning: ${engine.warning}\n`);
+  let result;
+  try {
+    result = runImage({
+      ...machine,
+      trace: (values.trace ?? false) || values.html !== undefined,
+      profileMs,
+      onConsole: quiet ? undefined : (text, stream) => (stream === 'StdErr' ? guestErr : guestOut).push(text),
+      onProgress: progress ? (p) => progress.update(p) : undefined,
+    });
+  } finally {
+    progress?.stop();
+    guestOut.flush();
+    guestErr.flush();
+  }
+  writeRunFiles(values, result);
+  if (values['kexec-out'] !== undefined && !writeKexecFiles(values['kexec-out'], result)) return EXIT.imageError;
+  process.stderr.write(`${result.summary}\n`);
+  printRunNotes(result);
+  return result.exitCode;
+}
+
+/** --json, --html and --eventlog. */
+function writeRunFiles(values: RunValues, result: RunResult): void {
+  if (values.json !== undefined) {
+    const json = reportJson(result.report);
+    if (values.json === '-') process.stdout.write(json);
+    else writeFileSync(values.json, json);
+  }
+  if (values.html !== undefined) {
+    const { renderReportHtml } = require('./report-html/page') as typeof import('./report-html/page');
+    writeFileSync(values.html, renderReportHtml(JSON.parse(reportJson(result.report)) as RunReport));
+  }
+  if (values.eventlog !== undefined && result.firmware.tcg2) writeFileSync(values.eventlog, result.firmware.tcg2.measuredBoot.serialize());
+}
+
+/** --kexec-out: false (after saying why, and the summary) when no kernel file could be written. */
+function writeKexecFiles(dir: string, result: RunResult): boolean {
+  if (!result.handoff) {
+    process.stderr.write(`stubemu: --kexec-out: nothing written, the run did not reach ExitBootServices\n`);
+    return true;
+  }
+  const { writeKexecOut } = require('./kexec-out') as typeof import('./kexec-out');
+  const files = writeKexecOut(dir, result.firmware, result.handoff);
+  process.stderr.write(`stubemu: kexec hand-off in ${dir}: ${files.join(', ')}\n`);
+  if (files.includes('kernel')) return true;
+  process.stderr.write(`${result.summary}\n`);
+  process.stderr.write(`stubemu: --kexec-out: no kernel file: ${kernelMissingReason(result.handoff.report)}\n`);
+  return false;
+}
+
+/** The profile's hottest places and a fault's location, after the summary. */
+function printRunNotes(result: RunResult): void {
+  const profile = result.report.profile as ProfileReport | undefined;
+  if (profile) {
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    process.stderr.write(`stubemu: profile: ${profile.samples} samples every ${profile.intervalMs} ms; ${profile.byRegion.slice(0, 4).map((r) => `${r.region} ${pct(r.share)}`).join(', ')}\n`);
+    process.stderr.write(`stubemu: hottest: ${profile.topAddresses.slice(0, 5).map((r) => `${r.at} ${pct(r.share)}`).join(', ')}\n`);
+  }
+  if (result.outcome.kind === 'fault') {
+    const f = result.report.fault as { rip: string; instructionBytes?: string; callTrace: string[] } | undefined;
+    if (f) process.stderr.write(`stubemu: fault at ${f.rip}, bytes ${f.instructionBytes ?? '(unreadable)'}; call trace: ${f.callTrace.join(' <- ') || '(none found)'}\n`);
   }
 }
 

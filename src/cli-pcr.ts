@@ -1,12 +1,13 @@
 // `stubemu pcr predict`: the PCR 11/12/13 values and PCR 4 digests a systemd-stub UKI will produce, per bank.
-import { readFileSync, realpathSync } from 'node:fs';
-import { isAbsolute, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { HostVolume } from '../efi-services/esp/host-volume';
 import { EfiError } from '../core/status';
 import { AuthenticodeError } from '../efi-services/tcg/authenticode';
 import { PeFormatError } from '../pe/pe-image';
-import { Bank, BANKS, DEFAULT_BANKS, PcrPrediction, PcrPredictError, predictPcrs } from './pcr/predict';
+import { BadInput } from './bad-input';
+import { DEFAULT_BANKS, PcrPrediction, PcrPredictError, predictPcrs } from './pcr/predict';
+import { espImagePath, parseBanks } from './run-args';
 
 export const PCR_USAGE = `usage: stubemu pcr predict UKI [--json] [--pcr-banks sha1,sha256,...] [--load-options STR] [--secure-boot] [--esp DIR]
                           [--smbios-oem STR]...
@@ -41,27 +42,9 @@ exit codes: 0 done, 2 bad input (unreadable file, not a systemd-stub UKI, a stub
  *   notes: [string] }
  */
 
-class BadInput extends Error {}
-
-function parseBanks(text: string): Bank[] {
-  const wanted = text.split(',').map((b) => b.trim().toLowerCase()).filter((b) => b !== '');
-  for (const b of wanted) if (!(BANKS as readonly string[]).includes(b)) throw new BadInput(`--pcr-banks: unknown bank ${JSON.stringify(b)} (${BANKS.join(', ')})`);
-  if (wanted.length === 0) throw new BadInput('--pcr-banks: no bank given');
-  return BANKS.filter((b) => wanted.includes(b));
-}
-
 function espOf(dir: string, uki: string): { volume: HostVolume; imagePath: string } {
-  let root: string;
-  let file: string;
-  try {
-    root = realpathSync(dir);
-    file = realpathSync(uki);
-  } catch (e) {
-    throw new BadInput(`--esp: ${(e as Error).message}`);
-  }
-  const rel = relative(root, file);
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new BadInput(`${uki} is not inside the --esp directory ${dir}`);
-  return { volume: new HostVolume(root, { writable: false, overlay: false }), imagePath: `\\${rel.split(sep).join('\\')}` };
+  const { root, imagePath } = espImagePath(dir, uki);
+  return { volume: new HostVolume(root, { writable: false, overlay: false }), imagePath };
 }
 
 const visible = (s: string): string => JSON.stringify(s);

@@ -1,7 +1,8 @@
 // `stubemu report RUN.json -o RUN.html`: the self-contained HTML page of a run report.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BadInput, EXIT, readInputFile } from './api';
+import { EXIT } from './api';
+import { BadInput, readInputFile } from './bad-input';
 import { parseReport } from './report-html/model';
 import { renderReportHtml } from './report-html/page';
 

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PeFormatError } from '../pe/pe-image';
+import { BadInput } from './bad-input';
 import { CpioFormatError } from './initrd/cpio';
 import { buildAddon, buildUki, describePlaced, Part, UkiInputError, UkiInputs, UkifyLayout } from './uki/build';
 import { formatInspection, inspectImage } from './uki/inspect';
@@ -44,7 +45,6 @@ the initrd's cpio listing and the kernel's setup header; also works on a bare vm
 exit codes: 0 done, 2 bad input (unreadable or malformed file, bad option, output not writable)
 `;
 
-class BadInput extends Error {}
 
 function readInput(path: string, option: string): Buffer {
   try {

@@ -1,11 +1,13 @@
 // `stubemu verify UKI`: runs the UKI in the emulated machine and compares the measurements the real stub made
 // with the prediction for its version, event by event; exit 0 only when they agree.
+import { DEFAULT_PCR_BANKS } from '../efi-services/tcg/pcr-banks';
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HostVolume } from '../efi-services/esp/host-volume';
 import { PeFormatError } from '../pe/pe-image';
-import { BadInput, EXIT, runImage } from './api';
+import { EXIT, runImage } from './api';
+import { BadInput } from './bad-input';
 import { compareEvents, compareVariables, loaderInfoVariablesSet, loggedEventsOf } from './pcr/compare';
 import { PcrPredictError, predictPcrs } from './pcr/predict';
 import { reportJson } from './report';
@@ -38,7 +40,7 @@ export function verifyMain(argv: string[]): number {
   if (values['no-tpm']) throw new BadInput('verify compares TPM measurements; drop --no-tpm');
   const path = positionals[0];
   const machine = machineRunOptions(values, path);
-  const banks = machine.pcrBanks ?? ['sha1', 'sha256'];
+  const banks = machine.pcrBanks ?? DEFAULT_PCR_BANKS;
   machine.pcrBanks = banks;
   let prediction;
   try {

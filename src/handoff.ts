@@ -1,5 +1,6 @@
 // The kernel hand-off captured when ExitBootServices succeeds: boot_params, command line, initrd, the kernel
 // the stub started, the memory map and CPU state — what a kexec loader needs.
+import { hex } from '../core/hex';
 import { digest } from '../core/digest-memo';
 import { Firmware } from '../efi-services/firmware';
 import { memoryTypeName } from '../efi-services/boot/memory-types';
@@ -8,7 +9,6 @@ import { sectionAt, sectionCopySize } from '../pe/pe-image';
 import { BOOT_PARAMS, BootParamsReport, decodeBootParams, looksLikeBootParams } from './linux/boot-params';
 
 const sha256 = (b: Uint8Array) => digest('sha256', b).toString('hex');
-const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
 export interface HandoffReport {
   /** Where the caller of ExitBootServices resumes, and with which stack. */

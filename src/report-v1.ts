@@ -19,7 +19,8 @@ export type Hex = string;
 /** image+offset, e.g. "hello.efi+0x1a2b" or "debian-uki.efi:.linux+0xd78c19"; a bare hex address outside images. */
 export type Location = string;
 
-export type OutcomeKind = 'exit-boot-services' | 'returned' | 'exit' | 'reset' | 'fault' | 'budget' | 'refused';
+/** How a run ends: one list, in core/outcomes.ts. */
+export type { OutcomeKind } from '../core/outcomes';
 
 /** The image's entry point returned. */
 export interface ReturnedOutcome {
@@ -122,7 +123,7 @@ export interface ReportOptions {
   secureBoot: boolean;
   /** --strict-null: page 0 unmapped, every access faults. */
   strictNull: boolean;
-  /** Active PCR banks; null without a TPM. */
+  /** Active PCR banks in TPM_ALG_ID order (sha1, sha256, sha384, sha512), as `pcrs` and the event log list them; null without a TPM. */
   pcrBanks: readonly string[] | null;
 }
 
@@ -167,6 +168,19 @@ export interface GuestErrorReport {
   service: string;
   caller: Location;
   message: string;
+}
+
+/** A protocol asked for and not found (LocateProtocol, HandleProtocol, OpenProtocol, LocateHandle(Buffer) ByProtocol). */
+export interface MissingProtocolReport {
+  guid: string;
+  /** The spec's name when stubemu knows the GUID (EFI_HII_DATABASE_PROTOCOL, ...). */
+  name?: string;
+  /** Misses in all. */
+  calls: number;
+  /** True when some handle had it at the end: the misses were asks of handles without it. */
+  installed: boolean;
+  /** Who asked, in the order first asked: the service, image+offset of the return address, and how often. */
+  callers: { service: string; caller: Location; calls: number }[];
 }
 
 export interface ConfigurationTableReport {
@@ -270,6 +284,8 @@ export interface Report {
   /** Members called that the firmware does not implement (they returned EFI_UNSUPPORTED). */
   unimplemented: { service: string; calls: number }[];
   guestErrors: GuestErrorReport[];
+  /** Protocols asked for and not present, in the order first asked. */
+  missingProtocols: MissingProtocolReport[];
   images: ReportImage[];
   memoryMap: MemoryDescriptorReport[];
   mapKey: number;

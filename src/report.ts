@@ -1,4 +1,5 @@
 // The JSON run report (version 1): built from the firmware's state after a run; deterministic for the same inputs.
+import { hex } from '../core/hex';
 import type { Machine } from '../emulator/machine';
 import { createHash } from 'node:crypto';
 import { Firmware } from '../efi-services/firmware';
@@ -28,8 +29,6 @@ export interface ReportInput {
   /** The board the firmware ran on: its I/O ports and page 0. */
   machine: Machine;
 }
-
-const hex = (v: bigint) => `0x${v.toString(16)}`;
 
 /**
  * The report as its JSON says it (Report v1): built from the firmware's state, then put through the same
@@ -67,6 +66,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Report {
     },
     unimplemented: [...fw.log.unimplemented.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([service, calls]) => ({ service, calls })),
     guestErrors: fw.log.guestErrors,
+    missingProtocols: fw.missingProtocols.report((g) => fw.db.handlesWith(g).length > 0),
     images: fw.images.images.map((i) => ({
       name: i.name,
       handle: hex(i.handle),

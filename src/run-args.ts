@@ -4,9 +4,10 @@ import { basename, isAbsolute, relative, sep } from 'node:path';
 import { parseKeyScript } from '../efi-services/protocols/simple-text-input';
 import { parseTimeOption } from '../efi-services/runtime/time-services';
 import { loadVariablesJson } from '../efi-services/runtime/variables-json';
-import { HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
+import { ALL_BANKS, HashAlgorithmName } from '../efi-services/tcg/pcr-banks';
 import { CPU_KINDS } from '../emulator/cpu/create-cpu';
-import { BadInput, readInputFile, RunOptions } from './api';
+import { RunOptions } from './api';
+import { BadInput, readInputFile } from './bad-input';
 import { KeyFileError, signatureListsFromFile } from '../efi-services/security/key-files';
 import { EFI_CERT, parseSignatureLists, signatureTypeName } from '../efi-services/security/signature-list';
 import { KeyVariable, SecureBootKeys } from '../efi-services/security/secure-boot';
@@ -28,13 +29,23 @@ function parseSize(text: string): number {
   return Number(m[1]) * mult;
 }
 
-const BANK_NAMES = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
-
+/**
+ * `--pcr-banks sha256,sha1`: the named banks in TPM_ALG_ID order (sha1, sha256, sha384, sha512), the order the TPM,
+ * the event log, the report's PCRs and `pcr predict` list them in, whatever order they were named in.
+ */
 export function parseBanks(text: string): HashAlgorithmName[] {
-  const banks = text.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
-  const bad = banks.find((b) => !(BANK_NAMES as readonly string[]).includes(b));
-  if (bad !== undefined || banks.length === 0) throw new BadInput(`--pcr-banks: ${bad ?? '(empty)'} is not one of ${BANK_NAMES.join(', ')}`);
-  return [...new Set(banks)] as HashAlgorithmName[];
+  const named = text.split(',').map((b) => b.trim().toLowerCase()).filter(Boolean);
+  const bad = named.find((b) => !(ALL_BANKS as readonly string[]).includes(b));
+  if (bad !== undefined || named.length === 0) throw new BadInput(`--pcr-banks: ${bad ?? '(empty)'} is not one of ${ALL_BANKS.join(', ')}`);
+  return ALL_BANKS.filter((b) => named.includes(b));
+}
+
+/** The ESP directory and where `image` is on it (`\EFI\BOOT\BOOTX64.EFI`); BadInput when it is not inside. */
+export function espImagePath(espDir: string, image: string): { root: string; imagePath: string } {
+  const root = realpathOr(espDir);
+  const rel = relative(root, realpathOr(image));
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new BadInput(`${image} is not inside the --esp directory ${espDir}`);
+  return { root, imagePath: '\\' + rel.split(sep).join('\\') };
 }
 
 export function parsePositive(name: string, text: string | undefined): number | undefined {
@@ -145,13 +156,7 @@ export function machineRunOptions(values: MachineArgValues, path: string): RunOp
     if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[1]) * Number(m[2]) > 16384 * 16384) throw new BadInput(`--gop: expected WIDTHxHEIGHT, got ${values.gop}`);
     gop = { width: Number(m[1]), height: Number(m[2]) };
   }
-  let imagePath: string | undefined;
-  if (values.esp !== undefined) {
-    const root = realpathOr(values.esp);
-    const rel = relative(root, realpathOr(path));
-    if (rel.startsWith('..') || isAbsolute(rel)) throw new BadInput(`${path} is not inside the --esp directory ${values.esp}`);
-    imagePath = '\\' + rel.split(sep).join('\\');
-  }
+  const imagePath = values.esp !== undefined ? espImagePath(values.esp, path).imagePath : undefined;
   return {
     image,
     imageName: basename(path),

@@ -1,6 +1,7 @@
 // What the guest did with the sections of the image it started (a UKI's .linux, .initrd, .cmdline, ...):
 // whether guest code touched them, which services were handed pointers into them, and where copies of their
 // bytes are in memory at the end of the run.
+import { hex } from '../core/hex';
 import { digestOfUnchanging } from '../core/digest-memo';
 import { Cpu } from '../emulator/cpu/cpu';
 import { sectionCopySize, sectionExtent } from '../pe/pe-image';
@@ -31,7 +32,6 @@ interface Tracked {
   usage: SectionUsage;
 }
 
-const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 const MAX_PASSED = 32;
 
 /**

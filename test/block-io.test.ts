@@ -2,6 +2,7 @@
 // them: media fields at the spec's offsets, the errors in the order UEFI 2.10 §13.7-13.10 lists them, byte reads
 // that straddle blocks, and a token request that completes with its event signalled.
 import test from 'ava';
+import { TableDecl } from '../core/abi';
 import { memberAddress } from '../efi-services/interface';
 import { DiskWindow } from '../efi-services/disk/block-device';
 import { SparseDisk } from '../efi-services/disk/sparse-disk';
@@ -30,7 +31,7 @@ function setup() {
   };
 }
 
-const call = (p: FakePlatform, table: bigint, decl: typeof EFI_BLOCK_IO_PROTOCOL, name: string, args: bigint[]) =>
+const call = (p: FakePlatform, table: bigint, decl: TableDecl, name: string, args: bigint[]) =>
   statusName(p.call(p.mem.u64(memberAddress(table, decl, name)), args));
 
 test('Block I/O media: a 16-block logical partition of 512-byte blocks, revision 3', (t) => {
@@ -90,7 +91,7 @@ test('BlockIo2/DiskIo2 with a token: the request completes, TransactionStatus se
 });
 
 test('interface layouts: member offsets as the spec structures have them (UEFI 2.10 §13.7-13.10)', (t) => {
-  const offsets = (decl: typeof EFI_BLOCK_IO_PROTOCOL) => Object.fromEntries(decl.members.map((m) => [m.name, Number(memberAddress(0n, decl, m.name))]));
+  const offsets = (decl: TableDecl) => Object.fromEntries(decl.members.map((m) => [m.name, Number(memberAddress(0n, decl, m.name))]));
   t.deepEqual(offsets(EFI_BLOCK_IO_PROTOCOL), { Revision: 0, Media: 8, Reset: 16, ReadBlocks: 24, WriteBlocks: 32, FlushBlocks: 40 });
   t.deepEqual(offsets(EFI_BLOCK_IO2_PROTOCOL), { Media: 0, Reset: 8, ReadBlocksEx: 16, WriteBlocksEx: 24, FlushBlocksEx: 32 });
   t.deepEqual(offsets(EFI_DISK_IO_PROTOCOL), { Revision: 0, ReadDisk: 8, WriteDisk: 16 });

@@ -69,6 +69,12 @@ test('set-up order: handles and their protocols, configuration tables, as firmwa
     [GUID.MEMORY_ATTRIBUTE],
     [GUID.SECURITY2_ARCH, GUID.SECURITY_ARCH],
     [GUID.TCG2_PROTOCOL],
+    [GUID.DEVICE_PATH_UTILITIES],
+    [GUID.DEVICE_PATH_TO_TEXT],
+    [GUID.DEVICE_PATH_FROM_TEXT],
+    [GUID.UNICODE_COLLATION2],
+    [GUID.HII_DATABASE],
+    [GUID.HII_STRING],
     // ConOut's serial terminal, after the platform protocols (firmware.ts).
     [GUID.DEVICE_PATH, GUID.SIMPLE_TEXT_OUTPUT],
   ]);

@@ -11,7 +11,8 @@ import { MAX_POOL_ALLOCATIONS, Pool } from '../efi-services/boot/pool';
 import { EFI_OUT_OF_RESOURCES, EFI_SUCCESS } from '../core/status';
 import { EFI_BOOT_SERVICES } from '../efi-services/tables/boot-services-decl';
 import { ST } from '../efi-services/tables/system-table';
-import { BadInput, runImage } from '../src/api';
+import { runImage } from '../src/api';
+import { BadInput } from '../src/bad-input';
 import { FakePlatform } from './helpers/fake-platform';
 import { codeImage, le32, le64, runCode, flat } from './helpers/guest-code';
 
@@ -136,7 +137,7 @@ function services(o: { poolCap?: number; pageCap?: number } = {}) {
   const notes: string[] = [];
   const impl = memoryServices(platform, map, pool, (m) => errors.push(m));
   const info: CallInfo = { name: 'test', caller: 0n, stackPointer: 0n, vararg: () => 0n, note: (n) => notes.push(n) };
-  const callService = (name: string, ...args: bigint[]): bigint => (impl[name] as ServiceFn)(args, info) ?? 0n;
+  const callService = (name: keyof typeof impl, ...args: bigint[]): bigint => (impl[name] as ServiceFn<'EFI_STATUS'>)(args, info);
   return { mem: platform.mem, map, pool, errors, notes, call: callService };
 }
 

@@ -33,11 +33,7 @@ function world() {
   const notes: string[] = [];
   const impl = memoryServices(platform, map, pool, (m) => errors.push(m));
   const info: CallInfo = { name: 'test', caller: 0n, stackPointer: 0n, vararg: () => 0n, note: (n) => notes.push(n) };
-  const call = (name: string, ...args: bigint[]): bigint => {
-    const f = impl[name] as ServiceFn;
-    const r = f(args, info);
-    return r === undefined ? 0n : r;
-  };
+  const call = (name: keyof typeof impl, ...args: bigint[]): bigint => (impl[name] as ServiceFn<'EFI_STATUS'>)(args, info);
   return { platform, mem: platform.mem, map, pool, errors, notes, impl, call };
 }
 
@@ -62,7 +58,7 @@ test('every implemented member is an EFI_BOOT_SERVICES member', (t) => {
   const { impl } = world();
   const names = EFI_BOOT_SERVICES.members.map((m) => m.name);
   t.deepEqual(Object.keys(impl).sort(), ['AllocatePages', 'AllocatePool', 'FreePages', 'FreePool', 'GetMemoryMap']);
-  for (const k of Object.keys(impl)) t.true(names.includes(k), k);
+  for (const k of Object.keys(impl)) t.true((names as string[]).includes(k), k);
 });
 
 test('the services answer through a laid-out EFI_BOOT_SERVICES table', (t) => {

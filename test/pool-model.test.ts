@@ -249,7 +249,7 @@ test('FreePool: a double free the pool has forgotten is still EFI_INVALID_PARAME
   const errors: string[] = [];
   const impl = memoryServices(platform, map, pool, (m) => errors.push(m));
   const info: CallInfo = { name: 'test', caller: 0n, stackPointer: 0n, vararg: () => 0n, note: () => undefined };
-  const call = (name: string, ...args: bigint[]) => (impl[name] as ServiceFn)(args, info) ?? 0n;
+  const call = (name: keyof typeof impl, ...args: bigint[]) => (impl[name] as ServiceFn<'EFI_STATUS'>)(args, info);
   const OUT = 0x2000n;
   const blocks: bigint[] = [];
   for (let i = 0; i < 3; i++) {

@@ -49,6 +49,20 @@ test('a run without --trace, TPM events of its own or a hand-off still renders, 
   t.is((page.match(/<tr><td><span class="legend">/g) ?? []).length, report.memoryMap!.length);
 });
 
+test('protocols asked for and not found get a table: name, GUID, misses and who asked', (t) => {
+  const r = runImage({ image: readFileSync(HELLO), imageName: 'hello.efi', pcrBanks: null });
+  const report = JSON.parse(reportJson(r.report)) as RunReport;
+  report.missingProtocols = [{
+    guid: '31a6406a-6bdf-4e46-b2a2-ebaa89c40920', name: 'EFI_HII_IMAGE_PROTOCOL', calls: 2, installed: false,
+    callers: [{ service: 'BootServices.LocateProtocol', caller: 'hello.efi+0x1234', calls: 2 }],
+  }];
+  const page = renderReportHtml(report);
+  t.true(page.includes('<table id="missing-protocols">'));
+  t.true(page.includes('<td>EFI_HII_IMAGE_PROTOCOL</td><td class="mono">31a6406a-6bdf-4e46-b2a2-ebaa89c40920</td><td class="num">2</td><td>no</td><td class="mono">BootServices.LocateProtocol from hello.efi+0x1234 ×2</td>'));
+  report.missingProtocols = [];
+  t.false(renderReportHtml(report).includes('missing-protocols'));
+});
+
 test('callers map to the longest image name they start with', (t) => {
   const images = ['uki.efi', 'uki.efi:.linux'];
   t.is(callerImage('uki.efi+0x1324', images), 'uki.efi');

@@ -377,7 +377,7 @@ test('LoadImage refused with EFI_ACCESS_DENIED writes NULL to *ImageHandle (edk2
     p.mem.setU64(out, 0xdeadbeefn);
     const notes: string[] = [];
     const call = { name: 'BootServices.LoadImage', note: (m: string) => void notes.push(m) } as unknown as CallInfo;
-    const svc = images.services() as Record<string, ServiceFn>;
+    const svc = images.services() as Record<string, ServiceFn<'EFI_STATUS'>>;
     const status = svc.LoadImage([0n, parent.handle, 0n, buffer, BigInt(child.length), out], call);
     t.is(status, verdict);
     if (verdict === EFI_ACCESS_DENIED) {

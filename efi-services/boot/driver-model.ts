@@ -3,9 +3,10 @@
 // (MdeModulePkg/Core/Dxe/Hand/DriverSupport.c CoreConnectController, CoreConnectSingleController,
 // CoreDisconnectController). The platform and bus-specific driver override protocols are not consulted: stubemu
 // installs neither, and a guest that does is not asked.
-import { TableImpl } from '../../core/abi';
+import { hex } from '../../core/hex';
 import { EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_NOT_READY, EFI_SUCCESS, EfiStatus, isError, statusName } from '../../core/status';
 import { callMember, memberAddress } from '../interface';
+import { BootServicesImpl } from '../tables/boot-services-decl';
 import { Platform } from '../platform';
 import { EFI_DRIVER_BINDING_PROTOCOL, EFI_DRIVER_BINDING_PROTOCOL_GUID } from '../protocols/driver-binding';
 import { EFI_OPEN_PROTOCOL_BY_CHILD_CONTROLLER, EFI_OPEN_PROTOCOL_BY_DRIVER, ProtocolDatabase } from './protocol-db';
@@ -14,10 +15,6 @@ import { EFI_OPEN_PROTOCOL_BY_CHILD_CONTROLLER, EFI_OPEN_PROTOCOL_BY_DRIVER, Pro
 const END_DEVICE_PATH_TYPE = 0x7f;
 /** Entries read from a DriverImageHandle list before it is taken as missing its NULL terminator. */
 const MAX_DRIVER_IMAGE_HANDLES = 1024;
-
-function hex(v: bigint): string {
-  return `0x${v.toString(16)}`;
-}
 
 export class DriverModel {
   constructor(
@@ -32,7 +29,7 @@ export class DriverModel {
   ) {}
 
   /** The two EFI_BOOT_SERVICES members. */
-  services(): TableImpl {
+  services(): Pick<BootServicesImpl, 'ConnectController' | 'DisconnectController'> {
     return {
       ConnectController: ([controller, driverImageHandles, remainingDevicePath, recursive]) =>
         this.connect(controller, driverImageHandles, remainingDevicePath, recursive !== 0n),

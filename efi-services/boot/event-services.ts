@@ -1,17 +1,16 @@
 // EFI_BOOT_SERVICES task priority, event and timer services (UEFI 2.10 §7.1) over the EventSystem model.
-import { TableImpl } from '../../core/abi';
+import { hex } from '../../core/hex';
+import { BootServicesImpl } from '../tables/boot-services-decl';
 import { guidFromBytes } from '../../core/guid';
 import { Platform } from '../platform';
 import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiStatus, statusName } from '../../core/status';
 import { GuestMemoryError } from '../../core/guest-memory';
 import { CreateResult, EventSystem } from './events';
 
-const hex = (a: bigint) => `0x${a.toString(16)}`;
-
 /** A TPL argument as a number; anything beyond 32 bits is out of range however it rounds. */
 const tplOf = (v: bigint) => (v > 0xffff_ffffn ? Number.MAX_SAFE_INTEGER : Number(v));
 
-export function eventServices(platform: Platform, events: EventSystem): TableImpl {
+export function eventServices(platform: Platform, events: EventSystem): BootServicesImpl {
   const mem = platform.mem;
 
   /** *Event receives the new event; an unwritable pointer faults the guest and leaves no event behind. */

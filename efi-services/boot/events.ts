@@ -1,4 +1,5 @@
 // The event, timer and task-priority model behind UEFI 2.10 §7.1 (Event, Timer, and Task Priority Services).
+import { hex } from '../../core/hex';
 import { VirtualClock } from '../clock';
 import { GUID } from '../../core/guid';
 import { Platform } from '../platform';
@@ -442,10 +443,6 @@ function has(type: number, flags: number): boolean {
 
 function compareTimers(a: Timer, b: Timer): number {
   return a.due < b.due ? -1 : a.due > b.due ? 1 : a.seq - b.seq;
-}
-
-function hex(v: bigint): string {
-  return `0x${v.toString(16)}`;
 }
 
 export function typeName(type: number): string {

@@ -1,6 +1,7 @@
 // ExitBootServices (UEFI 2.10 §7.4.6): the MapKey check, the exit-boot-services event groups, and the end of the run.
+import { BootServicesImpl } from '../tables/boot-services-decl';
 import { RunEnd } from '../../core/outcomes';
-import { CallInfo, TableImpl } from '../../core/abi';
+import { CallInfo } from '../../core/abi';
 import { EFI_INVALID_PARAMETER } from '../../core/status';
 import { EventSystem } from './events';
 import { MemoryMap } from './memory-map';
@@ -26,7 +27,7 @@ export function exitBootServicesService(
   /** TCG PFP §10.4.5: "Exit Boot Services Invocation", then "... Returned with Success" or "... with Failure" (PCR 5). */
   measure: (success: boolean) => void,
   onExit: (h: HandOff, call: CallInfo) => Record<string, unknown>,
-): TableImpl {
+): BootServicesImpl {
   return {
     ExitBootServices: ([imageHandle, mapKey], call) => {
       // UEFI 2.8+: EFI_EVENT_GROUP_BEFORE_EXIT_BOOT_SERVICES is signalled before the map key is checked (edk2 order).

@@ -1,6 +1,7 @@
 // Reads an image's bytes for LoadImage from a device path: EFI_SIMPLE_FILE_SYSTEM_PROTOCOL, then
 // EFI_LOAD_FILE2_PROTOCOL / EFI_LOAD_FILE_PROTOCOL (UEFI 2.10 §7.4.1 LoadImage, the order edk2 uses).
 // Protocols are called through their function pointers, so guest-installed ones work like the firmware's.
+import { MemberName } from '../../core/abi';
 import { callMember } from '../interface';
 import { DevicePathNode, filePathOf, serializeDevicePath } from '../protocols/device-path';
 import { EFI_FILE_MODE_READ, EFI_FILE_PROTOCOL } from '../protocols/file';
@@ -54,7 +55,7 @@ function check(status: bigint, what: string): void {
 
 function readFile(platform: Platform, scratch: Scratch, sfs: bigint, name: string): Buffer {
   const mem = platform.mem;
-  const callFile = (f: bigint, member: string, args: readonly bigint[], why: string) => callMember(platform, f, EFI_FILE_PROTOCOL, member, [f, ...args], why);
+  const callFile = (f: bigint, member: MemberName<typeof EFI_FILE_PROTOCOL>, args: readonly bigint[], why: string) => callMember(platform, f, EFI_FILE_PROTOCOL, member, [f, ...args], why);
   const out = scratch.allocate(16);
   const nameBuf = scratch.allocate((name.length + 1) * 2);
   let root = 0n;

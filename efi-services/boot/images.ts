@@ -1,9 +1,9 @@
 // Image services (UEFI 2.10 §7.4): LoadImage, StartImage, Exit, UnloadImage, and the registry of loaded images.
+import { BootServicesImpl } from '../tables/boot-services-decl';
 import { digestOfUnchanging } from '../../core/digest-memo';
 import { ImageExit } from '../../core/outcomes';
 import { layoutImage, parsePe, PeFormatError, PeImage, relocate, sectionAt, sectionCopySize } from '../../pe/pe-image';
 import { findGuestLoadedImage, ImageOrigin } from './guest-loaded-images';
-import { TableImpl } from '../../core/abi';
 import { GUID } from '../../core/guid';
 import { Platform } from '../platform';
 import { devicePathAt, DevicePathNode, serializeDevicePath } from '../protocols/device-path';
@@ -284,7 +284,7 @@ export class ImageServices {
     return `image${this.images.length}`;
   }
 
-  services(): TableImpl {
+  services(): BootServicesImpl {
     const mem = this.d.platform.mem;
     return {
       LoadImage: ([bootPolicy, parent, devicePath, sourceBuffer, sourceSize, imageHandleOut], call) => {

@@ -1,5 +1,7 @@
 // EFI_BOOT_SERVICES memory services (UEFI 2.10 §7.2): AllocatePages, FreePages, GetMemoryMap, AllocatePool, FreePool.
-import { CallInfo, TableImpl } from '../../core/abi';
+import { hex } from '../../core/hex';
+import { BootServicesImpl } from '../tables/boot-services-decl';
+import { CallInfo } from '../../core/abi';
 import { Platform } from '../platform';
 import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS, EfiError, EfiStatus } from '../../core/status';
 import { AllocationLimitError, MemoryDescriptor, MemoryMap } from './memory-map';
@@ -38,11 +40,9 @@ export function encodeMemoryMap(descriptors: readonly MemoryDescriptor[]): Buffe
   return b;
 }
 
-const hex = (a: bigint) => `0x${a.toString(16)}`;
-
 export function memoryServices(
   platform: Platform, map: MemoryMap, pool: Pool, onGuestError: (message: string) => void,
-): TableImpl {
+): BootServicesImpl {
   const mem = platform.mem;
 
   /** A model refusal becomes the call's status, with its reason in the trace; hitting stubemu's limits is a guest error. */

@@ -1,6 +1,6 @@
 // Miscellaneous boot services (UEFI 2.10 §7.5): monotonic count, Stall, watchdog, CRC32, CopyMem/SetMem,
 // and InstallConfigurationTable (§7.3.16).
-import { TableImpl } from '../../core/abi';
+import { BootServicesImpl } from '../tables/boot-services-decl';
 import { VirtualClock } from '../clock';
 import { crc32 } from '../crc32';
 import { Platform } from '../platform';
@@ -13,7 +13,7 @@ export interface MiscState {
   watchdog?: { timeoutSeconds: bigint; code: bigint; data?: string };
 }
 
-export function miscServices(platform: Platform, clock: VirtualClock, configTables: ConfigurationTables, state: MiscState): TableImpl {
+export function miscServices(platform: Platform, clock: VirtualClock, configTables: ConfigurationTables, state: MiscState): BootServicesImpl {
   const mem = platform.mem;
   return {
     GetNextMonotonicCount: ([count]) => {

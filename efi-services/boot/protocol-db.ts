@@ -1,4 +1,5 @@
 // The protocol handler database (UEFI 2.10 §7.3): handles, their protocol interfaces, open records, notifications.
+import { hex } from '../../core/hex';
 import { GUID, guidToBytes } from '../../core/guid';
 import { Platform } from '../platform';
 import {
@@ -72,10 +73,6 @@ export function guidName(guid: string): string | undefined {
 
 function fail(status: bigint, why: string): never {
   throw new EfiError(status, why);
-}
-
-function hex(v: bigint): string {
-  return `0x${v.toString(16)}`;
 }
 
 export class ProtocolDatabase {

@@ -1,5 +1,6 @@
 // EFI_BOOT_SERVICES protocol handler members (UEFI 2.10 §7.3): pointer checks and guest I/O over ProtocolDatabase.
-import { CallInfo, ServiceFn, TableImpl } from '../../core/abi';
+import { BootServicesImpl } from '../tables/boot-services-decl';
+import { CallInfo, ServiceFn } from '../../core/abi';
 import { GUID, guidFromBytes } from '../../core/guid';
 import { Platform } from '../platform';
 import {
@@ -7,9 +8,10 @@ import {
 } from '../protocols/device-path';
 import {
   EFI_ALREADY_STARTED, EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_OUT_OF_RESOURCES,
-  EFI_SUCCESS, EFI_UNSUPPORTED, EfiError, EfiStatus, statusName,
+  EFI_SUCCESS, EFI_UNSUPPORTED, EfiError, statusName,
 } from '../../core/status';
 import { locateDevicePath } from './locate-device-path';
+import { ProtocolLookupService } from './missing-protocols';
 import { ByProtocol, ByRegisterNotify, EFI_OPEN_PROTOCOL_TEST_PROTOCOL, ProtocolDatabase } from './protocol-db';
 
 /** EFI_INTERFACE_TYPE (UEFI 2.10 §7.3.2): the only value defined. */
@@ -31,13 +33,15 @@ export interface ProtocolServicesOptions {
   allocatePool: (size: number) => bigint;
   /** A handle's device path in binary form, overriding the DEVICE_PATH interface read from guest memory. */
   devicePathOf?: (handle: bigint) => Buffer | undefined;
+  /** A lookup found no such protocol (missing-protocols.ts); `caller` is the return address. */
+  onMiss?: (service: ProtocolLookupService, guid: string, caller: bigint) => void;
 }
 
 export function protocolServices(
   platform: Platform,
   db: ProtocolDatabase,
   options: ProtocolServicesOptions,
-): TableImpl {
+): BootServicesImpl {
   const mem = platform.mem;
   const guidAt = (p: bigint) => guidFromBytes(mem.read(p, 16));
   const invalid = (why: string): never => {
@@ -85,7 +89,7 @@ export function protocolServices(
   const writeHandles = (at: bigint, handles: readonly bigint[]) =>
     handles.forEach((h, i) => mem.setU64(at + BigInt(8 * i), h));
 
-  const services: Record<string, ServiceFn> = {
+  const services: BootServicesImpl = {
     // §7.3.2
     InstallProtocolInterface: ([handlePtr, protocol, interfaceType, iface]) => {
       if (handlePtr === 0n) invalid('Handle is NULL');
@@ -284,19 +288,34 @@ export function protocolServices(
     },
   };
 
+  /** The GUID a lookup asked for and did not find: NOT_FOUND (nothing has it) or UNSUPPORTED (not on that handle). */
+  const missed = (name: string, args: readonly bigint[], status: bigint): string | undefined => {
+    if (status !== EFI_NOT_FOUND && status !== EFI_UNSUPPORTED) return undefined;
+    let protocol = 0n;
+    if (name === 'LocateProtocol' && args[1] === 0n) protocol = args[0];
+    else if (name === 'HandleProtocol' || name === 'OpenProtocol') protocol = args[1];
+    else if ((name === 'LocateHandle' || name === 'LocateHandleBuffer') && Number(args[0]) === ByProtocol) protocol = args[1];
+    return protocol === 0n ? undefined : guidAt(protocol);
+  };
+
   // The reason behind a refusal goes into the call's trace entry; the dispatcher turns the EfiError into RAX.
-  const traced: TableImpl = {};
-  for (const [name, impl] of Object.entries(services)) {
-    traced[name] = (args, call): EfiStatus | bigint | void => {
+  const traced: Record<string, ServiceFn<'EFI_STATUS'>> = {};
+  for (const [name, impl] of Object.entries(services) as [string, ServiceFn<'EFI_STATUS'>][]) {
+    traced[name] = (args, call) => {
       try {
         return impl(args, call);
       } catch (e) {
         if (e instanceof EfiError && e.message !== statusName(e.status)) {
           call.note(`${statusName(e.status)}: ${e.message}`);
         }
+        if (e instanceof EfiError && options.onMiss) {
+          const guid = missed(name, args, e.status);
+          if (guid !== undefined) options.onMiss(name as ProtocolLookupService, guid, call.caller);
+        }
         throw e;
       }
     };
   }
-  return traced;
+  // Every member in `services` is an EFI_STATUS one, checked there against its declaration.
+  return traced as BootServicesImpl;
 }

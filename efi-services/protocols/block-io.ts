@@ -1,6 +1,6 @@
 // EFI_BLOCK_IO_PROTOCOL (UEFI 2.10 §13.9), revision 3, over a BlockDevice; its EFI_BLOCK_IO_MEDIA is shared with
 // EFI_BLOCK_IO2_PROTOCOL on the same handle.
-import { field, fn, TableDecl } from '../../core/abi';
+import { field, fn, tableDecl } from '../../core/abi';
 import { BlockDevice } from '../disk/block-device';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
@@ -9,7 +9,7 @@ import { EFI_BAD_BUFFER_SIZE, EFI_INVALID_PARAMETER, EFI_MEDIA_CHANGED, EFI_SUCC
 export const EFI_BLOCK_IO_PROTOCOL_GUID = '964e5b21-6459-11d2-8e39-00a0c969723b';
 export const EFI_BLOCK_IO_PROTOCOL_REVISION3 = 0x2001fn;
 
-export const EFI_BLOCK_IO_PROTOCOL: TableDecl = {
+export const EFI_BLOCK_IO_PROTOCOL = tableDecl({
   name: 'EFI_BLOCK_IO_PROTOCOL',
   traceName: 'BlockIo',
   headerSize: 0,
@@ -21,7 +21,7 @@ export const EFI_BLOCK_IO_PROTOCOL: TableDecl = {
     fn('WriteBlocks', 'This:PTR', 'MediaId:UINT32', 'Lba:UINT64', 'BufferSize:UINTN', 'Buffer:PTR'),
     fn('FlushBlocks', 'This:PTR'),
   ],
-};
+});
 
 /** EFI_BLOCK_IO_MEDIA (UEFI 2.10 §13.9.1, revision 3 fields): byte offsets. */
 export const BLOCK_IO_MEDIA = {

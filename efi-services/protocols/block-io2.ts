@@ -1,6 +1,6 @@
 // EFI_BLOCK_IO2_PROTOCOL (UEFI 2.10 §13.10): the same device as BlockIo; a request with a token's event completes
 // at once (TransactionStatus set, the event signalled), as a device with no queue would.
-import { fn, field, TableDecl } from '../../core/abi';
+import { field, fn, tableDecl } from '../../core/abi';
 import { BlockDevice } from '../disk/block-device';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
@@ -9,7 +9,7 @@ import { transferBlocks } from './block-io';
 
 export const EFI_BLOCK_IO2_PROTOCOL_GUID = 'a77b2472-e282-4e9f-a245-c2c0e27bbcc1';
 
-export const EFI_BLOCK_IO2_PROTOCOL: TableDecl = {
+export const EFI_BLOCK_IO2_PROTOCOL = tableDecl({
   name: 'EFI_BLOCK_IO2_PROTOCOL',
   traceName: 'BlockIo2',
   headerSize: 0,
@@ -20,7 +20,7 @@ export const EFI_BLOCK_IO2_PROTOCOL: TableDecl = {
     fn('WriteBlocksEx', 'This:PTR', 'MediaId:UINT32', 'LBA:UINT64', 'Token:PTR', 'BufferSize:UINTN', 'Buffer:PTR'),
     fn('FlushBlocksEx', 'This:PTR', 'Token:PTR'),
   ],
-};
+});
 
 /** EFI_BLOCK_IO2_TOKEN / EFI_DISK_IO2_TOKEN: Event, then TransactionStatus. */
 export const IO2_TOKEN = { Event: 0, TransactionStatus: 8 } as const;

@@ -1,6 +1,6 @@
 // EFI_DISK_IO_PROTOCOL (UEFI 2.10 §13.7): byte-granular access over a BlockDevice (edk2's DiskIoDxe reads the
 // covering blocks and copies the span).
-import { field, fn, TableDecl } from '../../core/abi';
+import { field, fn, tableDecl } from '../../core/abi';
 import { BlockDevice } from '../disk/block-device';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
@@ -9,7 +9,7 @@ import { EFI_INVALID_PARAMETER, EFI_MEDIA_CHANGED, EFI_SUCCESS, EFI_WRITE_PROTEC
 export const EFI_DISK_IO_PROTOCOL_GUID = 'ce345171-ba0b-11d2-8e4f-00a0c969723b';
 export const EFI_DISK_IO_PROTOCOL_REVISION = 0x10000n;
 
-export const EFI_DISK_IO_PROTOCOL: TableDecl = {
+export const EFI_DISK_IO_PROTOCOL = tableDecl({
   name: 'EFI_DISK_IO_PROTOCOL',
   traceName: 'DiskIo',
   headerSize: 0,
@@ -18,7 +18,7 @@ export const EFI_DISK_IO_PROTOCOL: TableDecl = {
     fn('ReadDisk', 'This:PTR', 'MediaId:UINT32', 'Offset:UINT64', 'BufferSize:UINTN', 'Buffer:PTR'),
     fn('WriteDisk', 'This:PTR', 'MediaId:UINT32', 'Offset:UINT64', 'BufferSize:UINTN', 'Buffer:PTR'),
   ],
-};
+});
 
 /** ReadDisk/WriteDisk's checks and transfer (shared with DiskIo2). */
 export function transferBytes(platform: Platform, dev: BlockDevice, write: boolean, mediaId: bigint, offset: bigint, size: bigint, buffer: bigint): EfiStatus {

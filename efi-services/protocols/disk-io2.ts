@@ -1,5 +1,5 @@
 // EFI_DISK_IO2_PROTOCOL (UEFI 2.10 §13.8): DiskIo with tokens; requests complete at once (block-io2.ts).
-import { field, fn, TableDecl } from '../../core/abi';
+import { field, fn, tableDecl } from '../../core/abi';
 import { BlockDevice } from '../disk/block-device';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
@@ -10,7 +10,7 @@ import { transferBytes } from './disk-io';
 export const EFI_DISK_IO2_PROTOCOL_GUID = '151c8eae-7f2c-472c-9e54-9828194f6a88';
 export const EFI_DISK_IO2_PROTOCOL_REVISION = 0x20000n;
 
-export const EFI_DISK_IO2_PROTOCOL: TableDecl = {
+export const EFI_DISK_IO2_PROTOCOL = tableDecl({
   name: 'EFI_DISK_IO2_PROTOCOL',
   traceName: 'DiskIo2',
   headerSize: 0,
@@ -21,7 +21,7 @@ export const EFI_DISK_IO2_PROTOCOL: TableDecl = {
     fn('WriteDiskEx', 'This:PTR', 'MediaId:UINT32', 'Offset:UINT64', 'Token:PTR', 'BufferSize:UINTN', 'Buffer:PTR'),
     fn('FlushDiskEx', 'This:PTR', 'Token:PTR'),
   ],
-};
+});
 
 export function diskIo2Protocol(platform: Platform, dev: BlockDevice, signal: (event: bigint) => void): bigint {
   const p = buildInterface(platform, EFI_DISK_IO2_PROTOCOL, {

@@ -1,6 +1,6 @@
 // EFI_FILE_PROTOCOL (UEFI 2.10 §13.5) over a Volume: one guest struct per open file, state keyed by its address.
 import { GuestMemoryError, encodeUtf16z } from '../../core/guest-memory';
-import { CallInfo, fn, ServiceFn, TableDecl, tableSize } from '../../core/abi';
+import { CallInfo, fn, ServiceFn, tableDecl, tableSize } from '../../core/abi';
 import { EntryStat, fatName, findName, Volume, VolumePath } from '../esp/volume';
 import { GUID, guidFromBytes } from '../../core/guid';
 import { buildInterface } from '../interface';
@@ -13,7 +13,7 @@ export const EFI_FILE_PROTOCOL_REVISION = 0x00010000n;
 export const EFI_FILE_PROTOCOL_REVISION2 = 0x00020000n;
 
 /** §13.5.1, revision 2 layout. The Ex members are not implemented: they are reported and return EFI_UNSUPPORTED. */
-export const EFI_FILE_PROTOCOL: TableDecl = {
+export const EFI_FILE_PROTOCOL = tableDecl({
   name: 'EFI_FILE_PROTOCOL',
   traceName: 'File',
   headerSize: 8, // UINT64 Revision
@@ -33,7 +33,7 @@ export const EFI_FILE_PROTOCOL: TableDecl = {
     fn('WriteEx', 'This:PTR', 'Token:PTR'),
     fn('FlushEx', 'This:PTR', 'Token:PTR'),
   ],
-};
+});
 
 // Open modes and file attributes (§13.5.2).
 export const EFI_FILE_MODE_READ = 0x1n;
@@ -158,7 +158,7 @@ export class FileProtocols {
   }
 
   /** Finds the open file behind `This` and turns EfiError and faults on guest pointers into statuses. */
-  private member(body: (file: OpenFile, args: readonly bigint[], call: CallInfo) => EfiStatus): ServiceFn {
+  private member(body: (file: OpenFile, args: readonly bigint[], call: CallInfo) => EfiStatus): ServiceFn<'EFI_STATUS'> {
     return (args, call) => {
       const file = this.files.get(args[0]);
       if (!file) {

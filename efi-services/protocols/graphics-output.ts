@@ -1,6 +1,6 @@
 // EFI_GRAPHICS_OUTPUT_PROTOCOL (UEFI 2.10 §12.9) for `--gop WxH`: one 32-bit BGRX mode over a linear
 // framebuffer in guest RAM. The Linux EFI stub reads Mode/Info/FrameBufferBase into screen_info.
-import { field, fn, TableDecl } from '../../core/abi';
+import { field, fn, tableDecl } from '../../core/abi';
 import { GUID } from '../../core/guid';
 import { buildInterface, memberAddress } from '../interface';
 import { FirmwareOptions } from '../firmware-options';
@@ -12,7 +12,7 @@ import { pciNode, pciRootNode, serializeDevicePath } from './device-path';
 
 export const EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID = GUID.GRAPHICS_OUTPUT;
 
-export const EFI_GRAPHICS_OUTPUT_PROTOCOL: TableDecl = {
+export const EFI_GRAPHICS_OUTPUT_PROTOCOL = tableDecl({
   name: 'EFI_GRAPHICS_OUTPUT_PROTOCOL',
   traceName: 'GraphicsOutput',
   headerSize: 0,
@@ -23,7 +23,7 @@ export const EFI_GRAPHICS_OUTPUT_PROTOCOL: TableDecl = {
       'DestinationX:UINTN', 'DestinationY:UINTN', 'Width:UINTN', 'Height:UINTN', 'Delta:UINTN'),
     field('Mode'),
   ],
-};
+});
 
 /** EFI_GRAPHICS_OUTPUT_PROTOCOL_MODE (UEFI 2.10 §12.9.1): 40 bytes. */
 export const GOP_MODE = { MaxMode: 0, Mode: 4, Info: 8, SizeOfInfo: 16, FrameBufferBase: 24, FrameBufferSize: 32, size: 40 } as const;

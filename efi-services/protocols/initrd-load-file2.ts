@@ -1,7 +1,7 @@
 // A firmware-provided initrd for bare kernels (`--initrd FILE`): EFI_LOAD_FILE2_PROTOCOL on a handle whose device
 // path is VenMedia(LINUX_EFI_INITRD_MEDIA_GUID)/End, which the Linux EFI stub (efi_load_initrd_dev_path) finds
 // with LocateDevicePath, as OVMF's QemuKernelLoaderFsDxe provides QEMU's -initrd.
-import { TableDecl } from '../../core/abi';
+import { tableDecl } from '../../core/abi';
 import { EFI_LOAD_FILE2_PROTOCOL } from './load-file';
 import { GUID } from '../../core/guid';
 import { buildInterface } from '../interface';
@@ -12,7 +12,7 @@ import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS
 import { DevicePathError, devicePathAt, serializeDevicePath, vendorMediaNode } from './device-path';
 
 /** Its calls are traced as InitrdLoadFile2.LoadFile. */
-const INITRD_LOAD_FILE2: TableDecl = { ...EFI_LOAD_FILE2_PROTOCOL, traceName: 'InitrdLoadFile2' };
+const INITRD_LOAD_FILE2 = tableDecl({ ...EFI_LOAD_FILE2_PROTOCOL, traceName: 'InitrdLoadFile2' });
 
 export interface InitrdLoadFile2 {
   handle: bigint;

@@ -1,8 +1,9 @@
 // EFI_MEMORY_ATTRIBUTE_PROTOCOL (UEFI 2.10 §37.7): per-page RP/XP/RO state kept host-side and reported. The Linux
 // EFI stub clears XP on the kernel image through it. Unicorn 2.0.1 has no NX, so XP is recorded but never
 // enforced; RO and RP are enforced only through the optional `protect` callback.
+import { hex } from '../../core/hex';
 import { GUID } from '../../core/guid';
-import { fn, TableDecl } from '../../core/abi';
+import { fn, tableDecl } from '../../core/abi';
 import { buildInterface } from '../interface';
 import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
@@ -11,7 +12,7 @@ import { EFI_MEMORY_RO, EFI_MEMORY_RP, EFI_MEMORY_XP, EFI_PAGE_MASK, EFI_PAGE_SH
 
 export const EFI_MEMORY_ATTRIBUTE_PROTOCOL_GUID = GUID.MEMORY_ATTRIBUTE;
 
-export const EFI_MEMORY_ATTRIBUTE_PROTOCOL: TableDecl = {
+export const EFI_MEMORY_ATTRIBUTE_PROTOCOL = tableDecl({
   name: 'EFI_MEMORY_ATTRIBUTE_PROTOCOL',
   traceName: 'MemoryAttribute',
   headerSize: 0,
@@ -20,7 +21,7 @@ export const EFI_MEMORY_ATTRIBUTE_PROTOCOL: TableDecl = {
     fn('SetMemoryAttributes', 'This:PTR', 'BaseAddress:UINT64', 'Length:UINT64', 'Attributes:UINT64'),
     fn('ClearMemoryAttributes', 'This:PTR', 'BaseAddress:UINT64', 'Length:UINT64', 'Attributes:UINT64'),
   ],
-};
+});
 
 /** The only attributes this protocol gets, sets or clears (UEFI 2.10 §37.7). */
 export const MEMORY_ACCESS_MASK = EFI_MEMORY_RP | EFI_MEMORY_XP | EFI_MEMORY_RO;
@@ -136,7 +137,6 @@ export function installMemoryAttributeProtocol(
   const isSystemMemory = opts.isSystemMemory
     ?? ((base, length) => base + length <= mem.size && mem.isMapped(base, Number(length)));
   const state = new MemoryAttributes(isSystemMemory, opts.protect);
-  const hex = (v: bigint) => `0x${v.toString(16)}`;
   const protocol = buildInterface(platform, EFI_MEMORY_ATTRIBUTE_PROTOCOL, {
     GetMemoryAttributes: ([, base, length, out]) => {
       if (length === 0n || out === 0n) return EFI_INVALID_PARAMETER;

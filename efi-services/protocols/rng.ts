@@ -1,6 +1,6 @@
 // EFI_RNG_PROTOCOL (UEFI 2.10 §37.5): a deterministic generator (SHA-256 in counter mode over a seed),
 // so runs are reproducible; `--rng-seed` changes the stream.
-import { fn, TableDecl } from '../../core/abi';
+import { fn, tableDecl } from '../../core/abi';
 import { guidFromBytes, guidToBytes, GUID } from '../../core/guid';
 import { buildInterface } from '../interface';
 import { InstallContext } from '../install-context';
@@ -14,7 +14,7 @@ export const EFI_RNG_ALGORITHM_RAW = 'e43176d7-b6e8-4827-b784-7ffdc4b68561';
 export const EFI_RNG_ALGORITHM_SP800_90_CTR_256 = '44f0de6e-4d8c-4045-a8c7-4dd168856b9e';
 const ALGORITHMS = [EFI_RNG_ALGORITHM_RAW, EFI_RNG_ALGORITHM_SP800_90_CTR_256];
 
-export const EFI_RNG_PROTOCOL: TableDecl = {
+export const EFI_RNG_PROTOCOL = tableDecl({
   name: 'EFI_RNG_PROTOCOL',
   traceName: 'Rng',
   headerSize: 0,
@@ -22,7 +22,7 @@ export const EFI_RNG_PROTOCOL: TableDecl = {
     fn('GetInfo', 'This:PTR', 'RNGAlgorithmListSize:PTR', 'RNGAlgorithmList:PTR'),
     fn('GetRNG', 'This:PTR', 'RNGAlgorithm:PTR', 'RNGValueLength:UINTN', 'RNGValue:PTR'),
   ],
-};
+});
 
 export function rngProtocol(platform: Platform, random: DeterministicRandom): bigint {
   const mem = platform.mem;

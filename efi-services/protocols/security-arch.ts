@@ -4,7 +4,7 @@
 // systemd-stub overwrites their function pointers (security_override) so LoadImage accepts the unsigned kernel
 // it embeds; securityCheck therefore calls the pointers currently in guest memory, as edk2 DxeCore does.
 import { GUID } from '../../core/guid';
-import { fn, TableDecl } from '../../core/abi';
+import { fn, tableDecl } from '../../core/abi';
 import { buildInterface, callMember } from '../interface';
 import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
@@ -15,19 +15,19 @@ import { devicePathToText } from './device-path-text';
 export const EFI_SECURITY_ARCH_PROTOCOL_GUID = GUID.SECURITY_ARCH;
 export const EFI_SECURITY2_ARCH_PROTOCOL_GUID = GUID.SECURITY2_ARCH;
 
-export const EFI_SECURITY_ARCH_PROTOCOL: TableDecl = {
+export const EFI_SECURITY_ARCH_PROTOCOL = tableDecl({
   name: 'EFI_SECURITY_ARCH_PROTOCOL',
   traceName: 'Security',
   headerSize: 0,
   members: [fn('FileAuthenticationState', 'This:PTR', 'AuthenticationStatus:UINT32', 'File:PTR')],
-};
+});
 
-export const EFI_SECURITY2_ARCH_PROTOCOL: TableDecl = {
+export const EFI_SECURITY2_ARCH_PROTOCOL = tableDecl({
   name: 'EFI_SECURITY2_ARCH_PROTOCOL',
   traceName: 'Security2',
   headerSize: 0,
   members: [fn('FileAuthentication', 'This:PTR', 'DevicePath:PTR', 'FileBuffer:PTR', 'FileSize:UINTN', 'BootPolicy:BOOLEAN')],
-};
+});
 
 export interface SecurityCall {
   service: 'FileAuthenticationState' | 'FileAuthentication';

@@ -1,5 +1,5 @@
 // EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (UEFI 2.10 §13.4): OpenVolume hands out the root directory of a Volume.
-import { fn, TableDecl } from '../../core/abi';
+import { fn, tableDecl } from '../../core/abi';
 import { splitPath, Volume } from '../esp/volume';
 import { buildInterface } from '../interface';
 import { Platform } from '../platform';
@@ -8,12 +8,12 @@ import { FileProtocolOptions, FileProtocols } from './file';
 
 export const EFI_SIMPLE_FILE_SYSTEM_PROTOCOL_REVISION = 0x00010000n;
 
-export const EFI_SIMPLE_FILE_SYSTEM_PROTOCOL: TableDecl = {
+export const EFI_SIMPLE_FILE_SYSTEM_PROTOCOL = tableDecl({
   name: 'EFI_SIMPLE_FILE_SYSTEM_PROTOCOL',
   traceName: 'SimpleFileSystem',
   headerSize: 8, // UINT64 Revision
   members: [fn('OpenVolume', 'This:PTR', 'Root:PTR')],
-};
+});
 
 export interface SimpleFileSystem {
   /** The interface to install with EFI_SIMPLE_FILE_SYSTEM_PROTOCOL_GUID. */

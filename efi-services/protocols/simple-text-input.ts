@@ -1,17 +1,17 @@
 // EFI_SIMPLE_TEXT_INPUT_PROTOCOL and EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL (UEFI 2.10 §12.3, §12.2) over a scripted key queue.
-import { field, fn, TableDecl } from '../../core/abi';
+import { field, fn, fnReturning, tableDecl } from '../../core/abi';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
 import { EFI_INVALID_PARAMETER, EFI_NOT_READY, EFI_SUCCESS } from '../../core/status';
 
-export const EFI_SIMPLE_TEXT_INPUT_PROTOCOL: TableDecl = {
+export const EFI_SIMPLE_TEXT_INPUT_PROTOCOL = tableDecl({
   name: 'EFI_SIMPLE_TEXT_INPUT_PROTOCOL',
   traceName: 'ConIn',
   headerSize: 0,
   members: [fn('Reset', 'This:PTR', 'ExtendedVerification:BOOLEAN'), fn('ReadKeyStroke', 'This:PTR', 'Key:PTR'), field('WaitForKey')],
-};
+});
 
-export const EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL: TableDecl = {
+export const EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL = tableDecl({
   name: 'EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL',
   traceName: 'ConInEx',
   headerSize: 0,
@@ -23,7 +23,7 @@ export const EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL: TableDecl = {
     fn('RegisterKeyNotify', 'This:PTR', 'KeyData:PTR', 'KeyNotificationFunction:PTR', 'NotifyHandle:PTR'),
     fn('UnregisterKeyNotify', 'This:PTR', 'NotificationHandle:PTR'),
   ],
-};
+});
 
 /** EFI_INPUT_KEY: ScanCode, UnicodeChar (UINT16 each). */
 export interface InputKey {
@@ -84,8 +84,9 @@ export function simpleTextInput(platform: Platform, keys: KeyQueue, events: KeyE
   };
   // The wait events' notify functions are firmware traps: they signal the event when a key is pending
   // (UEFI 2.10 §12.3.3 WaitForKey).
-  const waitNotify = platform.trap('ConIn', fn('WaitForKeyNotify', 'Event:EVENT', 'Context:PTR'), ([event]) => {
+  const waitNotify = platform.trap('ConIn', fnReturning('VOID', 'WaitForKeyNotify', 'Event:EVENT', 'Context:PTR'), ([event]) => {
     if (keys.pending > 0) events.signal(event);
+    return undefined;
   });
 
   const protocol = buildInterface(platform, EFI_SIMPLE_TEXT_INPUT_PROTOCOL, {

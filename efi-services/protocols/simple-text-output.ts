@@ -1,10 +1,10 @@
 // EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL (UEFI 2.10 §12.4): text is captured for the report and streamed live.
-import { field, fn, TableDecl } from '../../core/abi';
+import { field, fn, tableDecl } from '../../core/abi';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
 import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
 
-export const EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL: TableDecl = {
+export const EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL = tableDecl({
   name: 'EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL',
   traceName: 'ConOut',
   headerSize: 0,
@@ -20,7 +20,7 @@ export const EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL: TableDecl = {
     fn('EnableCursor', 'This:PTR', 'Visible:BOOLEAN'),
     field('Mode'),
   ],
-};
+});
 
 /** SIMPLE_TEXT_OUTPUT_MODE: MaxMode, Mode, Attribute, CursorColumn, CursorRow (INT32 each), CursorVisible (BOOLEAN). */
 const MODE = { MaxMode: 0, Mode: 4, Attribute: 8, CursorColumn: 12, CursorRow: 16, CursorVisible: 20, size: 24 } as const;
@@ -42,7 +42,7 @@ export function simpleTextOutput(platform: Platform, name: 'ConOut' | 'StdErr', 
   let column = 0;
   let row = 0;
   let mode: bigint;
-  const decl: TableDecl = { ...EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL, traceName: name };
+  const decl = tableDecl({ ...EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL, traceName: name });
   const setMode = (field: keyof typeof MODE, v: number) => mem.setU32(mode + BigInt(MODE[field]), v);
   const clear = () => {
     column = 0;

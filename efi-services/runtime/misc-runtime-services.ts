@@ -1,14 +1,14 @@
 // Runtime services other than variables and time (UEFI 2.10 §8.4-§8.5): ResetSystem ends the run,
 // monotonic high count; virtual addressing and capsules are not provided and say so.
+import { RuntimeServicesImpl } from '../tables/runtime-services-decl';
 import { RunEnd } from '../../core/outcomes';
-import { TableImpl } from '../../core/abi';
 import { Platform } from '../platform';
 import { EFI_INVALID_PARAMETER, EFI_SUCCESS, statusName } from '../../core/status';
 import { MiscState } from '../boot/misc-services';
 
 const RESET_TYPES = ['EfiResetCold', 'EfiResetWarm', 'EfiResetShutdown', 'EfiResetPlatformSpecific'];
 
-export function miscRuntimeServices(platform: Platform, state: MiscState): TableImpl {
+export function miscRuntimeServices(platform: Platform, state: MiscState): RuntimeServicesImpl {
   const mem = platform.mem;
   return {
     GetNextHighMonotonicCount: ([out]) => {

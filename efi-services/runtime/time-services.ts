@@ -1,5 +1,6 @@
 // EFI_RUNTIME_SERVICES time members (UEFI 2.10 §8.3) over the deterministic VirtualClock, and the --time option.
-import { CallInfo, TableImpl } from '../../core/abi';
+import { RuntimeServicesImpl } from '../tables/runtime-services-decl';
+import { CallInfo } from '../../core/abi';
 import { VirtualClock } from '../clock';
 import { Platform } from '../platform';
 import { EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../../core/status';
@@ -157,7 +158,7 @@ export interface TimeServicesOptions {
  * `epochSeconds + whole seconds of nowMicros`); TimeZone and Daylight are kept beside it and never converted, as
  * OVMF's PcRtc keeps them beside the CMOS clock.
  */
-export function timeServices(platform: Platform, clock: VirtualClock, options: TimeServicesOptions = {}): TableImpl {
+export function timeServices(platform: Platform, clock: VirtualClock, options: TimeServicesOptions = {}): RuntimeServicesImpl {
   const mem = platform.mem;
   let timeZone = options.timeZone ?? EFI_UNSPECIFIED_TIMEZONE;
   let daylight = options.daylight ?? 0;

@@ -1,12 +1,12 @@
 // EFI_RUNTIME_SERVICES variable members (UEFI 2.10 §8.2): guest-memory argument handling over a VariableStore.
-import { TableImpl } from '../../core/abi';
+import { RuntimeServicesImpl } from '../tables/runtime-services-decl';
 import { guidFromBytes, guidToBytes } from '../../core/guid';
 import { Platform } from '../platform';
 import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_SUCCESS } from '../../core/status';
 import { encodeUtf16z } from '../../core/guest-memory';
 import { VariableStore } from './variable-store';
 
-export function variableServices(platform: Platform, store: VariableStore): TableImpl {
+export function variableServices(platform: Platform, store: VariableStore): RuntimeServicesImpl {
   const mem = platform.mem;
   const readGuid = (p: bigint) => guidFromBytes(mem.view(p, 16));
   const l = store.limits;

@@ -1,10 +1,10 @@
 // EFI_BOOT_SERVICES (UEFI 2.10 §4.4): every member in spec order with its argument types.
-import { fn, fnReturning, fnVariadic, TableDecl } from '../../core/abi';
+import { fn, fnReturning, fnVariadic, tableDecl, TableImpl } from '../../core/abi';
 
 export const EFI_BOOT_SERVICES_SIGNATURE = 0x56524553544f4f42n; // "BOOTSERV"
 export const EFI_2_100_SYSTEM_TABLE_REVISION = (2 << 16) | 100;
 
-export const EFI_BOOT_SERVICES: TableDecl = {
+export const EFI_BOOT_SERVICES = tableDecl({
   name: 'EFI_BOOT_SERVICES',
   traceName: 'BootServices',
   signature: EFI_BOOT_SERVICES_SIGNATURE,
@@ -67,4 +67,7 @@ export const EFI_BOOT_SERVICES: TableDecl = {
     fnReturning('VOID', 'SetMem', 'Buffer:PTR', 'Size:UINTN', 'Value:UINT8'),
     fn('CreateEventEx', 'Type:UINT32', 'NotifyTpl:TPL', 'NotifyFunction:PTR', 'NotifyContext:PTR', 'EventGroup:GUID_PTR', 'Event:PTR'),
   ],
-};
+});
+
+/** Implementations of EFI_BOOT_SERVICES members, each typed by its declaration. */
+export type BootServicesImpl = TableImpl<typeof EFI_BOOT_SERVICES>;

@@ -1,10 +1,10 @@
 // EFI_RUNTIME_SERVICES (UEFI 2.10 §4.5): every member in spec order with its argument types.
-import { fn, fnReturning, TableDecl } from '../../core/abi';
+import { fn, fnReturning, tableDecl, TableImpl } from '../../core/abi';
 import { EFI_2_100_SYSTEM_TABLE_REVISION } from './boot-services-decl';
 
 export const EFI_RUNTIME_SERVICES_SIGNATURE = 0x56524553544e5552n; // "RUNTSERV"
 
-export const EFI_RUNTIME_SERVICES: TableDecl = {
+export const EFI_RUNTIME_SERVICES = tableDecl({
   name: 'EFI_RUNTIME_SERVICES',
   traceName: 'RuntimeServices',
   signature: EFI_RUNTIME_SERVICES_SIGNATURE,
@@ -32,4 +32,7 @@ export const EFI_RUNTIME_SERVICES: TableDecl = {
     // Miscellaneous UEFI 2.0 Service
     fn('QueryVariableInfo', 'Attributes:UINT32', 'MaximumVariableStorageSize:PTR', 'RemainingVariableStorageSize:PTR', 'MaximumVariableSize:PTR'),
   ],
-};
+});
+
+/** Implementations of EFI_RUNTIME_SERVICES members, each typed by its declaration. */
+export type RuntimeServicesImpl = TableImpl<typeof EFI_RUNTIME_SERVICES>;

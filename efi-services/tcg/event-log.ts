@@ -1,9 +1,7 @@
 // The crypto-agile TCG event log (PFP 1.05 §10.2, TCG EFI Protocol Spec §5) and the PCR state it replays to,
 // kept in one place (STYLE 11); serialized exactly as Linux exposes /sys/kernel/security/tpm0/binary_bios_measurements.
 import { decodeEventData, decodeSpecIdEvent, encodeSpecIdEvent, EV, EventDataReport, eventTypeName, SpecIdEvent } from './event-data';
-import {
-  bankOfAlgId, Digests, DIGEST_SIZE, HashAlgorithmName, hashAll, normalizeBanks, PcrBanks, PCR_COUNT, TPM_ALG,
-} from './pcr-banks';
+import { bankOfAlgId, DEFAULT_PCR_BANKS, DIGEST_SIZE, Digests, HashAlgorithmName, hashAll, normalizeBanks, PCR_COUNT, PcrBanks, TPM_ALG } from './pcr-banks';
 
 /** PcdTcgLogAreaMinLen: the 64 KiB log area edk2 (and so OVMF) allocates (PFP 1.05 minimum LAML). */
 export const DEFAULT_LOG_AREA_SIZE = 0x10000;
@@ -186,7 +184,7 @@ export class MeasuredBoot {
   private readonly listeners: ((record: Buffer, offset: number, event: MeasuredEvent) => void)[] = [];
 
   constructor(options: MeasuredBootOptions = {}) {
-    this.pcrBanks = new PcrBanks(options.banks ?? ['sha1', 'sha256']);
+    this.pcrBanks = new PcrBanks(options.banks ?? DEFAULT_PCR_BANKS);
     this.specId = specIdFor(this.pcrBanks.banks);
     this.header = serializeHeaderEvent(this.specId);
     this.capacity = options.logCapacity ?? DEFAULT_LOG_AREA_SIZE;

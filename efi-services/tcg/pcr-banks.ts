@@ -7,6 +7,9 @@ export type HashAlgorithmName = 'sha1' | 'sha256' | 'sha384' | 'sha512';
 /** Banks in TPM_ALG_ID order, the order edk2 lists them in the Spec ID event and in each digest list. */
 export const ALL_BANKS: readonly HashAlgorithmName[] = ['sha1', 'sha256', 'sha384', 'sha512'];
 
+/** The banks active by default: sha1 and sha256, as OVMF with swtpm. */
+export const DEFAULT_PCR_BANKS: readonly HashAlgorithmName[] = ['sha1', 'sha256'];
+
 /** TPM_ALG_ID values (TCG Algorithm Registry). */
 export const TPM_ALG: Readonly<Record<HashAlgorithmName, number>> = { sha1: 0x0004, sha256: 0x000b, sha384: 0x000c, sha512: 0x000d };
 

@@ -1,7 +1,7 @@
 // EFI_TCG2_PROTOCOL (TCG EFI Protocol Specification rev 00.13 §6) over the measured-boot state, with the status
 // handling and log placement of edk2 Tcg2Dxe as OVMF runs it.
 import { GUID } from '../../core/guid';
-import { fn, TableDecl } from '../../core/abi';
+import { fn, tableDecl } from '../../core/abi';
 import { buildInterface } from '../interface';
 import { FirmwareOptions } from '../firmware-options';
 import { InstallContext } from '../install-context';
@@ -13,13 +13,13 @@ import {
 import { AuthenticodeError, authenticodeDigests } from './authenticode';
 import { EV } from './event-data';
 import { DEFAULT_LOG_AREA_SIZE, MeasuredBoot } from './event-log';
-import { ALL_BANKS, bankBitmap, banksOfBitmap, HashAlgorithmName, PCR_COUNT } from './pcr-banks';
+import { ALL_BANKS, bankBitmap, banksOfBitmap, DEFAULT_PCR_BANKS, HashAlgorithmName, PCR_COUNT } from './pcr-banks';
 import { executeTpm2Command } from './tpm2-commands';
 
 export const EFI_TCG2_PROTOCOL_GUID = GUID.TCG2_PROTOCOL;
 export const EFI_TCG2_FINAL_EVENTS_TABLE_GUID = '1e2ed096-30e2-4254-bd89-863bbef82325';
 
-export const EFI_TCG2_PROTOCOL: TableDecl = {
+export const EFI_TCG2_PROTOCOL = tableDecl({
   name: 'EFI_TCG2_PROTOCOL',
   traceName: 'Tcg2',
   headerSize: 0,
@@ -32,7 +32,7 @@ export const EFI_TCG2_PROTOCOL: TableDecl = {
     fn('SetActivePcrBanks', 'This:PTR', 'ActivePcrBanks:UINT32'),
     fn('GetResultOfSetActivePcrBanks', 'This:PTR', 'OperationPresent:PTR', 'Response:PTR'),
   ],
-};
+});
 
 export const EFI_TCG2_EVENT_LOG_FORMAT_TCG_1_2 = 0x1;
 export const EFI_TCG2_EVENT_LOG_FORMAT_TCG_2 = 0x2;
@@ -101,7 +101,7 @@ const MAX_BUFFER = 4096;
  */
 export function install(ctx: InstallContext, options: FirmwareOptions): Tcg2 {
   const tcg2 = installTcg2(ctx.platform, {
-    banks: options.pcrBanks ?? ['sha1', 'sha256'],
+    banks: options.pcrBanks ?? DEFAULT_PCR_BANKS,
     installConfigTable: (guid, address) => void ctx.configTables.install(guid, address),
     random: (n) => ctx.random.bytes(n),
   });
@@ -111,7 +111,7 @@ export function install(ctx: InstallContext, options: FirmwareOptions): Tcg2 {
 
 export function installTcg2(platform: Platform, options: Tcg2Options = {}): Tcg2 {
   const mem = platform.mem;
-  const mb = options.measuredBoot ?? new MeasuredBoot({ banks: options.banks ?? ['sha1', 'sha256'], logCapacity: DEFAULT_LOG_AREA_SIZE });
+  const mb = options.measuredBoot ?? new MeasuredBoot({ banks: options.banks ?? DEFAULT_PCR_BANKS, logCapacity: DEFAULT_LOG_AREA_SIZE });
   const implemented = ALL_BANKS;
   const hashAlgorithmBitmap = bankBitmap(implemented);
   const activeBitmap = bankBitmap(mb.banks);

@@ -1,4 +1,5 @@
 // The host floor: what any TPM-measuring firmware does with the same bytes (hash per bank, copy kernel and initrd).
+import { DEFAULT_PCR_BANKS } from '../../efi-services/tcg/pcr-banks';
 import { createHash } from 'node:crypto';
 import { parsePe } from '../../pe/pe-image';
 import { sectionData } from '../uki/build';
@@ -15,7 +16,6 @@ export const STUB_252_MEASURED_SECTIONS = ['.linux', '.osrel', '.cmdline', '.ini
  * one extend per active bank). Bank sets vary: Debian's swtpm_setup.conf activates sha256 alone, a state
  * libtpms manufactures without swtpm_setup has more banks (swtpm issue #67).
  */
-export const DEFAULT_BANKS = ['sha1', 'sha256'] as const;
 
 export interface Blob {
   readonly name: string;
@@ -58,7 +58,7 @@ export function floorInputs(c: BenchCase): FloorInputs {
 }
 
 /** Bytes hashed and copied by one floor pass. */
-export function floorBytes(f: FloorInputs, banks: readonly string[] = DEFAULT_BANKS): { hashed: number; copied: number } {
+export function floorBytes(f: FloorInputs, banks: readonly string[] = DEFAULT_PCR_BANKS): { hashed: number; copied: number } {
   return {
     hashed: f.measured.reduce((n, b) => n + b.data.length, 0) * banks.length,
     copied: f.copied.reduce((n, b) => n + b.data.length, 0),
@@ -66,7 +66,7 @@ export function floorBytes(f: FloorInputs, banks: readonly string[] = DEFAULT_BA
 }
 
 /** One pass of the floor's work; returns its wall time in ms and the digests (so nothing is optimised away). */
-export function floorOnce(f: FloorInputs, banks: readonly string[] = DEFAULT_BANKS): { ms: number; digests: string[] } {
+export function floorOnce(f: FloorInputs, banks: readonly string[] = DEFAULT_PCR_BANKS): { ms: number; digests: string[] } {
   const t0 = performance.now();
   const digests: string[] = [];
   for (const b of f.measured) for (const bank of banks) digests.push(createHash(bank).update(b.data).digest('hex'));

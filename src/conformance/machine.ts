@@ -1,6 +1,6 @@
 // The machine both sides boot on: one place for memory size, SMBIOS identity, Secure Boot and PCR banks, so the
 // QEMU command line and stubemu's options cannot drift apart.
-import { HashAlgorithmName } from '../../efi-services/tcg/pcr-banks';
+import { DEFAULT_PCR_BANKS } from '../../efi-services/tcg/pcr-banks';
 import { defaultSystemUuid } from '../../efi-services/tables/smbios';
 
 export const MACHINE = {
@@ -17,7 +17,7 @@ export const MACHINE = {
   /** Secure Boot off: OVMF_CODE_4M.fd with the empty OVMF_VARS_4M.fd (no PK), stubemu's default. */
   secureBoot: false,
   /** swtpm's default allocation (sha1 + sha256) is what OVMF activates; stubemu's default banks. */
-  pcrBanks: ['sha1', 'sha256'] as readonly HashAlgorithmName[],
+  pcrBanks: DEFAULT_PCR_BANKS,
 } as const;
 
 /**

@@ -1,5 +1,6 @@
 // struct boot_params, the x86 "zero page" (Linux Documentation/arch/x86/zero-page.rst, boot.rst), decoded
 // from guest memory: the setup header, command line, initrd, e820, efi_info, screen_info, setup_data.
+import { hex } from '../../core/hex';
 import { GuestMemory } from '../../core/guest-memory';
 import { SETUP_HEADER, SETUP_HEADER_OFFSET } from '../uki/setup-header';
 
@@ -22,8 +23,6 @@ export const EFI64_LOADER_SIGNATURE = 0x34364c45;
 
 const E820_TYPES: Record<number, string> = { 1: 'RAM', 2: 'RESERVED', 3: 'ACPI', 4: 'NVS', 5: 'UNUSABLE', 7: 'PMEM', 12: 'PRAM', 0xefffffff: 'SOFT_RESERVED' };
 const SETUP_DATA_TYPES: Record<number, string> = { 1: 'SETUP_E820_EXT', 2: 'SETUP_DTB', 3: 'SETUP_PCI', 4: 'SETUP_EFI', 5: 'SETUP_APPLE_PROPERTIES', 6: 'SETUP_JAILHOUSE', 7: 'SETUP_CC_BLOB', 8: 'SETUP_IMA', 9: 'SETUP_RNG_SEED', 0x1000000: 'SETUP_INDIRECT' };
-
-const hex = (v: number | bigint) => `0x${v.toString(16)}`;
 
 /** The setup header fields of a boot_params page (the same layout as in a bzImage's first sectors). */
 export function decodeSetupHeader(page: Buffer): Record<string, number | bigint> {

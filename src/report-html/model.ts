@@ -102,6 +102,7 @@ export interface RunReport {
   calls: { total: number; counts: Record<string, number>; trace?: TraceCall[] };
   unimplemented?: { service: string; calls: number }[];
   guestErrors?: { seq: number; service: string; caller: string; message: string }[];
+  missingProtocols?: { guid: string; name?: string; calls: number; installed: boolean; callers: { service: string; caller: string; calls: number }[] }[];
   images?: ImageEntry[];
   memoryMap?: MemoryDescriptor[];
   variables?: Variable[];

@@ -61,6 +61,7 @@ ${kv([
 ${images.map((i) => html`<tr><td class="mono">${i.name}</td><td class="mono">${i.base}</td><td class="num">${fmtSize(i.size)}</td><td class="mono">${i.entry}</td><td>${i.source}</td><td class="mono">${i.devicePath ?? ''}</td><td>${short(i.fileSha256)}</td><td>${i.started ? 'yes' : 'no'}</td><td>${i.exitStatus ?? ''}</td></tr>`)}
 </tbody></table>
 ${r.guestErrors && r.guestErrors.length > 0 ? html`<h3>Guest errors</h3><table id="guest-errors"><thead><tr><th>call #</th><th>service</th><th>caller</th><th>message</th></tr></thead><tbody>${r.guestErrors.map((g) => html`<tr><td class="num">${g.seq}</td><td>${g.service}</td><td class="mono">${g.caller}</td><td>${g.message}</td></tr>`)}</tbody></table>` : ''}
+${r.missingProtocols && r.missingProtocols.length > 0 ? html`<h3>Protocols asked for and not found</h3><table id="missing-protocols"><thead><tr><th>protocol</th><th>GUID</th><th>misses</th><th>on some handle</th><th>asked by</th></tr></thead><tbody>${r.missingProtocols.map((m) => html`<tr><td>${m.name ?? ''}</td><td class="mono">${m.guid}</td><td class="num">${m.calls}</td><td>${m.installed ? 'yes' : 'no'}</td><td class="mono">${m.callers.map((c) => `${c.service} from ${c.caller} ×${c.calls}`).join('; ')}</td></tr>`)}</tbody></table>` : ''}
 ${r.fault ? html`<h3>Fault</h3><pre class="console">${JSON.stringify(r.fault, null, 2)}</pre>` : ''}
 <h3>Console output</h3>
 ${r.console ? html`<pre class="console" id="console">${r.console}</pre>` : html`<p class="none">nothing written to ConOut</p>`}

@@ -1,6 +1,6 @@
 // A Platform without a CPU, for unit tests of the model: a FakeBoard under the firmware's real dispatcher, so
 // tests call services by their guest address and get what a guest gets (an EfiError becomes its status).
-import { FunctionDecl, ServiceFn } from '../../core/abi';
+import { FunctionDecl, ReturnType, ServiceFn } from '../../core/abi';
 import { GuestMemory } from '../../core/guest-memory';
 import { EfiStatus } from '../../core/status';
 import { CallLog } from '../../efi-services/call-log';
@@ -37,7 +37,7 @@ export class FakePlatform implements Platform {
     return this.board.mem;
   }
 
-  trap(owner: string, decl: FunctionDecl, impl: ServiceFn | undefined, runtime?: boolean): bigint {
+  trap<R extends ReturnType>(owner: string, decl: FunctionDecl<string, R>, impl: ServiceFn<R> | undefined, runtime?: boolean): bigint {
     return this.dispatcher.trap(owner, decl, impl, runtime);
   }
 

@@ -8,7 +8,7 @@ import { FixtureEntry, fixtureFilePath, readManifest } from '../../scripts/fixtu
 export type FixtureId =
   | 'stub-252' | 'stub-254' | 'stub-257' | 'stub-262'
   | 'kernel-6.1-cloud' | 'kernel-6.1-cloud-signed' | 'kernel-6.1' | 'kernel-6.12-cloud' | 'kernel-7-cloud'
-  | 'unicorn-2.1.1' | 'ukify-257' | 'pefile' | 'busybox' | 'grub-signed' | 'memtest86plus' | 'refind' | 'shim';
+  | 'unicorn-2.1.1' | 'ukify-257' | 'pefile' | 'busybox' | 'grub-signed' | 'memtest86plus' | 'refind' | 'shim' | 'efi-shell';
 
 /** The stub and kernel of the default UKI (the demo's): systemd-stub 252 and the Linux 6.1 cloud kernel. */
 export const DEFAULT_STUB: FixtureId = 'stub-252';
