@@ -33,7 +33,7 @@ import { DriverModel } from './boot/driver-model';
 import { ProtocolDatabase } from './boot/protocol-db';
 import { protocolServices } from './boot/protocol-services';
 import { rdtscCandidates } from './boot/rdtsc-sites';
-import { MemoryVolume } from './esp/memory-volume';
+import { MemfsVolume } from './esp/memfs-volume';
 import { Volume } from './esp/volume';
 import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, pciNode, pciRootNode, serializeDevicePath } from './protocols/device-path';
 import { devicePathToText } from './protocols/device-path-text';
@@ -173,7 +173,7 @@ export class Firmware {
     this.writeSystemTable(consoles.fields);
 
     // 6. The ESP: a GPT partition on a PCI disk, with EFI_SIMPLE_FILE_SYSTEM_PROTOCOL (UEFI 2.10 §13.4).
-    this.esp = opts.esp ?? new MemoryVolume({});
+    this.esp = opts.esp ?? new MemfsVolume({});
     this.espDevicePath = [
       pciRootNode(0),
       pciNode(1, 1),

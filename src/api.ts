@@ -5,7 +5,7 @@ import { cpuProblem, createCpu, CpuKind } from '../emulator/cpu/create-cpu';
 import { GuestFault, RunEnd } from '../core/outcomes';
 import { GuestHang } from '../efi-services/boot/events';
 import { EfiBootServicesData } from '../efi-services/boot/memory-types';
-import { MemoryVolume } from '../efi-services/esp/memory-volume';
+import { MemfsVolume } from '../efi-services/esp/memfs-volume';
 import { LoadedImage } from '../efi-services/boot/images';
 import { createFirmware, Firmware } from '../efi-services/firmware';
 import { FirmwareOptions } from '../efi-services/firmware-options';
@@ -207,7 +207,7 @@ function firmwareOptions(o: RunOptions, disk: FirmwareOptions['disk']): Firmware
     variables: o.variables,
     keys: o.keys,
     epochSeconds: o.epochSeconds,
-    esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemoryVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
+    esp: o.espDir !== undefined ? new HostVolume(o.espDir, { writable: o.espWritable ?? false }) : new MemfsVolume({ [DEFAULT_IMAGE_PATH]: o.image }),
     rngSeed: o.rngSeed,
     noRng: o.noRng,
     initrd: o.initrds && o.initrds.length > 0 ? concatInitrds(o.initrds) : undefined,

@@ -1,11 +1,11 @@
-// The ESP backends: MemoryVolume and HostVolume (confinement to the directory, case-insensitive names, the overlay).
+// The ESP backends: MemfsVolume and HostVolume (confinement to the directory, case-insensitive names, the overlay).
 import test, { ExecutionContext } from 'ava';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { HostVolume } from '../efi-services/esp/host-volume';
-import { MemoryVolume } from '../efi-services/esp/memory-volume';
+import { MemfsVolume } from '../efi-services/esp/memfs-volume';
 import { normalizePath, Volume } from '../efi-services/esp/volume';
 import { EfiError, EfiStatus, EFI_ACCESS_DENIED, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_WRITE_PROTECTED,
   statusName } from '../core/status';
@@ -61,9 +61,9 @@ test('normalizePath resolves dots inside the volume and refuses escapes and name
   }
 });
 
-test('MemoryVolume: built from a map, case-insensitive lookup, case-preserving sorted listing', (t) => {
+test('MemfsVolume: built from a map, case-insensitive lookup, case-preserving sorted listing', (t) => {
   const boot = bytes(3000, 7);
-  const v = new MemoryVolume({ '/EFI/BOOT/BOOTX64.EFI': boot, '\\EFI\\Linux\\b.efi': bytes(10, 1),
+  const v = new MemfsVolume({ '/EFI/BOOT/BOOTX64.EFI': boot, '\\EFI\\Linux\\b.efi': bytes(10, 1),
     '/EFI/linux/A.efi': bytes(20, 2), '/EFI/Linux/c.EFI': bytes(30, 3), '/EFI/Linux/Zeta': bytes(1, 4) });
   t.deepEqual(v.stat(['efi', 'boot', 'bootx64.efi']), { kind: 'file', size: 3000, mtimeMs: v.stat(['EFI', 'BOOT', 'BOOTX64.EFI'])!.mtimeMs });
   t.is(v.stat(['EFI'])!.kind, 'dir');
@@ -77,11 +77,11 @@ test('MemoryVolume: built from a map, case-insensitive lookup, case-preserving s
   t.is(v.read(['EFI', 'BOOT', 'BOOTX64.EFI'], 5000, 10).length, 0);
   throwsStatus(t, () => v.read(['EFI', 'missing'], 0, 1), EFI_NOT_FOUND);
   throwsStatus(t, () => v.readDir(['EFI', 'BOOT', 'BOOTX64.EFI']), EFI_NOT_FOUND);
-  t.throws(() => new MemoryVolume({ '/bad:name': Buffer.alloc(1) }));
+  t.throws(() => new MemfsVolume({ '/bad:name': Buffer.alloc(1) }));
 });
 
-test('MemoryVolume: write, create, setSize and remove', (t) => {
-  const v = new MemoryVolume({ '/EFI/a.bin': Buffer.from('abcdef') });
+test('MemfsVolume: write, create, setSize and remove', (t) => {
+  const v = new MemfsVolume({ '/EFI/a.bin': Buffer.from('abcdef') });
   v.write(['efi', 'A.BIN'], 2, Buffer.from('XY'));
   t.is(v.read(['EFI', 'a.bin'], 0, 100).toString(), 'abXYef');
   v.write(['EFI', 'a.bin'], 8, Buffer.from('Z'));
@@ -100,7 +100,7 @@ test('MemoryVolume: write, create, setSize and remove', (t) => {
   v.remove(['EFI', 'new']);
   t.deepEqual(v.readDir(['EFI']), ['a.bin']);
 
-  const ro = new MemoryVolume({ '/x': Buffer.from('x') }, { readOnly: true });
+  const ro = new MemfsVolume({ '/x': Buffer.from('x') }, { readOnly: true });
   throwsStatus(t, () => ro.write(['x'], 0, Buffer.from('y')), EFI_WRITE_PROTECTED);
   throwsStatus(t, () => ro.create(['y'], 'file'), EFI_WRITE_PROTECTED);
   throwsStatus(t, () => ro.remove(['x']), EFI_WRITE_PROTECTED);

@@ -13,7 +13,7 @@ import {
   EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EFI_UNSUPPORTED, statusName,
 } from '../core/status';
 import { EfiBootServicesCode, EfiBootServicesData, EfiRuntimeServicesCode } from '../efi-services/boot/memory-types';
-import { MemoryVolume } from '../efi-services/esp/memory-volume';
+import { MemfsVolume } from '../efi-services/esp/memfs-volume';
 import { createFirmware, Firmware } from '../efi-services/firmware';
 import { FirmwareOptions } from '../efi-services/firmware-options';
 import { endInstanceNode, filePathNode, serializeDevicePath } from '../efi-services/protocols/device-path';
@@ -38,7 +38,7 @@ const CHILD = buildPe({
 
 function boot(options: Partial<FirmwareOptions> = {}) {
   const board = FakeBoard.pc(128 * MiB);
-  const fw = createFirmware(board, { trace: true, esp: new MemoryVolume({ [CHILD_PATH]: CHILD }), ...options });
+  const fw = createFirmware(board, { trace: true, esp: new MemfsVolume({ [CHILD_PATH]: CHILD }), ...options });
   const slot = (table: bigint, offset: number) => board.mem.u64(table + BigInt(offset));
   const bs = (name: string, ...args: bigint[]) => board.call(slot(fw.bootServices, slotOffset(EFI_BOOT_SERVICES, name)), args);
   const rt = (name: string, ...args: bigint[]) => board.call(slot(fw.runtimeServices, slotOffset(EFI_RUNTIME_SERVICES, name)), args);

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { MemoryVolume } from '../efi-services/esp/memory-volume';
+import { MemfsVolume } from '../efi-services/esp/memfs-volume';
 import { readCpio } from '../src/initrd/cpio';
 import { authenticodeDigests } from '../efi-services/tcg/authenticode';
 import { EV } from '../efi-services/tcg/event-data';
@@ -178,7 +178,7 @@ test('stubCpio reproduces pack_cpio byte for byte, and the kernel reads it', (t)
 });
 
 test('credential and sysext drop-ins on the ESP: PCR 12 and 13, sorted, filtered as the stub does', (t) => {
-  const volume = new MemoryVolume({
+  const volume = new MemfsVolume({
     '/EFI/Linux/uki.efi': UKI_BARE,
     '/EFI/Linux/uki.efi.extra.d/b.cred': Buffer.from('B'),
     '/EFI/Linux/uki.efi.extra.d/A.CRED': Buffer.from('A'),

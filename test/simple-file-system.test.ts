@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { slotOffset } from '../core/abi';
 import { HostVolume } from '../efi-services/esp/host-volume';
-import { MemoryVolume } from '../efi-services/esp/memory-volume';
+import { MemfsVolume } from '../efi-services/esp/memfs-volume';
 import { Volume } from '../efi-services/esp/volume';
 import { GUID, guidToBytes } from '../core/guid';
 import { CLUSTER_BYTES, EFI_FILE_DIRECTORY, EFI_FILE_MODE_CREATE, EFI_FILE_MODE_READ, EFI_FILE_MODE_WRITE,
@@ -137,7 +137,7 @@ test('EFI_FILE_PROTOCOL slots sit where UEFI 2.10 §13.5.1 puts them', (t) => {
 });
 
 test('OpenVolume, Open and Read give back the source bytes', (t) => {
-  const g = new Guest(new MemoryVolume(espFiles()));
+  const g = new Guest(new MemfsVolume(espFiles()));
   t.is(g.mem.u64(g.sfs.protocol), 0x00010000n);
   const root = g.root();
   t.is(g.mem.u64(root), 0x00010000n);
@@ -166,7 +166,7 @@ test('OpenVolume, Open and Read give back the source bytes', (t) => {
 });
 
 test('file names: relative to the handle, case-insensitive, "." and ".." inside the volume only', (t) => {
-  const g = new Guest(new MemoryVolume(espFiles()));
+  const g = new Guest(new MemfsVolume(espFiles()));
   const root = g.root();
   const efi = g.open(root, 'efi');
   t.is(efi.status, 'EFI_SUCCESS');
@@ -193,7 +193,7 @@ test('file names: relative to the handle, case-insensitive, "." and ".." inside 
 });
 
 test('Read on a directory returns one EFI_FILE_INFO per call, in sorted order, then size 0', (t) => {
-  const g = new Guest(new MemoryVolume(espFiles()));
+  const g = new Guest(new MemfsVolume(espFiles()));
   const dir = g.open(g.root(), '\\EFI\\Linux').handle;
   const size = g.alloc(8);
   const buf = g.alloc(4096);
@@ -234,7 +234,7 @@ test('Read on a directory returns one EFI_FILE_INFO per call, in sorted order, t
 });
 
 test('GetInfo: EFI_FILE_INFO, EFI_FILE_SYSTEM_INFO and the volume label, with the sizes needed', (t) => {
-  const g = new Guest(new MemoryVolume(espFiles(), { label: 'MYESP' }));
+  const g = new Guest(new MemfsVolume(espFiles(), { label: 'MYESP' }));
   const root = g.root();
   const boot = g.open(root, '\\EFI\\BOOT\\BOOTX64.EFI').handle;
   const fi = g.info(boot, GUID.FILE_INFO);
@@ -273,7 +273,7 @@ test('GetInfo: EFI_FILE_INFO, EFI_FILE_SYSTEM_INFO and the volume label, with th
 });
 
 test('Write, resize with SetInfo, Flush and Delete on a writable volume', (t) => {
-  const volume = new MemoryVolume(espFiles());
+  const volume = new MemfsVolume(espFiles());
   const g = new Guest(volume);
   const root = g.root();
   const f = g.open(root, '\\loader\\random-seed', RWC);
@@ -374,7 +374,7 @@ test('a read-only host volume refuses writes; the overlay keeps them off the hos
 });
 
 test('guest errors: closed handles and foreign This pointers are reported and get EFI_INVALID_PARAMETER', (t) => {
-  const g = new Guest(new MemoryVolume(espFiles()));
+  const g = new Guest(new MemfsVolume(espFiles()));
   const root = g.root();
   const h = g.open(root, '\\loader\\loader.conf').handle;
   const read = g.mem.u64(h + BigInt(slotOffset(EFI_FILE_PROTOCOL, 'Read')));
@@ -400,7 +400,7 @@ test('guest errors: closed handles and foreign This pointers are reported and ge
 });
 
 test('loadFileFromVolume reads a file named by a device path text', (t) => {
-  const v = new MemoryVolume(espFiles());
+  const v = new MemfsVolume(espFiles());
   t.true(loadFileFromVolume(v, '\\EFI\\Linux\\uki.efi')!.equals(UKI));
   t.true(loadFileFromVolume(v, '\\efi\\linux\\.\\UKI.EFI')!.equals(UKI));
   t.is(loadFileFromVolume(v, '\\EFI\\Linux\\missing.efi'), undefined);
@@ -410,13 +410,13 @@ test('loadFileFromVolume reads a file named by a device path text', (t) => {
 });
 
 test('SetInfo on a read-only volume is EFI_WRITE_PROTECTED; the label cannot change', (t) => {
-  const g = new Guest(new MemoryVolume(espFiles(), { readOnly: true }));
+  const g = new Guest(new MemfsVolume(espFiles(), { readOnly: true }));
   const h = g.open(g.root(), '\\loader\\loader.conf').handle;
   const fi = g.info(h, GUID.FILE_INFO);
   const buf = g.alloc(fi.needed);
   g.mem.write(buf, fi.data);
   t.is(s(g.call(h, 'SetInfo', g.guid(GUID.FILE_INFO), BigInt(fi.needed), buf)), 'EFI_WRITE_PROTECTED');
-  const w = new Guest(new MemoryVolume(espFiles()));
+  const w = new Guest(new MemfsVolume(espFiles()));
   const root = w.root();
   const label = w.wstr('NEW');
   t.is(s(w.call(root, 'SetInfo', w.guid(GUID.FILE_SYSTEM_VOLUME_LABEL), 8n, label)), 'EFI_UNSUPPORTED');

@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { EfiError, EFI_ACCESS_DENIED, EFI_NOT_FOUND, EFI_WRITE_PROTECTED } from '../../core/status';
-import { MemoryVolume } from './memory-volume';
+import { MemfsVolume } from './memfs-volume';
 import { EntryKind, EntryStat, findName, foldName, isValidFatName, normalizePath, sortedUniqueNames,
   translateErrors, Volume, VolumePath } from './volume';
 
@@ -35,7 +35,7 @@ export class HostVolume implements Volume {
   readonly readOnly: boolean;
   private readonly root: string;
   private readonly writable: boolean;
-  private readonly overlay?: MemoryVolume;
+  private readonly overlay?: MemfsVolume;
   /** Folded paths of host entries the guest deleted from the overlay view; they hide everything below. */
   private readonly whiteouts = new Set<string>();
   private readonly refused = new Set<string>();
@@ -46,7 +46,7 @@ export class HostVolume implements Volume {
     if (!fs.statSync(this.root).isDirectory()) throw new Error(`HostVolume: ${dir} is not a directory`);
     this.label = options.label ?? 'ESP';
     this.writable = options.writable ?? false;
-    if (!this.writable && (options.overlay ?? true)) this.overlay = new MemoryVolume({}, { label: this.label });
+    if (!this.writable && (options.overlay ?? true)) this.overlay = new MemfsVolume({}, { label: this.label });
     this.readOnly = !this.writable && this.overlay === undefined;
     this.onRefused = options.onRefused ?? (() => {});
   }

@@ -107,7 +107,7 @@ export function splitPath(text: string): string[] {
   return text.split(/[\\/]/).filter((c) => c !== '');
 }
 
-/** Host errno codes as EFI statuses: the one place where a backend failure becomes a status. */
+/** Host and memfs errno codes as EFI statuses: the one place where a backend failure becomes a status. */
 export function errnoStatus(code: string | undefined): EfiStatus {
   switch (code) {
     case 'ENOENT': case 'ENOTDIR': case 'ELOOP': return EFI_NOT_FOUND;

@@ -94,13 +94,16 @@ export function parseAuthenticode(authData: Uint8Array): AuthenticodeSignature {
   }
   if (signed.signerInfos.length !== 1) fail(`${signed.signerInfos.length} SignerInfos (Authenticode has exactly one)`);
   const si = signed.signerInfos[0];
-  let signer: X509Certificate | undefined;
-  if (si.sid instanceof pkijs.IssuerAndSerialNumber) {
-    const sid = si.sid;
-    const at = pkiCerts.findIndex((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber));
-    if (at >= 0) signer = certificates[at];
-  }
+  const signer = signerCertificate(si, pkiCerts, certificates);
   return { digestAlgorithm, imageDigest, certificates, signer, signerProblem: signerProblem(si, signer, contentOctets(content!)) };
+}
+
+/** The SignedData certificate a SignerInfo names by issuer and serial number (`certificates[i]` is `pkiCerts[i]`). */
+export function signerCertificate(si: pkijs.SignerInfo, pkiCerts: readonly pkijs.Certificate[], certificates: readonly X509Certificate[]): X509Certificate | undefined {
+  if (!(si.sid instanceof pkijs.IssuerAndSerialNumber)) return undefined;
+  const sid = si.sid;
+  const at = pkiCerts.findIndex((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber));
+  return at >= 0 ? certificates[at] : undefined;
 }
 
 /** PKCS#7 §9.3/§9.4 (RFC 2315): the messageDigest attribute covers the content; the signature covers the attributes. */

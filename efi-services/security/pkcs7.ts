@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { chainsTo, der, signerProblem } from './authenticode-signature';
+import { chainsTo, der, signerCertificate, signerProblem } from './authenticode-signature';
 
 const SIGNED_DATA = '1.2.840.113549.1.7.2';
 
@@ -31,12 +31,7 @@ export function parseSignedData(bytes: Uint8Array): SignedContent {
   const pkiCerts = (signed.certificates ?? []).filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate);
   const certificates = pkiCerts.map((c) => new X509Certificate(der(c.toSchema())));
   const si = signed.signerInfos[0];
-  let signer: X509Certificate | undefined;
-  if (si.sid instanceof pkijs.IssuerAndSerialNumber) {
-    const sid = si.sid;
-    const at = pkiCerts.findIndex((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber));
-    if (at >= 0) signer = certificates[at];
-  }
+  const signer = signerCertificate(si, pkiCerts, certificates);
   return { certificates, signer, signerInfo: si };
 }
 
