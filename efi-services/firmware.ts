@@ -35,7 +35,7 @@ import { protocolServices } from './boot/protocol-services';
 import { rdtscCandidates } from './boot/rdtsc-sites';
 import { MemfsVolume } from './esp/memfs-volume';
 import { Volume } from './esp/volume';
-import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, pciNode, pciRootNode, serializeDevicePath } from './protocols/device-path';
+import { devicePathAt, DevicePathNode, filePathNode, hardDriveNode, pciNode, pciRootNode, placeDevicePath, serializeDevicePath } from './protocols/device-path';
 import { devicePathToText } from './protocols/device-path-text';
 import { imageOrigin } from './security/image-origin';
 import { SecureBoot } from './security/secure-boot';
@@ -180,10 +180,7 @@ export class Firmware {
       opts.disk ? gptHardDriveNode(opts.disk.layout.esp)
         : hardDriveNode({ partitionNumber: 1, partitionStart: 0x800n, partitionSize: 0x100000n, signature: ESP_PARTITION_GUID }),
     ];
-    const dpBytes = serializeDevicePath(this.espDevicePath);
-    const dp = p.allocate(dpBytes.length);
-    this.mem.write(dp, dpBytes);
-    this.espHandle = this.db.install(0n, GUID.DEVICE_PATH, dp);
+    this.espHandle = this.db.install(0n, GUID.DEVICE_PATH, placeDevicePath(p, this.espDevicePath));
     const installer = { install: (h: bigint, guid: string, iface: bigint) => this.db.install(h, guid, iface), signal: (e: bigint) => void this.events.signal(e) };
     // A raw disk image: its partitions through Block I/O and Disk I/O only (no FAT driver for SimpleFileSystem).
     if (opts.disk) installRawDisk(p, { ...installer, ...opts.disk, diskPath: this.espDevicePath.slice(0, 2), espHandle: this.espHandle });
@@ -201,10 +198,7 @@ export class Firmware {
     // The serial terminal behind ConOut, as OVMF has it on QEMU with a serial port: its own handle with the console's
     // EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL and the COM1 device path (ConOut itself, like OVMF's ConSplitter, has none).
     // systemd-stub 262 finds it by enumerating the text output handles and appends console=uart,io,0x3f8.
-    const terminalPath = serializeDevicePath(serialTerminalDevicePath());
-    const terminalPathAddress = p.allocate(terminalPath.length);
-    this.mem.write(terminalPathAddress, terminalPath);
-    const terminal = this.db.install(0n, GUID.DEVICE_PATH, terminalPathAddress);
+    const terminal = this.db.install(0n, GUID.DEVICE_PATH, placeDevicePath(p, serialTerminalDevicePath()));
     this.db.install(terminal, GUID.SIMPLE_TEXT_OUTPUT, this.conOut.protocol);
 
     // 8. Calls: the clock moves 1 µs per call; after ExitBootServices only runtime services may be called.

@@ -6,7 +6,7 @@
 import { Platform } from '../platform';
 import { Volume } from '../esp/volume';
 import { GUID, guidToBytes } from '../../core/guid';
-import { DevicePathNode, serializeDevicePath } from '../protocols/device-path';
+import { DevicePathNode, placeDevicePath } from '../protocols/device-path';
 import { DiskWindow } from './block-device';
 import { installBlockAndDiskIo } from './install-io';
 import { buildFat32 } from './fat32-image';
@@ -54,10 +54,7 @@ export function installEspDisk(platform: Platform, o: EspDiskOptions): EspDisk {
   const whole = new DiskWindow('disk', image, 0, totalSectors, false);
   const part = new DiskWindow('ESP', image, o.partitionStart, o.partitionSectors, true);
 
-  const dpBytes = serializeDevicePath(o.diskPath);
-  const dp = platform.allocate(dpBytes.length);
-  platform.mem.write(dp, dpBytes);
-  const diskHandle = o.install(0n, GUID.DEVICE_PATH, dp);
+  const diskHandle = o.install(0n, GUID.DEVICE_PATH, placeDevicePath(platform, o.diskPath));
   installBlockAndDiskIo(platform, o, diskHandle, whole);
   installBlockAndDiskIo(platform, o, o.partitionHandle, part);
   return { diskHandle, get built() { return disk !== undefined; }, image };

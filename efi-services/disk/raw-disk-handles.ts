@@ -5,7 +5,7 @@
 // their own file-system drivers (GRUB) read the disk through Block I/O.
 import { Platform } from '../platform';
 import { GUID } from '../../core/guid';
-import { DevicePathNode, hardDriveNode, serializeDevicePath } from '../protocols/device-path';
+import { DevicePathNode, hardDriveNode, placeDevicePath } from '../protocols/device-path';
 import { DiskWindow, SectorStore } from './block-device';
 import { GptEntry, GptLayout } from './gpt-read';
 import { HandleInstaller, installBlockAndDiskIo } from './install-io';
@@ -24,12 +24,7 @@ export const gptHardDriveNode = (p: GptEntry): DevicePathNode =>
   hardDriveNode({ partitionNumber: p.number, partitionStart: BigInt(p.start), partitionSize: BigInt(p.sectors), signature: p.uniqueGuid });
 
 export function installRawDisk(platform: Platform, o: RawDiskOptions): { diskHandle: bigint } {
-  const devicePath = (nodes: DevicePathNode[]) => {
-    const bytes = serializeDevicePath(nodes);
-    const at = platform.allocate(bytes.length);
-    platform.mem.write(at, bytes);
-    return at;
-  };
+  const devicePath = (nodes: DevicePathNode[]) => placeDevicePath(platform, nodes);
   const store = () => o.store;
   const diskHandle = o.install(0n, GUID.DEVICE_PATH, devicePath(o.diskPath));
   installBlockAndDiskIo(platform, o, diskHandle, new DiskWindow('disk', store, 0, o.store.sectors, false));

@@ -1,6 +1,7 @@
 // EFI_DEVICE_PATH_PROTOCOL in binary form (UEFI 2.10 §10.2–10.3): parsing with validation, building, comparing.
 import { GuestMemory } from '../../core/guest-memory';
 import { guidToBytes } from '../../core/guid';
+import type { Platform } from '../platform';
 
 /** One device path node; `data` excludes the 4-byte header (Type, SubType, Length). */
 export interface DevicePathNode {
@@ -139,6 +140,14 @@ export function serializeDevicePath(nodes: readonly DevicePathNode[]): Buffer {
     offset += length;
   });
   return Buffer.concat(parts);
+}
+
+/** `nodes` serialized (End node added) into firmware memory the guest may read; returns the address. */
+export function placeDevicePath(platform: Pick<Platform, 'mem' | 'allocate'>, nodes: readonly DevicePathNode[]): bigint {
+  const bytes = serializeDevicePath(nodes);
+  const at = platform.allocate(bytes.length);
+  platform.mem.write(at, bytes);
+  return at;
 }
 
 // Builders (UEFI 2.10 §10.3.2–10.3.6); field layouts follow the spec tables.

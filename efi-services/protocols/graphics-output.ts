@@ -8,7 +8,7 @@ import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
 import { EFI_INVALID_PARAMETER, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
 import { EfiReservedMemoryType } from '../boot/memory-types';
-import { pciNode, pciRootNode, serializeDevicePath } from './device-path';
+import { pciNode, pciRootNode, placeDevicePath } from './device-path';
 
 export const EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID = GUID.GRAPHICS_OUTPUT;
 
@@ -169,11 +169,8 @@ export function installGraphicsOutput(
   });
   mem.setU64(memberAddress(protocol, EFI_GRAPHICS_OUTPUT_PROTOCOL, 'Mode'), mode);
 
-  const dpBytes = serializeDevicePath([pciRootNode(0), pciNode(2, 0)]);
-  const dp = platform.allocate(dpBytes.length);
-  mem.write(dp, dpBytes);
   const handle = db.install(0n, EFI_GRAPHICS_OUTPUT_PROTOCOL_GUID, protocol);
-  db.install(handle, GUID.DEVICE_PATH, dp);
+  db.install(handle, GUID.DEVICE_PATH, placeDevicePath(platform, [pciRootNode(0), pciNode(2, 0)]));
   return { handle, protocol, mode, frameBufferBase: fb, frameBufferSize, snapshot: () => mem.read(fb, frameBufferSize) };
 }
 

@@ -9,7 +9,7 @@ import { FirmwareOptions } from '../firmware-options';
 import { InstallContext } from '../install-context';
 import { Platform } from '../platform';
 import { EFI_BUFFER_TOO_SMALL, EFI_INVALID_PARAMETER, EFI_NOT_FOUND, EFI_SUCCESS, EFI_UNSUPPORTED } from '../../core/status';
-import { DevicePathError, devicePathAt, serializeDevicePath, vendorMediaNode } from './device-path';
+import { DevicePathError, devicePathAt, placeDevicePath, vendorMediaNode } from './device-path';
 
 /** Its calls are traced as InitrdLoadFile2.LoadFile. */
 const INITRD_LOAD_FILE2 = tableDecl({ ...EFI_LOAD_FILE2_PROTOCOL, traceName: 'InitrdLoadFile2' });
@@ -61,9 +61,7 @@ export function installInitrdLoadFile2(
       return EFI_SUCCESS;
     },
   });
-  const dpBytes = serializeDevicePath([vendorMediaNode(GUID.LINUX_INITRD_MEDIA)]);
-  const devicePath = platform.allocate(dpBytes.length);
-  mem.write(devicePath, dpBytes);
+  const devicePath = placeDevicePath(platform, [vendorMediaNode(GUID.LINUX_INITRD_MEDIA)]);
   const handle = db.install(0n, GUID.DEVICE_PATH, devicePath);
   db.install(handle, GUID.LOAD_FILE2, protocol);
   return { handle, protocol, devicePath, deliveries };
