@@ -162,7 +162,14 @@ export function verifyImage(ctx: ImageVerificationContext, input: VerifyInput): 
     if (!(e instanceof AuthenticodeError)) throw e;
     return refuse(`not a valid PE/COFF image (${e.message})`);
   }
-  const sha256 = authenticodeDigest(file, 'sha256').toString('hex');
+  // Each algorithm's digest is computed once, over the layout parsed above.
+  const digests = new Map<string, Buffer>();
+  const digestOf = (algorithm: string): Buffer => {
+    let d = digests.get(algorithm);
+    if (!d) digests.set(algorithm, d = authenticodeDigest(file, algorithm, layout));
+    return d;
+  };
+  const sha256 = digestOf('sha256').toString('hex');
   const db = readDatabase(ctx.readVariable, 'db');
   const dbx = readDatabase(ctx.readVariable, 'dbx');
   const allow = (reason: string, entry: SignatureEntry, cert?: X509Certificate, signers?: string[]): ImageVerificationResult => {
@@ -175,7 +182,7 @@ export function verifyImage(ctx: ImageVerificationContext, input: VerifyInput): 
     let found: SignatureEntry | undefined;
     for (const t of [...HASH_SIGNATURE_TYPES].reverse()) {
       if (t.hash === 'sha224') continue; // edk2 has no SHA224 hash functions in mHash
-      const digest = authenticodeDigest(file, t.hash);
+      const digest = digestOf(t.hash);
       if (dbx?.problem || findHash(dbx, t.guid, digest)) {
         return refuse(`the image is not signed and its ${t.hash.toUpperCase()} hash is in dbx${dbx?.problem ? ` (dbx unreadable: ${dbx.problem})` : ''}`, { authenticodeSha256: sha256 });
       }
@@ -228,7 +235,7 @@ export function verifyImage(ctx: ImageVerificationContext, input: VerifyInput): 
     }
     if (sig.signer) signers.push(sig.signer.subject.replace(/\n/g, ', '));
     const hashType = HASH_SIGNATURE_TYPES.find((t) => t.hash === sig.digestAlgorithm)!;
-    const digest = authenticodeDigest(file, sig.digestAlgorithm);
+    const digest = digestOf(sig.digestAlgorithm);
     const forbidden = forbiddenByDbx(dbx, sig, digest);
     if (forbidden) return refuse(forbidden, { authenticodeSha256: sha256, signers });
     if (!verified) verified = allowedByDb(db, dbx, sig, digest, allow, signers);

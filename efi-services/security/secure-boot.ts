@@ -3,6 +3,7 @@
 // EV_EFI_VARIABLE_AUTHORITY measurement of each db entry that allowed an image (edk2 DxeImageVerificationLib
 // Measurement.c SecureBootHook: once per distinct entry).
 import { createHash, X509Certificate } from 'node:crypto';
+import { digestOfUnchanging } from '../../core/digest-memo';
 import { GUID, guidToBytes } from '../../core/guid';
 import { EFI_VARIABLE, VariableStore } from '../runtime/variable-store';
 import { statusName } from '../../core/status';
@@ -131,7 +132,7 @@ export class SecureBoot {
       onAuthority: (_variable, entry) => this.measureAuthority(entry),
     }, { file, origin });
     const decision: ImageDecision = {
-      ...result, image, origin, ...(file ? { fileSha256: createHash('sha256').update(file).digest('hex') } : {}),
+      ...result, image, origin, ...(file ? { fileSha256: digestOfUnchanging('sha256', file).toString('hex') } : {}),
     };
     this.decisions.push(decision);
     return decision;

@@ -127,9 +127,9 @@ export function authenticodeLayout(file: Uint8Array): AuthenticodeLayout {
  * The Authenticode digest of a PE file with any node:crypto hash. An image handed over as bytes in memory (the
  * PE_COFF_IMAGE flag of HashLogExtendEvent) is hashed the same way: edk2 and U-Boot both read it in file layout.
  */
-export function authenticodeDigest(file: Uint8Array, algorithm: string = 'sha256'): Buffer {
+export function authenticodeDigest(file: Uint8Array, algorithm: string = 'sha256', layout: AuthenticodeLayout = authenticodeLayout(file)): Buffer {
   const h = createHash(algorithm);
-  for (const r of authenticodeLayout(file).regions) h.update(file.subarray(r.offset, r.offset + r.length));
+  for (const r of layout.regions) h.update(file.subarray(r.offset, r.offset + r.length));
   return h.digest();
 }
 
@@ -137,10 +137,6 @@ export function authenticodeDigest(file: Uint8Array, algorithm: string = 'sha256
 export function authenticodeDigests(file: Uint8Array, banks: readonly HashAlgorithmName[]): Digests {
   const layout = authenticodeLayout(file);
   const out: Digests = {};
-  for (const bank of banks) {
-    const h = createHash(bank);
-    for (const r of layout.regions) h.update(file.subarray(r.offset, r.offset + r.length));
-    out[bank] = h.digest();
-  }
+  for (const bank of banks) out[bank] = authenticodeDigest(file, bank, layout);
   return out;
 }
