@@ -6,7 +6,7 @@ import { layoutImage, parsePe, PeFormatError, PeImage, relocate, sectionAt, sect
 import { findGuestLoadedImage, ImageOrigin } from './guest-loaded-images';
 import { GUID } from '../../core/guid';
 import { Platform } from '../platform';
-import { devicePathAt, DevicePathNode, serializeDevicePath } from '../protocols/device-path';
+import { devicePathAt, DevicePathNode, placeDevicePath } from '../protocols/device-path';
 import { devicePathToText } from '../protocols/device-path-text';
 import { LOADED_IMAGE, readLoadedImage, writeLoadedImage } from '../protocols/loaded-image';
 import {
@@ -183,12 +183,7 @@ export class ImageServices {
     }
     mem.onCodeWrite(base, pe.sizeOfImage);
     const li = this.d.platform.allocate(LOADED_IMAGE.size);
-    let filePathAddr = 0n;
-    if (o.filePath) {
-      const bytes = serializeDevicePath(o.filePath);
-      filePathAddr = this.d.platform.allocate(bytes.length);
-      mem.write(filePathAddr, bytes);
-    }
+    const filePathAddr = o.filePath ? placeDevicePath(this.d.platform, o.filePath) : 0n;
     writeLoadedImage(mem, li, {
       parentHandle: o.parent,
       systemTable: this.d.systemTable(),
@@ -203,13 +198,7 @@ export class ImageServices {
     });
     const handle = this.d.handles.install(0n, GUID.LOADED_IMAGE, li);
     // UEFI 2.10 §9.2: EFI_LOADED_IMAGE_DEVICE_PATH_PROTOCOL carries the full device path given to LoadImage (NULL if none).
-    let ldp = 0n;
-    if (o.devicePath) {
-      const bytes = serializeDevicePath(o.devicePath);
-      ldp = this.d.platform.allocate(bytes.length);
-      mem.write(ldp, bytes);
-    }
-    this.d.handles.install(handle, GUID.LOADED_IMAGE_DEVICE_PATH, ldp);
+    this.d.handles.install(handle, GUID.LOADED_IMAGE_DEVICE_PATH, o.devicePath ? placeDevicePath(this.d.platform, o.devicePath) : 0n);
     const img: LoadedImage = {
       handle,
       name: o.name,

@@ -24,12 +24,11 @@ export const gptHardDriveNode = (p: GptEntry): DevicePathNode =>
   hardDriveNode({ partitionNumber: p.number, partitionStart: BigInt(p.start), partitionSize: BigInt(p.sectors), signature: p.uniqueGuid });
 
 export function installRawDisk(platform: Platform, o: RawDiskOptions): { diskHandle: bigint } {
-  const devicePath = (nodes: DevicePathNode[]) => placeDevicePath(platform, nodes);
   const store = () => o.store;
-  const diskHandle = o.install(0n, GUID.DEVICE_PATH, devicePath(o.diskPath));
+  const diskHandle = o.install(0n, GUID.DEVICE_PATH, placeDevicePath(platform, o.diskPath));
   installBlockAndDiskIo(platform, o, diskHandle, new DiskWindow('disk', store, 0, o.store.sectors, false));
   for (const p of o.layout.partitions) {
-    const handle = p === o.layout.esp ? o.espHandle : o.install(0n, GUID.DEVICE_PATH, devicePath([...o.diskPath, gptHardDriveNode(p)]));
+    const handle = p === o.layout.esp ? o.espHandle : o.install(0n, GUID.DEVICE_PATH, placeDevicePath(platform, [...o.diskPath, gptHardDriveNode(p)]));
     installBlockAndDiskIo(platform, o, handle, new DiskWindow(p === o.layout.esp ? 'ESP' : `partition ${p.number}`, store, p.start, p.sectors, true));
   }
   return { diskHandle };
