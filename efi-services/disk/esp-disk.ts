@@ -43,7 +43,7 @@ export function installEspDisk(platform: Platform, o: EspDiskOptions): EspDisk {
   const image = (): SparseDisk => {
     if (!disk) {
       const volumeId = guidToBytes(o.partitionGuid).readUInt32LE(0);
-      const fat = buildFat32(o.volume, o.partitionSectors, volumeId);
+      const fat = buildFat32(o.volume, o.partitionSectors, volumeId, o.partitionStart);
       disk = gptDisk(totalSectors, ESP_DISK_GUID, {
         start: o.partitionStart, sectors: o.partitionSectors, uniqueGuid: o.partitionGuid, typeGuid: EFI_SYSTEM_PARTITION_TYPE,
         name: 'EFI System Partition', extents: fat.extents,

@@ -119,8 +119,11 @@ function longEntries(out: Buffer, at: number, name: string, checksum: number): n
   return at;
 }
 
-/** Builds the image of `volume` for a partition of `sectors` sectors (FAT32 needs at least 65525 clusters). */
-export function buildFat32(volume: Volume, sectors: number, volumeId: number): FatImage {
+/**
+ * Builds the image of `volume` for a partition of `sectors` sectors starting at LBA `partitionStart` (FAT32 needs at
+ * least 65525 clusters).
+ */
+export function buildFat32(volume: Volume, sectors: number, volumeId: number, partitionStart: number): FatImage {
   const root = readTree(volume, [], '');
   // FAT size: enough 4-byte entries for every cluster of the data region (FAT spec §3.5, solved by iteration).
   let fatSectors = 1;
@@ -180,7 +183,7 @@ export function buildFat32(volume: Volume, sectors: number, volumeId: number): F
   walk(root, undefined);
 
   const reserved = Buffer.alloc(RESERVED * SECTOR);
-  const bpb = bootSector(sectors, fatSectors, volumeId);
+  const bpb = bootSector(sectors, fatSectors, volumeId, partitionStart);
   bpb.copy(reserved, 0);
   bpb.copy(reserved, 6 * SECTOR); // backup boot sector
   const fsInfo = Buffer.alloc(SECTOR);
@@ -197,7 +200,7 @@ export function buildFat32(volume: Volume, sectors: number, volumeId: number): F
 }
 
 /** The FAT32 boot sector with its BIOS parameter block (FAT spec §3.1, §3.3). */
-function bootSector(sectors: number, fatSectors: number, volumeId: number): Buffer {
+function bootSector(sectors: number, fatSectors: number, volumeId: number, partitionStart: number): Buffer {
   const b = Buffer.alloc(SECTOR);
   b.set([0xeb, 0x58, 0x90], 0);
   b.write('STUBEMU ', 3, 'ascii');
@@ -211,7 +214,7 @@ function bootSector(sectors: number, fatSectors: number, volumeId: number): Buff
   b.writeUInt16LE(0, 22);
   b.writeUInt16LE(63, 24);
   b.writeUInt16LE(255, 26);
-  b.writeUInt32LE(0x800, 28); // hidden sectors: the partition's start
+  b.writeUInt32LE(partitionStart, 28); // hidden sectors: the partition's start
   b.writeUInt32LE(sectors, 32);
   b.writeUInt32LE(fatSectors, 36);
   b.writeUInt16LE(0, 40);
