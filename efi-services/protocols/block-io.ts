@@ -1,12 +1,13 @@
 // EFI_BLOCK_IO_PROTOCOL (UEFI 2.10 §13.9), revision 3, over a BlockDevice; its EFI_BLOCK_IO_MEDIA is shared with
 // EFI_BLOCK_IO2_PROTOCOL on the same handle.
 import { field, fn, tableDecl } from '../../core/abi';
+import { GUID } from '../../core/guid';
 import { BlockDevice } from '../disk/block-device';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
 import { EFI_BAD_BUFFER_SIZE, EFI_INVALID_PARAMETER, EFI_MEDIA_CHANGED, EFI_SUCCESS, EFI_WRITE_PROTECTED, EfiStatus } from '../../core/status';
 
-export const EFI_BLOCK_IO_PROTOCOL_GUID = '964e5b21-6459-11d2-8e39-00a0c969723b';
+export const EFI_BLOCK_IO_PROTOCOL_GUID = GUID.BLOCK_IO;
 export const EFI_BLOCK_IO_PROTOCOL_REVISION3 = 0x2001fn;
 
 export const EFI_BLOCK_IO_PROTOCOL = tableDecl({

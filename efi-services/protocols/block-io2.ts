@@ -1,13 +1,14 @@
 // EFI_BLOCK_IO2_PROTOCOL (UEFI 2.10 §13.10): the same device as BlockIo; a request with a token's event completes
 // at once (TransactionStatus set, the event signalled), as a device with no queue would.
 import { field, fn, tableDecl } from '../../core/abi';
+import { GUID } from '../../core/guid';
 import { BlockDevice } from '../disk/block-device';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
 import { EFI_SUCCESS, EfiStatus, isError } from '../../core/status';
 import { transferBlocks } from './block-io';
 
-export const EFI_BLOCK_IO2_PROTOCOL_GUID = 'a77b2472-e282-4e9f-a245-c2c0e27bbcc1';
+export const EFI_BLOCK_IO2_PROTOCOL_GUID = GUID.BLOCK_IO2;
 
 export const EFI_BLOCK_IO2_PROTOCOL = tableDecl({
   name: 'EFI_BLOCK_IO2_PROTOCOL',

@@ -3,7 +3,7 @@
 // edk2's DevicePathFromText does. Forms parsed: the generic Path/HardwarePath/AcpiPath/Msg/MediaPath/BbsPath, Pci,
 // PcCard, MemoryMapped, VenHw, Ctrl, PciRoot, PcieRoot, Acpi, AcpiAdr, Scsi, USB, VenMsg and the terminal shortcuts,
 // MAC, Uart, Sata, NVMe, HD, CDROM, VenMedia, Fv, FvFile, Offset; others fall back to File Path like unknown text.
-import { guidToBytes } from '../../core/guid';
+import { GUID, guidToBytes } from '../../core/guid';
 import { DevicePathNode, DP_ACPI, DP_END, DP_HW, DP_MEDIA, DP_TYPE, eisaPnpId, filePathNode } from './device-path';
 
 const MSG = DP_TYPE.MESSAGING;
@@ -36,7 +36,7 @@ const vendor = (type: number, subType: number) => (a: string[]) => node(type, su
 
 /** Messaging Vendor GUIDs of the terminal shortcuts (§10.6.1.6). */
 const TERMINALS: Record<string, string> = {
-  VenPcAnsi: 'e0c14753-f9be-11d2-9a0c-0090273fc14d',
+  VenPcAnsi: GUID.PC_ANSI_TERMINAL,
   VenVt100: 'dfa66065-b419-11d3-9a2d-0090273fc14d',
   VenVt100Plus: '7baec70b-57e0-4c76-8e87-2f9e28088343',
   VenUtf8: 'ad15a0d6-8bec-4acf-a073-d01de77e2d88',

@@ -1,12 +1,13 @@
 // EFI_DISK_IO_PROTOCOL (UEFI 2.10 §13.7): byte-granular access over a BlockDevice (edk2's DiskIoDxe reads the
 // covering blocks and copies the span).
 import { field, fn, tableDecl } from '../../core/abi';
+import { GUID } from '../../core/guid';
 import { BlockDevice } from '../disk/block-device';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
 import { EFI_INVALID_PARAMETER, EFI_MEDIA_CHANGED, EFI_SUCCESS, EFI_WRITE_PROTECTED, EfiStatus } from '../../core/status';
 
-export const EFI_DISK_IO_PROTOCOL_GUID = 'ce345171-ba0b-11d2-8e4f-00a0c969723b';
+export const EFI_DISK_IO_PROTOCOL_GUID = GUID.DISK_IO;
 export const EFI_DISK_IO_PROTOCOL_REVISION = 0x10000n;
 
 export const EFI_DISK_IO_PROTOCOL = tableDecl({

@@ -1,5 +1,6 @@
 // EFI_DISK_IO2_PROTOCOL (UEFI 2.10 §13.8): DiskIo with tokens; requests complete at once (block-io2.ts).
 import { field, fn, tableDecl } from '../../core/abi';
+import { GUID } from '../../core/guid';
 import { BlockDevice } from '../disk/block-device';
 import { buildInterface, memberAddress } from '../interface';
 import { Platform } from '../platform';
@@ -7,7 +8,7 @@ import { EFI_SUCCESS } from '../../core/status';
 import { completeIo2 } from './block-io2';
 import { transferBytes } from './disk-io';
 
-export const EFI_DISK_IO2_PROTOCOL_GUID = '151c8eae-7f2c-472c-9e54-9828194f6a88';
+export const EFI_DISK_IO2_PROTOCOL_GUID = GUID.DISK_IO2;
 export const EFI_DISK_IO2_PROTOCOL_REVISION = 0x20000n;
 
 export const EFI_DISK_IO2_PROTOCOL = tableDecl({

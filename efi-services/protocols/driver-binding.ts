@@ -1,8 +1,9 @@
 // EFI_DRIVER_BINDING_PROTOCOL (UEFI 2.10 §11.1): a guest driver's Supported/Start/Stop, which the firmware calls
 // from ConnectController and DisconnectController (boot/driver-model.ts). The firmware never installs one itself.
 import { field, fn, tableDecl } from '../../core/abi';
+import { GUID } from '../../core/guid';
 
-export const EFI_DRIVER_BINDING_PROTOCOL_GUID = '18a031ab-b443-4d1a-a5c0-0c09261e9f71';
+export const EFI_DRIVER_BINDING_PROTOCOL_GUID = GUID.DRIVER_BINDING;
 
 export const EFI_DRIVER_BINDING_PROTOCOL = tableDecl({
   name: 'EFI_DRIVER_BINDING_PROTOCOL',

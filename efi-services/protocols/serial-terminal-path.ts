@@ -3,13 +3,13 @@
 // and the PC-ANSI terminal type): PciRoot(0x0)/Pci(0x1F,0x0)/Serial(0x0)/Uart(115200,8,N,1)/VenPcAnsi().
 // systemd-stub 262 walks such paths for the ACPI PNP0501 node to pick the kernel's console= (console.c).
 import { DevicePathNode, DP_TYPE, eisaPnpId, pciNode, pciRootNode } from './device-path';
-import { guidToBytes } from '../../core/guid';
+import { GUID, guidToBytes } from '../../core/guid';
 
 /** Messaging sub-types used here (UEFI 2.10 §10.3.4, Table 10.16). */
 const DP_MSG_UART = 14;
 const DP_MSG_VENDOR = 10;
 /** DEVICE_PATH_MESSAGING_PC_ANSI (UEFI 2.10 §10.3.4.4, terminal types). */
-export const PC_ANSI_TERMINAL_GUID = 'e0c14753-f9be-11d2-9a0c-0090273fc14d';
+export const PC_ANSI_TERMINAL_GUID = GUID.PC_ANSI_TERMINAL;
 
 /** ACPI (2/1, §10.3.3): _HID as a compressed EISA id and _UID. */
 export function acpiNode(hid: number, uid: number): DevicePathNode {

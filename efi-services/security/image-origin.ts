@@ -7,8 +7,6 @@ import { ImageOrigin } from './image-verification';
 
 /** EFI_FIRMWARE_VOLUME2_PROTOCOL (PI vol. 3 §3.4.1); stubemu installs none, so no image comes from a firmware volume. */
 const FIRMWARE_VOLUME2_PROTOCOL = '220e73b6-6bdb-4413-8405-b974b108619a';
-/** EFI_BLOCK_IO_PROTOCOL (UEFI 2.10 §13.9). */
-const BLOCK_IO_PROTOCOL = '964e5b21-6459-11d2-8e39-00a0c969723b';
 
 /** Device path node types and subtypes GetImageType looks at (UEFI 2.10 §10.3). */
 const MEDIA_DEVICE_PATH = 4;
@@ -17,8 +15,8 @@ const MESSAGING_DEVICE_PATH = 3;
 const MSG_MAC_ADDR_DP = 11;
 
 /**
- * `resolves(guid, path)`: LocateDevicePath finds a handle with `guid` on a prefix of `path`. stubemu's disks have
- * no Block I/O yet, so the ESP is "Simple File System without Block I/O": fixed media, as edk2 assumes.
+ * `resolves(guid, path)`: LocateDevicePath finds a handle with `guid` on a prefix of `path`. stubemu's ESP
+ * partition has Block I/O (fixed media); a Simple File System without Block I/O counts as fixed media, as edk2 assumes.
  */
 export function imageOrigin(
   path: readonly DevicePathNode[] | undefined,
@@ -27,7 +25,7 @@ export function imageOrigin(
 ): ImageOrigin {
   if (!path) return 'unknown';
   if (resolves(FIRMWARE_VOLUME2_PROTOCOL, path)) return 'firmware-volume';
-  if (resolves(BLOCK_IO_PROTOCOL, path)) return removable(path) ? 'removable-media' : 'fixed-media';
+  if (resolves(GUID.BLOCK_IO, path)) return removable(path) ? 'removable-media' : 'fixed-media';
   if (resolves(GUID.SIMPLE_FILE_SYSTEM, path)) return 'fixed-media';
   for (const n of path) {
     if (n.type === MEDIA_DEVICE_PATH && n.subType === MEDIA_RELATIVE_OFFSET_RANGE_DP) return 'option-rom';

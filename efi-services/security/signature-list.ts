@@ -2,10 +2,10 @@
 // signature types edk2's DxeImageVerificationLib and AuthVariableLib know.
 import { createHash } from 'node:crypto';
 import { StructDef } from '../../pe/pe-format';
-import { guidFromBytes, guidToBytes } from '../../core/guid';
+import { GUID, guidFromBytes, guidToBytes } from '../../core/guid';
 
 /** EFI_IMAGE_SECURITY_DATABASE_GUID: the namespace of db, dbx and dbt (UEFI 2.10 §32.6.1). */
-export const EFI_IMAGE_SECURITY_DATABASE_GUID = 'd719b2cb-3d3a-4596-a3bc-dad00e67656f';
+export const EFI_IMAGE_SECURITY_DATABASE_GUID = GUID.IMAGE_SECURITY_DATABASE;
 
 /** Signature types (UEFI 2.10 §32.4.1 "Related Definitions"; edk2 MdePkg/Include/Guid/ImageAuthentication.h). */
 export const EFI_CERT = {

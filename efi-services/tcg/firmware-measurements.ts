@@ -8,7 +8,7 @@ import { MeasuredBoot, MeasuredEvent } from './event-log';
 import { InstallContext } from '../install-context';
 import { Tcg2 } from './tcg2-protocol';
 
-export const EFI_IMAGE_SECURITY_DATABASE_GUID = 'd719b2cb-3d3a-4596-a3bc-dad00e67656f';
+export const EFI_IMAGE_SECURITY_DATABASE_GUID = GUID.IMAGE_SECURITY_DATABASE;
 
 /** The Secure Boot policy variables, in the order edk2 MeasureAllSecureVariables measures them into PCR 7. */
 const SECURE_BOOT_POLICY: readonly [string, string][] = [

@@ -2,6 +2,7 @@
 import { EV, EVENT_TAG_NAMES, eventTypeName, utf16Text } from '../../efi-services/tcg/event-data';
 import type { Digests } from '../../efi-services/tcg/pcr-banks';
 import type { EventScope, PredictedEvent } from './predict';
+import { GUID } from '../../core/guid';
 
 /** One decoded log entry as `stubemu verify` reads it from the emulated event log. */
 export interface LoggedEvent {
@@ -186,7 +187,7 @@ export function compareEvents(predicted: readonly PredictedEvent[], logged: read
 }
 
 /** systemd's vendor GUID for the Loader and Stub variables (LOADER_GUID, src/boot/efivars-fundamental.h). */
-export const LOADER_INFO_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f';
+export const LOADER_INFO_GUID = GUID.LOADER_VENDOR;
 
 /** The LoaderInfo variables a run set, from the report's variableChanges, in the order they were first written. */
 export function loaderInfoVariablesSet(variableChanges: readonly { guid: string; name: string }[]): string[] {
