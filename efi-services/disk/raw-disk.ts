@@ -2,14 +2,14 @@
 // (the file is never changed), so a run leaves the image as it was and repeats byte for byte.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { SectorStore } from './block-device';
-import { SECTOR } from './sparse-disk';
+import { SECTOR, WrittenSectors } from './sparse-disk';
 
 export class DiskImageError extends Error {}
 
 export class RawDisk implements SectorStore {
   readonly sectors: number;
   private fd: number | undefined;
-  private readonly overlay = new Map<number, Buffer>();
+  private readonly overlay = new WrittenSectors();
 
   constructor(readonly file: string) {
     try {
@@ -29,12 +29,12 @@ export class RawDisk implements SectorStore {
     if (this.fd === undefined) throw new DiskImageError(`--disk ${this.file}: read after the run ended`);
     const out = Buffer.alloc(count * SECTOR);
     readSync(this.fd, out, 0, out.length, lba * SECTOR);
-    for (let s = lba; s < lba + count; s++) this.overlay.get(s)?.copy(out, (s - lba) * SECTOR);
+    this.overlay.layOver(out, lba, count);
     return out;
   }
 
   write(lba: number, data: Uint8Array): void {
-    for (let i = 0; i * SECTOR < data.length; i++) this.overlay.set(lba + i, Buffer.from(data.subarray(i * SECTOR, (i + 1) * SECTOR)));
+    this.overlay.write(lba, data);
   }
 
   /** Sectors the guest wrote (kept in memory). */

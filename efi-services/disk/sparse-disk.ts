@@ -9,8 +9,28 @@ export interface Extent {
   data: Uint8Array;
 }
 
+/** Sectors a guest wrote, kept in memory over a disk whose backing bytes never change. */
+export class WrittenSectors {
+  private readonly sectors = new Map<number, Buffer>();
+
+  /** Whole sectors of `data` from `lba`. */
+  write(lba: number, data: Uint8Array): void {
+    for (let i = 0; i * SECTOR < data.length; i++) this.sectors.set(lba + i, Buffer.from(data.subarray(i * SECTOR, (i + 1) * SECTOR)));
+  }
+
+  /** Puts the written ones among `count` sectors from `lba` over `out` (read from the backing bytes). */
+  layOver(out: Buffer, lba: number, count: number): void {
+    if (this.sectors.size === 0) return;
+    for (let s = lba; s < lba + count; s++) this.sectors.get(s)?.copy(out, (s - lba) * SECTOR);
+  }
+
+  get size(): number {
+    return this.sectors.size;
+  }
+}
+
 export class SparseDisk {
-  private readonly overlay = new Map<number, Buffer>();
+  private readonly overlay = new WrittenSectors();
   private readonly extents: Extent[];
 
   constructor(readonly sectors: number, extents: Extent[]) {
@@ -29,15 +49,13 @@ export class SparseDisk {
       const srcEnd = Math.min(e.data.length, (Math.min(end, eEnd) - e.lba) * SECTOR);
       if (srcEnd > srcStart) out.set(e.data.subarray(srcStart, srcEnd), (from - lba) * SECTOR);
     }
-    if (this.overlay.size > 0) {
-      for (let s = lba; s < end; s++) this.overlay.get(s)?.copy(out, (s - lba) * SECTOR);
-    }
+    this.overlay.layOver(out, lba, count);
     return out;
   }
 
   /** Whole sectors from `lba`; kept in memory (the host files never change). */
   write(lba: number, data: Uint8Array): void {
-    for (let i = 0; i * SECTOR < data.length; i++) this.overlay.set(lba + i, Buffer.from(data.subarray(i * SECTOR, (i + 1) * SECTOR)));
+    this.overlay.write(lba, data);
   }
 
   /** Sectors the guest wrote. */
