@@ -9,9 +9,7 @@
 // the page absent: every access faults, as with NULL detection on.
 import { Cpu, StopReason } from './cpu/cpu';
 import { GuestMemory } from '../core/guest-memory';
-import { decode } from './cpu/x86-operand';
-
-const GENERAL = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+import { decode, GENERAL_REGISTERS } from './cpu/x86-operand';
 
 type Exception = Extract<StopReason, { kind: 'exception' }>;
 
@@ -72,8 +70,8 @@ export class NullPage {
   /** The address after the (non-branch) instruction at `rip`, or undefined. */
   private nextInstruction(rip: bigint): bigint | undefined {
     if (!this.mem.isMapped(rip, 15)) return undefined;
-    const regs = GENERAL.map((r) => this.cpu.readReg(r));
-    const d = decode(this.mem.view(rip, 15), rip, (n) => regs[n]);
+    // One instruction names at most a base and an index register: read only those.
+    const d = decode(this.mem.view(rip, 15), rip, (n) => this.cpu.readReg(GENERAL_REGISTERS[n]));
     return d && !d.branch ? rip + BigInt(d.length) : undefined;
   }
 

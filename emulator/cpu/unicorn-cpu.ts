@@ -8,7 +8,7 @@ import { UC, UC_X86_REG, unicorn } from './unicorn-ffi';
 import { Access, RamLayout, Segment } from './ram-layout';
 import { RunWatch, runWatch } from './run-watch';
 import { faultAccess } from './fault-access';
-import { findAccess } from './x86-operand';
+import { findAccess, GENERAL_REGISTERS } from './x86-operand';
 import { allocateHugePageRam } from './host-ram';
 import { PortIo, PortSize } from '../q35/port-io';
 
@@ -342,8 +342,7 @@ export class UnicornCpu implements Cpu {
     const code = Buffer.alloc(2048);
     if (this.u.uc_mem_read(this.uc, blockStart, code, code.length) !== UC.ERR_OK
       && this.u.uc_mem_read(this.uc, blockStart, code.subarray(0, 64), 64) !== UC.ERR_OK) return blockStart;
-    const regs = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
-    const values = regs.map((r) => this.readReg(r));
+    const values = GENERAL_REGISTERS.map((r) => this.readReg(r));
     return findAccess(code, blockStart, address, (n) => values[n]) ?? blockStart;
   }
 

@@ -11,6 +11,9 @@ export interface Decoded {
 
 type Regs = (n: number) => bigint; // general register by number (0 rax .. 15 r15)
 
+/** The general registers in ModRM/REX numbering (0 rax .. 15 r15), the order `Regs` takes them in. */
+export const GENERAL_REGISTERS = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+
 const MODRM_1 = new Set<number>([
   ...[0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38].flatMap((b) => [b, b + 1, b + 2, b + 3]),
   0x62, 0x63, 0x69, 0x6b, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f,
