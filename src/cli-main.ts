@@ -168,14 +168,14 @@ function runMain(args: string[]): number {
 
 /** --json, --html and --eventlog. */
 function writeRunFiles(values: RunValues, result: RunResult): void {
+  const json = values.json !== undefined || values.html !== undefined ? reportJson(result.report) : '';
   if (values.json !== undefined) {
-    const json = reportJson(result.report);
     if (values.json === '-') process.stdout.write(json);
     else writeFileSync(values.json, json);
   }
   if (values.html !== undefined) {
     const { renderReportHtml } = require('./report-html/page') as typeof import('./report-html/page');
-    writeFileSync(values.html, renderReportHtml(JSON.parse(reportJson(result.report)) as RunReport));
+    writeFileSync(values.html, renderReportHtml(JSON.parse(json) as RunReport));
   }
   if (values.eventlog !== undefined && result.firmware.tcg2) writeFileSync(values.eventlog, result.firmware.tcg2.measuredBoot.serialize());
 }

@@ -58,7 +58,7 @@ export function buildReport(fw: Firmware, r: ReportInput): Report {
       total: r.machine.nullPage?.total ?? 0,
       onlyFirstSeen: r.machine.nullPage?.leftPresent ?? false,
     },
-    ports: r.machine.ports.report().map((c) => ({ ...c, port: `0x${c.port.toString(16)}` })),
+    ports: r.machine.ports.report().map((c) => ({ ...c, port: hex(c.port) })),
     calls: {
       total: [...fw.log.counts.values()].reduce((a, b) => a + b, 0),
       counts,
