@@ -162,6 +162,11 @@ export function authenticodeVerify(sig: AuthenticodeSignature, trusted: X509Cert
   return sig.imageDigest.equals(imageDigest) && sig.signerProblem === undefined && chainsTo(sig, trusted);
 }
 
+/** A certificate's subject on one line ("C=US, O=..."), as reasons and the report name it. */
+export function subjectText(cert: X509Certificate): string {
+  return cert.subject.replace(/\n/g, ', ');
+}
+
 /** The DER certificate of an EFI_CERT_X509_GUID entry, or undefined when node:crypto cannot read it. */
 export function readCertificate(derBytes: Uint8Array): X509Certificate | undefined {
   try {

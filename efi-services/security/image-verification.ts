@@ -2,16 +2,16 @@
 // SecurityPkg DxeImageVerificationLib DxeImageVerificationHandler: policy by image origin, unsigned images only by
 // hash in db, signed images by certificate or hash in db, anything in dbx refused, the db entry that allowed an image
 // handed to the measurement hook (EV_EFI_VARIABLE_AUTHORITY).
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { AuthenticodeError, authenticodeDigest, authenticodeLayout } from '../tcg/authenticode';
 import { EFI_ACCESS_DENIED, EFI_SECURITY_VIOLATION, EFI_SUCCESS, EfiStatus } from '../../core/status';
 import { GUID, guidFromBytes } from '../../core/guid';
 import { EFI_VARIABLE } from '../runtime/variable-store';
 import {
-  AuthenticodeSignature, AuthenticodeSignatureError, authenticodeVerify, parseAuthenticode, readCertificate, tbsCertificateHash,
+  AuthenticodeSignature, AuthenticodeSignatureError, authenticodeVerify, parseAuthenticode, readCertificate, subjectText, tbsCertificateHash,
 } from './authenticode-signature';
 import {
-  CERT_HASH_SIGNATURE_TYPES, EFI_CERT, EFI_IMAGE_SECURITY_DATABASE_GUID, HASH_SIGNATURE_TYPES, parseSignatureLists, SignatureEntry,
+  CERT_HASH_SIGNATURE_TYPES, describeEntry, EFI_CERT, EFI_IMAGE_SECURITY_DATABASE_GUID, HASH_SIGNATURE_TYPES, parseSignatureLists, SignatureEntry,
   SignatureListError, signatureTypeName,
 } from './signature-list';
 
@@ -123,8 +123,7 @@ function x509Entries(db: Database | undefined): { entry: SignatureEntry; cert: X
 
 function authority(entry: SignatureEntry, cert?: X509Certificate): AuthorityReport {
   return {
-    variable: 'db', type: signatureTypeName(entry.type), owner: entry.owner,
-    sha256: createHash('sha256').update(entry.data).digest('hex'), ...(cert ? { subject: cert.subject.replace(/\n/g, ', ') } : {}),
+    variable: 'db', ...describeEntry(entry), ...(cert ? { subject: subjectText(cert) } : {}),
   };
 }
 
@@ -233,7 +232,7 @@ export function verifyImage(ctx: ImageVerificationContext, input: VerifyInput): 
       lastReason = `a signature cannot be used: ${e.message}`;
       continue;
     }
-    if (sig.signer) signers.push(sig.signer.subject.replace(/\n/g, ', '));
+    if (sig.signer) signers.push(subjectText(sig.signer));
     const hashType = HASH_SIGNATURE_TYPES.find((t) => t.hash === sig.digestAlgorithm)!;
     const digest = digestOf(sig.digestAlgorithm);
     const forbidden = forbiddenByDbx(dbx, sig, digest);
@@ -260,12 +259,12 @@ function forbiddenByDbx(dbx: Database | undefined, sig: AuthenticodeSignature, d
   if (!dbx) return undefined;
   if (dbx.problem) return `dbx cannot be read (${dbx.problem}), so every signature counts as forbidden`;
   for (const { cert } of x509Entries(dbx)) {
-    if (authenticodeVerify(sig, cert, digest)) return `the signature is forbidden by a dbx certificate (${cert.subject.replace(/\n/g, ', ')})`;
+    if (authenticodeVerify(sig, cert, digest)) return `the signature is forbidden by a dbx certificate (${subjectText(cert)})`;
   }
   if (sig.certificates.length === 0) return 'the signature carries no certificates (edk2 treats that as forbidden when dbx exists)';
   for (const c of sig.certificates) {
     // A revocation time needs a timestamp checked against dbt; without dbt edk2 counts the certificate as revoked.
-    if (certHashInDbx(dbx, c)) return `a certificate of the signature is revoked in dbx by its TBS hash (${c.subject.replace(/\n/g, ', ')})`;
+    if (certHashInDbx(dbx, c)) return `a certificate of the signature is revoked in dbx by its TBS hash (${subjectText(c)})`;
   }
   return undefined;
 }
@@ -279,7 +278,7 @@ function allowedByDb(
   for (const { entry, cert } of x509Entries(db)) {
     if (!authenticodeVerify(sig, cert, digest)) continue;
     if (dbx && (dbx.problem || certHashInDbx(dbx, cert))) return undefined;
-    return allow(`the signature verifies against a db certificate (${cert.subject.replace(/\n/g, ', ')})`, entry, cert, signers);
+    return allow(`the signature verifies against a db certificate (${subjectText(cert)})`, entry, cert, signers);
   }
   return undefined;
 }

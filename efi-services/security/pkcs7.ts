@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { chainsTo, der, signerCertificate, signerProblem } from './authenticode-signature';
+import { chainsTo, der, signerCertificate, signerProblem, subjectText } from './authenticode-signature';
 
 const SIGNED_DATA = '1.2.840.113549.1.7.2';
 
@@ -45,5 +45,5 @@ export function pkcs7Problem(signedData: Uint8Array, trusted: X509Certificate, c
   }
   const problem = signerProblem(sd.signerInfo, sd.signer, content);
   if (problem) return problem;
-  return chainsTo(sd, trusted) ? undefined : `the signer (${sd.signer!.subject.replace(/\n/g, ', ')}) does not chain to ${trusted.subject.replace(/\n/g, ', ')}`;
+  return chainsTo(sd, trusted) ? undefined : `the signer (${subjectText(sd.signer!)}) does not chain to ${subjectText(trusted)}`;
 }

@@ -2,7 +2,7 @@
 // verification the Security2 handler runs (image-verification.ts), the decision per image for the report, and the
 // EV_EFI_VARIABLE_AUTHORITY measurement of each db entry that allowed an image (edk2 DxeImageVerificationLib
 // Measurement.c SecureBootHook: once per distinct entry).
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { digestOfUnchanging } from '../../core/digest-memo';
 import { GUID, guidToBytes } from '../../core/guid';
 import { EFI_VARIABLE, VariableStore } from '../runtime/variable-store';
@@ -11,6 +11,7 @@ import { encodeVariableData, EV } from '../tcg/event-data';
 import { MeasuredBoot } from '../tcg/event-log';
 import { ImageOrigin, ImageVerificationResult, verifyImage } from './image-verification';
 import { SecureBootVariableWrites } from './authenticated-variables';
+import { readCertificate, subjectText } from './authenticode-signature';
 import { EFI_CERT, EFI_IMAGE_SECURITY_DATABASE_GUID, parseSignatureLists, SignatureEntry, signatureTypeName } from './signature-list';
 
 const BS_RT = EFI_VARIABLE.BOOTSERVICE_ACCESS | EFI_VARIABLE.RUNTIME_ACCESS;
@@ -184,12 +185,8 @@ function keyReport(store: VariableStore, name: KeyVariable): KeyVariableReport {
     const t = signatureTypeName(e.type);
     entries[t] = (entries[t] ?? 0) + 1;
     if (e.type !== EFI_CERT.X509) continue;
-    let subject = '(unreadable certificate)';
-    try {
-      subject = new X509Certificate(e.data).subject.replace(/\n/g, ', ');
-    } catch {
-      /* keep the placeholder */
-    }
+    const cert = readCertificate(e.data);
+    const subject = cert ? subjectText(cert) : '(unreadable certificate)';
     certificates.push({ subject, owner: e.owner, sha256: createHash('sha256').update(e.data).digest('hex') });
   }
   return { size: v.data.length, sha256: createHash('sha256').update(v.data).digest('hex'), entries, certificates };
